@@ -1,0 +1,1 @@
+"""Tokens: the embedded issuer, verification, and the Principal they yield."""

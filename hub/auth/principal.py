@@ -1,0 +1,30 @@
+"""Who is asking: the verified claims of an access token, and nothing the client merely says."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Principal:
+    subject: str  # token `sub`
+    org_id: str  # token `org`
+    org_kind: str  # token `org_kind`
+    city: str | None  # token `city`
+    roles: frozenset[str]  # token `roles`, possibly narrowed by the Hub-Role header
+    purposes: frozenset[str]  # token `purposes`: what this token may be used for
+    sex_worker_id: str | None = None  # token `sex_worker_id`, for a sex worker's own client
+    client_id: str | None = None
+
+    def variables(self) -> dict[str, str | None]:
+        """The `$principal.*` values a policy `where` may refer to."""
+        return {
+            "sub": self.subject,
+            "org_id": self.org_id,
+            "org_kind": self.org_kind,
+            "city": self.city,
+            "sex_worker_id": self.sex_worker_id,
+        }
+
+
+PRINCIPAL_VARIABLES = frozenset({"sub", "org_id", "org_kind", "city", "sex_worker_id"})

@@ -1,0 +1,30 @@
+"""SQLModel tables, one module per domain area. Importing this package registers them all."""
+
+from hub.models.care import CareContact, Referral
+from hub.models.consent import Consent
+from hub.models.organisation import ApiClient, Organisation
+from hub.models.premises import Certificate, Premises, RentalAgreement, ShiftRegistration
+from hub.models.reports import Alert, Report, ReportReply, ReportShare
+from hub.models.safety import Inspection, Measure, MeasureTransition
+from hub.models.sex_worker import DataKey, SexWorker
+
+__all__ = [
+    "Alert",
+    "ApiClient",
+    "CareContact",
+    "Certificate",
+    "Consent",
+    "DataKey",
+    "Inspection",
+    "Measure",
+    "MeasureTransition",
+    "Organisation",
+    "Premises",
+    "Referral",
+    "RentalAgreement",
+    "Report",
+    "ReportReply",
+    "ReportShare",
+    "SexWorker",
+    "ShiftRegistration",
+]

@@ -1,0 +1,38 @@
+"""Partner organisations (partners) and the API clients they use to obtain tokens."""
+
+from datetime import datetime
+
+from sqlalchemy import JSON, Column
+from sqlmodel import Field, SQLModel
+
+from hub.models.base import UTCDateTime, new_id, utcnow
+
+
+class Organisation(SQLModel, table=True):
+    """A partner: city service, police zone, judiciary, NGO, union or operator (uitbater)."""
+
+    __tablename__ = "organisation"
+
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=36)
+    name: str = Field(max_length=200)
+    kind: str = Field(max_length=20, index=True)
+    city: str | None = Field(default=None, max_length=80, index=True)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class ApiClient(SQLModel, table=True):
+    """An OAuth 2.0 client of the embedded token issuer (client credentials grant).
+
+    The secret is stored as a salted scrypt hash, never in clear.
+    """
+
+    __tablename__ = "api_client"
+
+    client_id: str = Field(primary_key=True, max_length=80)
+    secret_hash: str = Field(max_length=300)
+    organisation_id: str = Field(foreign_key="organisation.id", max_length=36)
+    roles: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    purposes: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    # Only for a sex worker's own client: the record she is.
+    sex_worker_id: str | None = Field(default=None, foreign_key="sex_worker.id", max_length=36)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

@@ -1,0 +1,67 @@
+"""Inspections (controles) by the police and administrative measures by the city."""
+
+from datetime import datetime
+
+from sqlmodel import Field, Relationship, SQLModel
+
+from hub.models.base import UTCDateTime, new_id, utcnow
+
+
+class Inspection(SQLModel, table=True):
+    """A police check (controle) of one branch at one place and time. Counts, no identities."""
+
+    __tablename__ = "inspection"
+
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=36)
+    city: str = Field(max_length=80, index=True)
+    zone: str | None = Field(default=None, max_length=80)
+    branch: str = Field(max_length=20)
+    premises_id: str | None = Field(default=None, foreign_key="premises.id", max_length=36)
+    occurred_at: datetime = Field(sa_type=UTCDateTime, index=True)
+    persons_checked: int = Field(default=0, ge=0)
+    outcome: str = Field(max_length=10)
+    administrative_arrests: int = Field(default=0, ge=0)
+    judicial_arrests: int = Field(default=0, ge=0)
+    hidden_form: bool = Field(default=False)  # a controlled hidden form of prostitution
+    proactive: bool = Field(default=True)  # proactive check, or reactive to a complaint
+    police_org_id: str = Field(foreign_key="organisation.id", max_length=36)
+    recorded_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class Measure(SQLModel, table=True):
+    """Bestuurlijke maatregel: fine, suspension, closure... with its procedure state."""
+
+    __tablename__ = "measure"
+
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=36)
+    kind: str = Field(max_length=30)
+    city: str = Field(max_length=80, index=True)
+    premises_id: str | None = Field(default=None, foreign_key="premises.id", max_length=36)
+    target: str = Field(max_length=200)  # what the measure is against, e.g. "premises"
+    status: str = Field(default="opened", max_length=20)
+    amount_cents: int | None = Field(default=None, ge=0)
+    org_id: str = Field(foreign_key="organisation.id", max_length=36)
+    opened_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, index=True)
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+    transitions: list["MeasureTransition"] = Relationship(
+        back_populates="measure", sa_relationship_kwargs={"lazy": "raise"}
+    )
+
+
+class MeasureTransition(SQLModel, table=True):
+    """One step of a measure's procedure, kept as history."""
+
+    __tablename__ = "measure_transition"
+
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=36)
+    measure_id: str = Field(foreign_key="measure.id", max_length=36, index=True)
+    from_status: str | None = Field(default=None, max_length=20)
+    to_status: str = Field(max_length=20)
+    note: str | None = Field(default=None, max_length=1000)
+    at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    by_org_id: str = Field(foreign_key="organisation.id", max_length=36)
+
+    measure: Measure = Relationship(
+        back_populates="transitions", sa_relationship_kwargs={"lazy": "raise"}
+    )

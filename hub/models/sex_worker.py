@@ -1,0 +1,49 @@
+"""Sex workers (sekswerkers) and the per-person data keys that protect their identity."""
+
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from sqlalchemy import JSON, Column, LargeBinary
+from sqlmodel import Field, Relationship, SQLModel
+
+from hub.models.base import UTCDateTime, new_id, utcnow
+
+if TYPE_CHECKING:
+    from hub.models.premises import RentalAgreement, ShiftRegistration
+
+
+class SexWorker(SQLModel, table=True):
+    """A sex worker as registered by the police at validation, or by herself.
+
+    `identity` is AES-GCM ciphertext of the legal name, birth date, nationality and document
+    number, under a data key of her own (see hub/crypto.py). Residence status is never stored.
+    """
+
+    __tablename__ = "sex_worker"
+
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=36)
+    working_name: str = Field(max_length=80)
+    identity: bytes | None = Field(default=None, sa_column=Column(LargeBinary, nullable=True))
+    adult_verified: bool = Field(default=False)
+    languages: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    city: str = Field(max_length=80, index=True)
+    registered_by_id: str | None = Field(
+        default=None, foreign_key="organisation.id", max_length=36
+    )
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+    shifts: list["ShiftRegistration"] = Relationship(
+        back_populates="sex_worker", sa_relationship_kwargs={"lazy": "raise"}
+    )
+    rental_agreements: list["RentalAgreement"] = Relationship(
+        back_populates="sex_worker", sa_relationship_kwargs={"lazy": "raise"}
+    )
+
+
+class DataKey(SQLModel, table=True):
+    """One person's data key, wrapped by the master key. Deleting it erases her identity."""
+
+    __tablename__ = "data_key"
+
+    sex_worker_id: str = Field(foreign_key="sex_worker.id", primary_key=True, max_length=36)
+    wrapped_key: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
