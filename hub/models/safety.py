@@ -1,10 +1,14 @@
 """Inspections (controles) by the police and administrative measures by the city."""
 
 from datetime import datetime
+from typing import TYPE_CHECKING, Optional
 
 from sqlmodel import Field, Relationship, SQLModel
 
 from hub.models.base import UTCDateTime, new_id, utcnow
+
+if TYPE_CHECKING:
+    from hub.models.premises import Premises
 
 
 class Inspection(SQLModel, table=True):
@@ -27,6 +31,8 @@ class Inspection(SQLModel, table=True):
     police_org_id: str = Field(foreign_key="organisation.id", max_length=36)
     recorded_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
+    premises: Optional["Premises"] = Relationship(sa_relationship_kwargs={"lazy": "raise"})
+
 
 class Measure(SQLModel, table=True):
     """Bestuurlijke maatregel: fine, suspension, closure... with its procedure state."""
@@ -44,6 +50,7 @@ class Measure(SQLModel, table=True):
     opened_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, index=True)
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
+    premises: Optional["Premises"] = Relationship(sa_relationship_kwargs={"lazy": "raise"})
     transitions: list["MeasureTransition"] = Relationship(
         back_populates="measure", sa_relationship_kwargs={"lazy": "raise"}
     )

@@ -1,0 +1,301 @@
+"""The embedded OAuth 2.0 authorization server: client credentials in, RFC 9068 JWTs out.
+
+Built from authlib's server parts (AuthorizationServer, ClientCredentialsGrant,
+JWTBearerTokenGenerator). Authlib is synchronous, so a request is handled in two steps: the
+clients it names are loaded from the database first, asynchronously; then authlib runs the
+grant in a worker thread against those preloaded clients (scrypt checks are slow on purpose).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Mapping
+from functools import cache
+from typing import Any
+from urllib.parse import parse_qsl
+
+from authlib.oauth2.rfc6749 import (
+    AuthorizationServer,
+    BasicOAuth2Payload,
+    ClientMixin,
+    OAuth2Request,
+)
+from authlib.oauth2.rfc6749.authenticate_client import ClientAuthentication
+from authlib.oauth2.rfc6749.errors import InvalidClientError, InvalidRequestError, OAuth2Error
+from authlib.oauth2.rfc6749.grants import ClientCredentialsGrant
+from authlib.oauth2.rfc6749.util import extract_basic_authorization
+from authlib.oauth2.rfc9068 import JWTBearerTokenGenerator
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from hub.auth.clients import check_secret, hash_secret, load_client
+from hub.auth.keys import SigningKey
+from hub.config import Settings
+from hub.db import Database
+from hub.errors import Code, HubError
+from hub.models.organisation import ApiClient, Organisation
+
+log = logging.getLogger(__name__)
+
+TOKEN_PATH = "/oauth/token"  # noqa: S105 (a URL path, not a secret)
+JWKS_PATH = "/.well-known/jwks.json"
+METADATA_PATH = "/.well-known/oauth-authorization-server"
+GRANT_TYPE = "client_credentials"
+SCOPE = "hub"
+AUTH_METHODS = ("client_secret_basic", "client_secret_post")
+_FORM_TYPE = "application/x-www-form-urlencoded"
+_MAX_BODY = 8192
+
+
+@cache
+def _dummy_hash() -> str:
+    # Checked when a request names an unknown client, so that a wrong client id costs as much
+    # time as a wrong secret and the answer does not reveal which ids exist.
+    return hash_secret("no such client")
+
+
+class HubClient(ClientMixin):
+    """An ApiClient and its organisation, as authlib's ClientMixin sees them."""
+
+    def __init__(self, api_client: ApiClient, organisation: Organisation) -> None:
+        self.api_client = api_client
+        self.organisation = organisation
+
+    def __repr__(self) -> str:
+        # authlib logs clients with %r; never let that reach the secret hash.
+        return f"HubClient({self.api_client.client_id!r})"
+
+    def get_client_id(self) -> str:
+        return self.api_client.client_id
+
+    def get_allowed_scope(self, scope: str | None) -> str | None:
+        # One scope for now; None makes authlib answer invalid_scope.
+        if not scope or set(scope.split()) == {SCOPE}:
+            return SCOPE
+        return None
+
+    def check_client_secret(self, client_secret: str) -> bool:
+        return check_secret(client_secret, self.api_client.secret_hash)
+
+    def check_endpoint_auth_method(self, method: str, endpoint: str) -> bool:
+        return endpoint == "token" and method in AUTH_METHODS
+
+    def check_grant_type(self, grant_type: str) -> bool:
+        return grant_type == GRANT_TYPE
+
+    def claims(self) -> dict[str, Any]:
+        """The hub's own claims, next to the RFC 9068 ones."""
+        org = self.organisation
+        claims: dict[str, Any] = {
+            "org": org.id,
+            "org_kind": org.kind,
+            "city": org.city,
+            "roles": list(self.api_client.roles),
+            "purposes": list(self.api_client.purposes),
+        }
+        if self.api_client.sex_worker_id is not None:
+            claims["sex_worker_id"] = self.api_client.sex_worker_id
+        return claims
+
+
+class _TokenRequest(OAuth2Request):
+    """A token request whose form is already parsed and whose clients are already loaded."""
+
+    def __init__(
+        self,
+        uri: str,
+        headers: Mapping[str, str],
+        form: dict[str, str],
+        clients: Mapping[str, HubClient],
+    ) -> None:
+        super().__init__("POST", uri, headers=headers)
+        self.payload = BasicOAuth2Payload(form)
+        self._form = form
+        self._clients = clients
+
+    @property
+    def form(self) -> dict[str, str]:
+        return self._form
+
+    @property
+    def args(self) -> dict[str, str]:
+        return {}
+
+    def query_client(self, client_id: str) -> HubClient | None:
+        client = self._clients.get(client_id)
+        if client is None:
+            check_secret("", _dummy_hash())
+        return client
+
+
+class _ClientCredentialsGrant(ClientCredentialsGrant):
+    TOKEN_ENDPOINT_AUTH_METHODS = list(AUTH_METHODS)
+
+    def create_token_response(self) -> tuple[int, dict[str, Any], list[tuple[str, str]]]:
+        # authlib's version debug-logs the whole token; this one does not.
+        token = self.generate_token(scope=self.request.payload.scope, include_refresh_token=False)
+        self.save_token(token)
+        return 200, token, self.TOKEN_RESPONSE_HEADER
+
+
+class _AccessTokenGenerator(JWTBearerTokenGenerator):
+    def __init__(self, settings: Settings, signing_key: SigningKey, lifetime_s: int) -> None:
+        super().__init__(
+            issuer=settings.issuer_url, alg=signing_key.alg, expires_generator=lifetime_s
+        )
+        self._audience = settings.oidc_audience
+        self._signing_key = signing_key
+
+    def get_jwks(self) -> Any:
+        return self._signing_key.private_key_set()
+
+    def get_audiences(self, client: HubClient, user: object, scope: str) -> str:
+        return self._audience
+
+    def get_extra_claims(
+        self, client: HubClient, grant_type: str, user: object, scope: str
+    ) -> dict[str, Any]:
+        return client.claims()
+
+
+class _Server(AuthorizationServer):
+    """authlib's AuthorizationServer, adapted to Starlette responses and preloaded clients."""
+
+    def __init__(self, generator: _AccessTokenGenerator) -> None:
+        super().__init__(scopes_supported=[SCOPE])
+        self.register_grant(_ClientCredentialsGrant)
+        self.register_token_generator("default", generator)
+
+    def query_client(self, client_id: str) -> None:
+        # Clients are looked up per request (see authenticate_client), never from here.
+        return None
+
+    def authenticate_client(
+        self, request: _TokenRequest, methods: list[str], endpoint: str = "token"
+    ) -> HubClient:
+        try:
+            client: HubClient = ClientAuthentication(request.query_client)(
+                request, methods, endpoint
+            )
+        except InvalidClientError as exc:
+            # One answer for an unknown client and a wrong secret, always 401 (RFC 6749 §5.2).
+            raise InvalidClientError(
+                status_code=401, description="Client authentication failed."
+            ) from exc
+        return client
+
+    def save_token(self, token: dict[str, Any], request: _TokenRequest) -> None:
+        # JWTs are self-contained; nothing is stored. Log the client id, never the token.
+        log.info("access token issued to client %s", request.client.get_client_id())
+
+    def send_signal(self, name: str, *args: object, **kwargs: object) -> None:
+        return None
+
+    def create_oauth2_request(self, request: _TokenRequest) -> _TokenRequest:
+        return request
+
+    def handle_response(
+        self, status: int, body: dict[str, Any], headers: list[tuple[str, str]]
+    ) -> Response:
+        return JSONResponse(body, status_code=status, headers=dict(headers))
+
+
+class EmbeddedIssuer:
+    """The hub as its own authorization server (when HUB_OIDC_ISSUER is unset)."""
+
+    def __init__(self, settings: Settings, db: Database, signing_key: SigningKey) -> None:
+        self.settings = settings
+        self.db = db
+        self.signing_key = signing_key
+        self._generator = _AccessTokenGenerator(settings, signing_key, settings.token_lifetime_s)
+        self._server = _Server(self._generator)
+
+    @property
+    def issuer_url(self) -> str:
+        return self.settings.issuer_url
+
+    def url(self, path: str) -> str:
+        return self.settings.issuer_url.rstrip("/") + path
+
+    def metadata(self) -> dict[str, Any]:
+        """RFC 8414 authorization server metadata."""
+        return {
+            "issuer": self.settings.issuer_url,
+            "token_endpoint": self.url(TOKEN_PATH),
+            "jwks_uri": self.url(JWKS_PATH),
+            "grant_types_supported": [GRANT_TYPE],
+            "token_endpoint_auth_methods_supported": list(AUTH_METHODS),
+            "scopes_supported": [SCOPE],
+            # No authorization endpoint, so no response types.
+            "response_types_supported": [],
+        }
+
+    async def token_endpoint(self, request: Request) -> Response:
+        """POST /oauth/token: the client credentials grant (RFC 6749 §4.4)."""
+        try:
+            form = await _read_form(request)
+            basic_id, _ = extract_basic_authorization(request.headers)
+            if basic_id and "client_secret" in form:
+                raise InvalidRequestError("Use one client authentication method.")
+            clients = await self._load_clients({basic_id, form.get("client_id")})
+            # The public URL, not the one the proxy forwarded: authlib refuses plain http
+            # unless it is loopback, and TLS usually ends before the hub.
+            oauth_request = _TokenRequest(self.url(TOKEN_PATH), request.headers, form, clients)
+        except OAuth2Error as error:
+            response: Response = self._server.handle_error_response(None, error)
+            return response
+        response = await asyncio.to_thread(self._server.create_token_response, oauth_request)
+        return response
+
+    async def mint(self, client_id: str, *, lifetime_s: int | None = None) -> str:
+        """A token for a registered client without its secret: for the CLI and the demo."""
+        if lifetime_s is not None and lifetime_s <= 0:
+            raise HubError(Code.BAD_USER_INPUT, "lifetime_s must be positive")
+        async with self.db.session() as session:
+            loaded = await load_client(session, client_id)
+        if loaded is None:
+            raise HubError(Code.NOT_FOUND, f"client {client_id} not found")
+        generator = (
+            self._generator
+            if lifetime_s is None
+            else _AccessTokenGenerator(self.settings, self.signing_key, lifetime_s)
+        )
+        token: str = generator.access_token_generator(
+            client=HubClient(*loaded), grant_type=GRANT_TYPE, user=None, scope=SCOPE
+        )
+        return token
+
+    async def _load_clients(self, client_ids: set[str | None]) -> dict[str, HubClient]:
+        clients: dict[str, HubClient] = {}
+        ids = [cid for cid in client_ids if cid and len(cid) <= 80]
+        if not ids:
+            return clients
+        async with self.db.session() as session:
+            for cid in ids:
+                loaded = await load_client(session, cid)
+                if loaded is not None:
+                    clients[cid] = HubClient(*loaded)
+        return clients
+
+
+async def _read_form(request: Request) -> dict[str, str]:
+    """The url-encoded body, bounded in size, each parameter at most once (RFC 6749 §3.2)."""
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if content_type != _FORM_TYPE:
+        raise InvalidRequestError(f"Content-Type must be {_FORM_TYPE}.")
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > _MAX_BODY:
+            raise InvalidRequestError("Request body too large.")
+    try:
+        pairs = parse_qsl(body.decode(), keep_blank_values=True, strict_parsing=False)
+    except UnicodeDecodeError as exc:
+        raise InvalidRequestError("Request body must be UTF-8.") from exc
+    form: dict[str, str] = {}
+    for name, value in pairs:
+        if name in form:
+            raise InvalidRequestError("A parameter is repeated.")
+        form[name] = value
+    return form

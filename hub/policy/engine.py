@@ -1,0 +1,162 @@
+"""The compiled policy: which rules apply to a request, as SQL filters and field masks.
+
+A `PolicySet` is compiled once (at load, or when a new version is activated); per request
+it only looks up the `Grant` for (roles, purpose, resource, action), which is cached, and
+binds the principal's variables into the rules' SQL filters. No rule, no grant, no access.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import and_, exists, false, or_
+from sqlalchemy.sql.elements import ColumnElement
+from sqlmodel import col
+
+from hub.auth.principal import Principal
+from hub.models import Consent
+from hub.policy.document import EFFECTS, PolicyDocument, PolicyError, Rule, parse_document
+from hub.policy.resources import RESOURCES, Resource
+
+_RANK = {effect: i for i, effect in enumerate(EFFECTS)}
+
+
+def request_vars(principal: Principal, now: datetime) -> dict[str, Any]:
+    return {"principal": principal.variables(), "now": now}
+
+
+@dataclass
+class Grant:
+    """The rules that let some roles act on a resource for one purpose."""
+
+    resource: Resource
+    action: str
+    purpose: str
+    rules: tuple[Rule, ...]
+    _masks: dict[tuple[bool, ...], frozenset[str]] = field(default_factory=dict, repr=False)
+
+    def __post_init__(self) -> None:
+        masks = {self._allowed(r.fields for r in self.rules if r is rule) for rule in self.rules}
+        # When every rule shows the same fields, no per-row rule matching is needed.
+        self.uniform: frozenset[str] | None = masks.pop() if len(masks) == 1 else None
+
+    @staticmethod
+    def _allowed(field_maps: Iterable[dict[str, str]]) -> frozenset[str]:
+        best: dict[str, int] = {}
+        for fm in field_maps:
+            for name, effect in fm.items():
+                rank = _RANK[effect]
+                if rank > best.get(name, -1):
+                    best[name] = rank
+        return frozenset(n for n, r in best.items() if r == _RANK["allow"])
+
+    def _rule_filter(self, rule: Rule, v: Mapping[str, Any]) -> ColumnElement[bool]:
+        clause = rule.where_filter(v)
+        if rule.requires_consent:
+            clause = and_(clause, self._consent(v))
+        return clause
+
+    def _consent(self, v: Mapping[str, Any]) -> ColumnElement[bool]:
+        assert self.resource.subject_column is not None
+        subject = getattr(self.resource.model, self.resource.subject_column)
+        org = v["principal"]["org_id"]
+        if org is None:
+            return false()
+        return exists().where(
+            col(Consent.sex_worker_id) == subject,
+            col(Consent.grantee_id) == org,
+            col(Consent.purpose) == self.purpose,
+            col(Consent.revoked_at).is_(None),
+            col(Consent.scope).in_([self.resource.name, "*"]),
+        )
+
+    def row_filter(self, v: Mapping[str, Any]) -> ColumnElement[bool]:
+        """The SQL condition for the rows this grant reaches: the union of its rules."""
+        clauses = [self._rule_filter(r, v) for r in self.rules]
+        return clauses[0] if len(clauses) == 1 else or_(*clauses)
+
+    def match_columns(self, v: Mapping[str, Any]) -> list[Any]:
+        """Per-rule match flags to select beside each row, when masks differ per rule."""
+        if self.uniform is not None:
+            return []
+        return [self._rule_filter(r, v).label(f"_rule_{i}") for i, r in enumerate(self.rules)]
+
+    def mask(self, matched: tuple[bool, ...] | None) -> frozenset[str]:
+        """The fields a row shows, given which rules matched it (one pass, cached)."""
+        if self.uniform is not None:
+            return self.uniform
+        assert matched is not None
+        cached = self._masks.get(matched)
+        if cached is None:
+            cached = self._allowed(r.fields for r, m in zip(self.rules, matched, strict=True) if m)
+            self._masks[matched] = cached
+        return cached
+
+
+class PolicySet:
+    """All active policy documents, compiled; immutable once built."""
+
+    def __init__(self, documents: Mapping[str, PolicyDocument], version: str) -> None:
+        self.documents = dict(documents)
+        self.version = version
+        self._grants: dict[tuple[frozenset[str], str, str, str], Grant | None] = {}
+
+    def grant(
+        self, roles: frozenset[str], purpose: str, resource: str, action: str
+    ) -> Grant | None:
+        key = (roles, purpose, resource, action)
+        try:
+            return self._grants[key]
+        except KeyError:
+            pass
+        doc = self.documents.get(resource)
+        result = None
+        if doc is not None:
+            rules = tuple(
+                r
+                for r in doc.rules
+                if action in r.actions and purpose in r.purposes and r.roles & roles
+            )
+            if rules:
+                result = Grant(doc.resource, action, purpose, rules)
+        self._grants[key] = result
+        return result
+
+    @classmethod
+    def from_texts(cls, texts: Mapping[str, str]) -> PolicySet:
+        """Compile documents given as {origin: yaml}; refuse the whole set on any error."""
+        errors: list[str] = []
+        docs: dict[str, PolicyDocument] = {}
+        for origin, text in sorted(texts.items()):
+            try:
+                doc = parse_document(text, origin=origin)
+            except PolicyError as exc:
+                errors.extend(exc.errors)
+                continue
+            if doc.resource.name in docs:
+                errors.append(f"{origin}: a second document for {doc.resource.name}")
+            docs[doc.resource.name] = doc
+        if errors:
+            raise PolicyError(errors)
+        digest = hashlib.sha256()
+        for origin, text in sorted(texts.items()):
+            digest.update(origin.encode() + b"\0" + text.encode() + b"\0")
+        return cls(docs, "files:" + digest.hexdigest()[:12])
+
+    @classmethod
+    def from_directory(cls, path: Path) -> PolicySet:
+        texts = {
+            p.name: p.read_text() for p in sorted(path.glob("*.yaml")) if p.name != "partners.yaml"
+        }
+        if not texts:
+            raise PolicyError([f"no policy documents in {path}"])
+        return cls.from_texts(texts)
+
+
+def missing_resources(policies: PolicySet) -> list[str]:
+    return sorted(set(RESOURCES) - set(policies.documents))

@@ -1,0 +1,173 @@
+"""The resources policies speak about: their table, actions, fields and data subject.
+
+This registry is the one place that names a resource's fields; the loader validates policy
+documents against it and the GraphQL types expose exactly these fields (in camelCase).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+from typing import Any
+
+from hub.models import (
+    Alert,
+    CareContact,
+    Certificate,
+    Consent,
+    Inspection,
+    Measure,
+    Organisation,
+    Premises,
+    Referral,
+    RentalAgreement,
+    Report,
+    SexWorker,
+    ShiftRegistration,
+)
+from hub.models import enums as e
+
+
+@dataclass(frozen=True)
+class Resource:
+    name: str  # the policy's `resource:` value
+    model: Any  # the SQLModel table class
+    actions: frozenset[str]
+    fields: tuple[str, ...]  # policy field names; relations are fields too
+    # Column holding the sex-worker id this record is about, if any (consent, self-service).
+    subject_column: str | None = None
+    holds_sex_worker_data: bool = False
+
+
+def _r(
+    name: str,
+    model: Any,
+    actions: str,
+    fields: str,
+    subject_column: str | None = None,
+    holds_sex_worker_data: bool = False,
+) -> Resource:
+    return Resource(
+        name,
+        model,
+        frozenset(("read " + actions).split()),
+        tuple(fields.split()),
+        subject_column,
+        holds_sex_worker_data,
+    )
+
+
+RESOURCES: dict[str, Resource] = {
+    r.name: r
+    for r in (
+        _r("Organisation", Organisation, "", "id name kind city"),
+        _r(
+            "SexWorker",
+            SexWorker,
+            "register",
+            "id working_name identity adult_verified languages city created_at",
+            subject_column="id",
+            holds_sex_worker_data=True,
+        ),
+        _r(
+            "Premises",
+            Premises,
+            "",
+            "id address city zone kind windows operator certificate",
+        ),
+        _r(
+            "Certificate",
+            Certificate,
+            "set_status",
+            "id premises status valid_from valid_until decision decided_at",
+        ),
+        _r(
+            "RentalAgreement",
+            RentalAgreement,
+            "record confirm",
+            "id premises window sex_worker starts_at ends_at confirmed confirmed_at created_at",
+            subject_column="sex_worker_id",
+            holds_sex_worker_data=True,
+        ),
+        _r(
+            "ShiftRegistration",
+            ShiftRegistration,
+            "register cancel validate",
+            "id premises window sex_worker rental_agreement_id starts_at ends_at status "
+            "created_at validated_at adult_verified_on_site",
+            subject_column="sex_worker_id",
+            holds_sex_worker_data=True,
+        ),
+        _r(
+            "Inspection",
+            Inspection,
+            "record",
+            "id city zone branch premises occurred_at persons_checked outcome "
+            "administrative_arrests judicial_arrests hidden_form proactive police_org",
+        ),
+        _r(
+            "Measure",
+            Measure,
+            "open advance",
+            "id kind city premises target status amount_cents opened_at updated_at "
+            "organisation transitions",
+        ),
+        _r(
+            "Report",
+            Report,
+            "file reply",
+            "id category text anonymous author city status filed_at shared_with replies",
+            subject_column="author_id",
+            holds_sex_worker_data=True,
+        ),
+        _r(
+            "Alert",
+            Alert,
+            "issue",
+            "id audience city zone branch severity text_nl text_fr text_en valid_until "
+            "issued_by issued_at",
+        ),
+        _r(
+            "CareContact",
+            CareContact,
+            "record",
+            "id ngo client_ref contact_date kind location branch city recorded_at",
+        ),
+        _r(
+            "Referral",
+            Referral,
+            "refer",
+            "id from_organisation to_organisation client_ref reason consent created_at",
+        ),
+        _r(
+            "Consent",
+            Consent,
+            "grant revoke",
+            "id sex_worker grantee purpose scope granted_at revoked_at",
+            subject_column="sex_worker_id",
+            holds_sex_worker_data=True,
+        ),
+    )
+}
+
+# Vocabularies of string columns, so that a policy comparing `status` to "grnted" is a
+# load error rather than a rule that silently matches nothing.
+COLUMN_VOCABULARIES: dict[tuple[str, str], type[Enum]] = {
+    ("organisation", "kind"): e.OrganisationKind,
+    ("premises", "kind"): e.PremisesKind,
+    ("certificate", "status"): e.CertificateStatus,
+    ("shift_registration", "status"): e.ShiftStatus,
+    ("inspection", "branch"): e.Branch,
+    ("inspection", "outcome"): e.InspectionOutcome,
+    ("measure", "kind"): e.MeasureKind,
+    ("measure", "status"): e.MeasureStatus,
+    ("report", "category"): e.ReportCategory,
+    ("report", "status"): e.ReportStatus,
+    ("alert", "audience"): e.AlertAudience,
+    ("alert", "severity"): e.AlertSeverity,
+    ("alert", "branch"): e.Branch,
+    ("care_contact", "kind"): e.CareKind,
+    ("care_contact", "location"): e.CareLocation,
+    ("care_contact", "branch"): e.Branch,
+    ("referral", "reason"): e.ReferralReason,
+}
