@@ -15,15 +15,11 @@ from functools import cache
 from typing import Any
 from urllib.parse import parse_qsl
 
-from authlib.oauth2.rfc6749 import (
-    AuthorizationServer,
-    BasicOAuth2Payload,
-    ClientMixin,
-    OAuth2Request,
-)
+from authlib.oauth2.rfc6749 import AuthorizationServer, ClientMixin, OAuth2Request
 from authlib.oauth2.rfc6749.authenticate_client import ClientAuthentication
 from authlib.oauth2.rfc6749.errors import InvalidClientError, InvalidRequestError, OAuth2Error
 from authlib.oauth2.rfc6749.grants import ClientCredentialsGrant
+from authlib.oauth2.rfc6749.requests import BasicOAuth2Payload
 from authlib.oauth2.rfc6749.util import extract_basic_authorization
 from authlib.oauth2.rfc9068 import JWTBearerTokenGenerator
 from starlette.requests import Request
@@ -210,10 +206,6 @@ class EmbeddedIssuer:
         self.signing_key = signing_key
         self._generator = _AccessTokenGenerator(settings, signing_key, settings.token_lifetime_s)
         self._server = _Server(self._generator)
-
-    @property
-    def issuer_url(self) -> str:
-        return self.settings.issuer_url
 
     def url(self, path: str) -> str:
         return self.settings.issuer_url.rstrip("/") + path

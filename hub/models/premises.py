@@ -96,13 +96,14 @@ class ShiftRegistration(SQLModel, table=True):
     premises_id: str = Field(foreign_key="premises.id", max_length=36)
     window: int = Field(ge=1)
     sex_worker_id: str = Field(foreign_key="sex_worker.id", max_length=36, index=True)
-    rental_agreement_id: str = Field(foreign_key="rental_agreement.id", max_length=36)
+    # Set once the confirmed rental covering the shift is found (see registerShift).
+    rental_agreement_id: str | None = Field(
+        default=None, foreign_key="rental_agreement.id", max_length=36
+    )
     starts_at: datetime = Field(sa_type=UTCDateTime)
     ends_at: datetime = Field(sa_type=UTCDateTime)
     status: str = Field(default="registered", max_length=20)
-    registered_by_id: str | None = Field(
-        default=None, foreign_key="organisation.id", max_length=36
-    )
+    registered_by_id: str | None = Field(default=None, foreign_key="organisation.id", max_length=36)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     validated_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     validated_by_id: str | None = Field(default=None, foreign_key="organisation.id", max_length=36)

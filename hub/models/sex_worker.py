@@ -27,9 +27,7 @@ class SexWorker(SQLModel, table=True):
     adult_verified: bool = Field(default=False)
     languages: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     city: str = Field(max_length=80, index=True)
-    registered_by_id: str | None = Field(
-        default=None, foreign_key="organisation.id", max_length=36
-    )
+    registered_by_id: str | None = Field(default=None, foreign_key="organisation.id", max_length=36)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
     shifts: list["ShiftRegistration"] = Relationship(

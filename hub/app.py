@@ -1,0 +1,76 @@
+"""The Starlette app factory: wires settings, database, keys, policy, auth and GraphQL."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from hub.auth.issuer import EmbeddedIssuer
+from hub.auth.keys import SigningKey
+from hub.auth.routes import auth_routes
+from hub.auth.verify import TokenVerifier
+from hub.config import Settings
+from hub.crypto import Keyring, load_or_create_key
+from hub.db import Database
+from hub.graphql_app import GraphQLEndpoint
+from hub.policy.engine import PolicySet
+from hub.schema.context import HubState
+from hub.schema.cursors import CursorCodec
+from hub.schema.root import make_schema
+
+# aiosqlite logs statement parameters at DEBUG: they may hold personal data or hashes.
+logging.getLogger("aiosqlite").setLevel(logging.INFO)
+
+
+def create_app(settings: Settings | None = None) -> Starlette:
+    settings = settings or Settings.from_env()
+    db = Database(settings.database_url, echo=settings.sql_echo)
+    policies = PolicySet.from_directory(settings.policy_dir)  # refuses to start on any error
+    hub = HubState(
+        db=db,
+        keyring=Keyring.from_secret_dir(settings.secret_dir),
+        cursors=CursorCodec(load_or_create_key(settings.secret_dir / "cursor.key")),
+        policies=policies,
+        page_cap=settings.page_cap,
+    )
+    signing_key = (
+        SigningKey.from_secret_dir(settings.secret_dir) if not settings.oidc_issuer else None
+    )
+    issuer = EmbeddedIssuer(settings, db, signing_key) if signing_key else None
+    verifier = TokenVerifier(settings, signing_key)
+    schema = make_schema(
+        max_depth=settings.max_depth,
+        max_aliases=settings.max_aliases,
+        max_tokens=settings.max_tokens,
+    )
+    graphql = GraphQLEndpoint(schema, hub, verifier)
+
+    async def health(_request: Request) -> JSONResponse:
+        return JSONResponse({"status": "ok", "policy_version": hub.policies.version})
+
+    @asynccontextmanager
+    async def lifespan(_app: Starlette) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            await verifier.aclose()
+            await db.dispose()
+
+    app = Starlette(
+        routes=[
+            Route("/graphql", graphql, methods=["GET", "POST"]),
+            Route("/health", health, methods=["GET"]),
+            *auth_routes(issuer, signing_key),
+        ],
+        lifespan=lifespan,
+    )
+    app.state.hub = hub
+    app.state.issuer = issuer
+    app.state.settings = settings
+    return app

@@ -1,0 +1,218 @@
+"""Reading through the policy: every row a resolver returns comes from here.
+
+One SQL statement per connection page and one per batch of related records (DataLoaders),
+whatever the number of rows. The policy's row filter is part of the statement; the rules
+that matched each row come back as extra boolean columns, so the field mask is applied in
+one pass per row. Denied fields become null and are named in the response's extensions.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Select, and_, or_, select
+from strawberry.dataloader import DataLoader
+from strawberry.types import Info
+
+from hub.errors import Code, HubError
+from hub.policy.engine import Grant
+from hub.policy.resources import RESOURCES, Resource
+from hub.schema.context import Context
+
+_CAMEL = re.compile(r"(?<!^)(?=[A-Z])")
+
+
+def snake(name: str) -> str:
+    return _CAMEL.sub("_", name).lower()
+
+
+def camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(p.title() for p in rest)
+
+
+Builder = Callable[[Context, Any, frozenset[str], frozenset[str], tuple[Any, ...]], Any]
+
+
+@dataclass
+class NodeSpec:
+    """How one resource becomes one GraphQL type."""
+
+    type_name: str
+    resource: Resource
+    build: Builder  # (ctx, row, allowed fields, selected fields, extra columns) -> node
+    extra_columns: Sequence[Any] = ()
+    join: Callable[[Select[Any]], Select[Any]] | None = None
+    _withheld: dict[tuple[frozenset[str], frozenset[str]], frozenset[str]] = field(
+        default_factory=dict, repr=False
+    )
+
+    def withheld(self, allowed: frozenset[str], selected: frozenset[str]) -> frozenset[str]:
+        key = (allowed, selected)
+        found = self._withheld.get(key)
+        if found is None:
+            found = frozenset(camel(f) for f in selected - allowed if f in self.resource.fields)
+            self._withheld[key] = found
+        return found
+
+
+def spec(type_name: str, resource: str, build: Builder, **kw: Any) -> NodeSpec:
+    return NodeSpec(type_name, RESOURCES[resource], build, **kw)
+
+
+def _collect(selections: Sequence[Any], out: set[str], path: tuple[str, ...]) -> None:
+    for sel in selections:
+        name = getattr(sel, "name", None)
+        subs = getattr(sel, "selections", None) or []
+        if name is None or not hasattr(sel, "arguments"):  # fragment or inline fragment
+            _collect(subs, out, path)
+        elif path:
+            if name == path[0]:
+                _collect(subs, out, path[1:])
+        else:
+            out.add(snake(name))
+
+
+def selected(info: Info, path: tuple[str, ...] = ()) -> frozenset[str]:
+    """The policy field names selected below the current field (through `path`), cached."""
+    ctx: Context = info.context
+    key = (id(info._raw_info.field_nodes[0]), path)
+    found = ctx.selections.get(key)  # type: ignore[call-overload]
+    if found is None:
+        out: set[str] = set()
+        for f in info.selected_fields:
+            _collect(f.selections, out, path)
+        found = frozenset(out)
+        ctx.selections[key] = found  # type: ignore[index]
+    return found
+
+
+async def select_nodes(
+    ctx: Context,
+    node: NodeSpec,
+    grant: Grant,
+    selection: frozenset[str],
+    *conditions: Any,
+    order: Sequence[Any] = (),
+    limit: int | None = None,
+) -> list[tuple[Any, Any]]:
+    """Run one policy-filtered SELECT; return (row, masked GraphQL node) pairs."""
+    v = ctx.vars
+    model = node.resource.model
+    match = grant.match_columns(v)
+    stmt: Select[Any] = select(model, *node.extra_columns, *match)
+    if node.join is not None:
+        stmt = node.join(stmt)
+    stmt = stmt.where(grant.row_filter(v), *conditions)
+    if order:
+        stmt = stmt.order_by(*order)
+    if limit is not None:
+        stmt = stmt.limit(limit)
+    async with ctx.hub.db.sessions() as session:
+        rows = (await session.execute(stmt)).all()
+    n_extra = len(node.extra_columns)
+    out = []
+    for row in rows:
+        matched = tuple(bool(x) for x in row[1 + n_extra :]) if match else None
+        allowed = grant.mask(matched)
+        withheld = node.withheld(allowed, selection)
+        if withheld:
+            ctx.withhold(node.type_name, withheld)
+        built = node.build(ctx, row[0], allowed, selection, tuple(row[1 : 1 + n_extra]))
+        out.append((row[0], built))
+    return out
+
+
+def _page_size(ctx: Context, first: int | None) -> int:
+    cap = ctx.hub.page_cap
+    if first is None:
+        return min(50, cap)
+    if first < 1 or first > cap:
+        raise HubError(Code.BAD_USER_INPUT, f"first must be between 1 and {cap}")
+    return first
+
+
+async def fetch_page(
+    info: Info,
+    node: NodeSpec,
+    *,
+    conditions: Sequence[Any] = (),
+    order: Sequence[tuple[str, bool]],  # (column, descending); the id is added last
+    first: int | None,
+    after: str | None,
+    action: str = "read",
+) -> tuple[list[tuple[str, Any]], bool]:
+    """A keyset page of `node`s the caller may read: [(cursor, node)], has_next_page."""
+    ctx: Context = info.context
+    grant = ctx.require_grant(node.resource.name, action)
+    size = _page_size(ctx, first)
+    model = node.resource.model
+    keys = [(getattr(model, c), desc) for c, desc in order] + [(model.id, order[0][1])]
+    conds = list(conditions)
+    scope = f"{node.type_name}:{','.join(c for c, _ in order)}"
+    if after:
+        values = ctx.hub.cursors.decode(scope, after)
+        if len(values) != len(keys):
+            raise HubError(Code.BAD_USER_INPUT, "invalid cursor")
+        conds.append(_after(keys, values))
+    selection = selected(info, ("edges", "node"))
+    # Sort keys must be read even when the caller may not see them: they seal the cursor.
+    rows = await select_nodes(
+        ctx,
+        node,
+        grant,
+        selection,
+        *conds,
+        order=[k.desc() if d else k.asc() for k, d in keys],
+        limit=size + 1,
+    )
+    has_next = len(rows) > size
+    page = []
+    for row, built in rows[:size]:
+        values = [getattr(row, c) for c, _ in order] + [row.id]
+        page.append((ctx.hub.cursors.encode(scope, values), built))
+    return page, has_next
+
+
+def _after(keys: list[tuple[Any, bool]], values: list[Any]) -> Any:
+    """Rows strictly after `values` in the lexicographic order of `keys`."""
+    clauses = []
+    for i, (col, desc) in enumerate(keys):
+        eqs = [k == val for (k, _), val in zip(keys[:i], values[:i], strict=True)]
+        step = col < values[i] if desc else col > values[i]
+        clauses.append(and_(*eqs, step))
+    return or_(*clauses)
+
+
+def node_loader(ctx: Context, node: NodeSpec, key_column: str, selection: frozenset[str]) -> Any:
+    """A per-request DataLoader of `node`s by a unique column, through the read policy."""
+
+    async def batch(keys: list[str]) -> list[Any]:
+        grant = ctx.grant(node.resource.name, "read")
+        if grant is None:
+            return [None] * len(keys)
+        column = getattr(node.resource.model, key_column)
+        pairs = await select_nodes(ctx, node, grant, selection, column.in_(set(keys)))
+        by_key = {getattr(row, key_column): built for row, built in pairs}
+        return [by_key.get(k) for k in keys]
+
+    return ctx.loader(
+        ("node", node.type_name, key_column, selection),
+        lambda: DataLoader(batch, max_batch_size=500),
+    )
+
+
+async def related(
+    info: Info, parent_type: str, node: NodeSpec, key: str | None, key_column: str = "id"
+) -> Any:
+    """Resolve a to-one relation through the related resource's own policy."""
+    if key is None:
+        return None
+    ctx: Context = info.context
+    found = await node_loader(ctx, node, key_column, selected(info)).load(key)
+    if found is None:
+        ctx.withhold(parent_type, frozenset({info.python_name and camel(info.python_name)}))
+    return found
