@@ -36,6 +36,7 @@ from hub.schema.types import (
     Report,
     SexWorker,
     Shift,
+    connection,
 )
 
 log = logging.getLogger("hub.graphql")
@@ -76,7 +77,7 @@ class Query:
         first: int | None = None,
         after: str | None = None,
     ) -> Connection[Premises]:
-        return await premises.list_premises(info, city, first, after)
+        return connection(*await premises.list_premises(info, city, first, after))
 
     @strawberry.field
     async def shifts(
@@ -88,7 +89,7 @@ class Query:
         first: int | None = None,
         after: str | None = None,
     ) -> Connection[Shift]:
-        return await premises.list_shifts(info, premises_id, from_, to, first, after)
+        return connection(*await premises.list_shifts(info, premises_id, from_, to, first, after))
 
     @strawberry.field
     async def rental_agreements(
@@ -98,7 +99,7 @@ class Query:
         first: int | None = None,
         after: str | None = None,
     ) -> Connection[RentalAgreement]:
-        return await premises.list_rental_agreements(info, premises_id, first, after)
+        return connection(*await premises.list_rental_agreements(info, premises_id, first, after))
 
     @strawberry.field
     async def sex_worker(self, info: Info, id: ID) -> SexWorker | None:
@@ -115,7 +116,9 @@ class Query:
         first: int | None = None,
         after: str | None = None,
     ) -> Connection[Inspection]:
-        return await safety.list_inspections(info, city, branch, from_, to, first, after)
+        return connection(
+            *await safety.list_inspections(info, city, branch, from_, to, first, after)
+        )
 
     @strawberry.field
     async def measures(
@@ -126,7 +129,7 @@ class Query:
         first: int | None = None,
         after: str | None = None,
     ) -> Connection[Measure]:
-        return await safety.list_measures(info, city, status, first, after)
+        return connection(*await safety.list_measures(info, city, status, first, after))
 
     @strawberry.field
     async def reports(
@@ -136,7 +139,7 @@ class Query:
         first: int | None = None,
         after: str | None = None,
     ) -> Connection[Report]:
-        return await reports.list_reports(info, status, first, after)
+        return connection(*await reports.list_reports(info, status, first, after))
 
     @strawberry.field
     async def alerts(
@@ -153,7 +156,7 @@ class Query:
         first: int | None = None,
         after: str | None = None,
     ) -> Connection[CareContact]:
-        return await care.list_care_contacts(info, from_, to, first, after)
+        return connection(*await care.list_care_contacts(info, from_, to, first, after))
 
     @strawberry.field(description="Referrals from or to the caller's NGO.")
     async def referrals(
@@ -161,8 +164,10 @@ class Query:
     ) -> Connection[Referral]:
         from hub.resolvers.reads import fetch_page
 
-        return await fetch_page(  # type: ignore[return-value]
-            info, REFERRAL, order=[("created_at", True)], first=first, after=after
+        return connection(
+            *await fetch_page(
+                info, REFERRAL, order=[("created_at", True)], first=first, after=after
+            )
         )
 
 
@@ -271,8 +276,8 @@ def make_schema(*, max_depth: int, max_aliases: int, max_tokens: int) -> strawbe
         query=Query,
         mutation=Mutation,
         extensions=[
-            MaxTokensLimiter(max_token_count=max_tokens),
-            AddValidationRules([complexity_rule(max_depth, max_aliases)]),
+            lambda: MaxTokensLimiter(max_token_count=max_tokens),
+            lambda: AddValidationRules([complexity_rule(max_depth, max_aliases)]),
             WithheldFields,
         ],
     )
