@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sqlalchemy import select
+from sqlmodel import col
 
 from hub.auth.clients import register_client
 from hub.db import Database
@@ -106,7 +107,9 @@ async def ensure_demo_clients(db: Database, demo: DemoData) -> dict[str, str | N
     secrets: dict[str, str | None] = {}
     async with db.session() as session:
         self_org = (
-            await session.execute(select(Organisation).where(Organisation.name == SELF_SERVICE_ORG))
+            await session.execute(
+                select(Organisation).where(col(Organisation.name) == SELF_SERVICE_ORG)
+            )
         ).scalar_one_or_none()
         if self_org is None:
             self_org = Organisation(

@@ -82,7 +82,9 @@ async def refer_client(info: Info, data: inputs.ReferralInput) -> Any:
     async with transaction(ctx) as session:
         kind = (
             await session.execute(
-                select(Organisation.kind).where(Organisation.id == data.to_organisation_id)
+                select(col(Organisation.kind)).where(
+                    col(Organisation.id) == data.to_organisation_id
+                )
             )
         ).scalar_one_or_none()
         if kind != OrganisationKind.NGO.value:

@@ -83,7 +83,7 @@ def _period(starts_at: datetime, ends_at: datetime) -> tuple[datetime, datetime]
 
 
 async def _premises(session: Any, premises_id: str, *, lock: bool = False) -> Premises:
-    stmt = select(Premises).where(Premises.id == premises_id)
+    stmt = select(Premises).where(col(Premises.id) == premises_id)
     if lock:
         # Serialises registrations per premises, so two cannot overlap on PostgreSQL.
         stmt = stmt.with_for_update()
@@ -102,7 +102,7 @@ def _window(premises: Premises, window: int) -> None:
 
 
 async def _sex_worker_exists(session: Any, sex_worker_id: str) -> None:
-    stmt = select(SexWorker.id).where(SexWorker.id == sex_worker_id)
+    stmt = select(col(SexWorker.id)).where(col(SexWorker.id) == sex_worker_id)
     if (await session.execute(stmt)).first() is None:
         raise HubError(Code.NOT_FOUND, f"no sex worker {sex_worker_id}")
 
@@ -173,10 +173,10 @@ async def register_shift(info: Info, data: inputs.ShiftInput) -> Any:
         await _certificate_allows(session, premises.id, start, end)
         row.rental_agreement_id = await _confirmed_rental(session, row)
         overlap = await session.execute(
-            select(ShiftRegistration.id).where(
-                ShiftRegistration.premises_id == premises.id,
-                ShiftRegistration.window == data.window,
-                ShiftRegistration.id != row.id,
+            select(col(ShiftRegistration.id)).where(
+                col(ShiftRegistration.premises_id) == premises.id,
+                col(ShiftRegistration.window) == data.window,
+                col(ShiftRegistration.id) != row.id,
                 col(ShiftRegistration.status).in_(LIVE_SHIFT),
                 col(ShiftRegistration.starts_at) < end,
                 col(ShiftRegistration.ends_at) > start,
@@ -193,7 +193,9 @@ async def _certificate_allows(
     session: Any, premises_id: str, start: datetime, end: datetime
 ) -> None:
     cert = (
-        await session.execute(select(Certificate).where(Certificate.premises_id == premises_id))
+        await session.execute(
+            select(Certificate).where(col(Certificate.premises_id) == premises_id)
+        )
     ).scalar_one_or_none()
     if cert is None:
         raise HubError(Code.CONFLICT, "these premises hold no suitability certificate")
@@ -208,11 +210,11 @@ async def _certificate_allows(
 async def _confirmed_rental(session: Any, shift: ShiftRegistration) -> str:
     covering = (
         await session.execute(
-            select(RentalAgreement.id, RentalAgreement.confirmed)
+            select(col(RentalAgreement.id), col(RentalAgreement.confirmed))
             .where(
-                RentalAgreement.premises_id == shift.premises_id,
-                RentalAgreement.window == shift.window,
-                RentalAgreement.sex_worker_id == shift.sex_worker_id,
+                col(RentalAgreement.premises_id) == shift.premises_id,
+                col(RentalAgreement.window) == shift.window,
+                col(RentalAgreement.sex_worker_id) == shift.sex_worker_id,
                 col(RentalAgreement.starts_at) <= shift.starts_at,
                 col(RentalAgreement.ends_at) >= shift.ends_at,
             )
@@ -273,7 +275,7 @@ async def set_certificate_status(
         premises = await _premises(session, premises_id)
         existing = (
             await session.execute(
-                select(Certificate.id).where(Certificate.premises_id == premises.id)
+                select(col(Certificate.id)).where(col(Certificate.premises_id) == premises.id)
             )
         ).scalar_one_or_none()
         if existing is None:

@@ -57,10 +57,10 @@ async def file_report(info: Info, data: inputs.ReportInput) -> Any:
         raise HubError(Code.BAD_USER_INPUT, "share a report with at most 10 organisations")
     async with transaction(ctx) as session:
         if share_ids:
-            kinds = dict(
+            kinds: dict[str, str] = dict(
                 (
                     await session.execute(
-                        select(Organisation.id, Organisation.kind).where(
+                        select(col(Organisation.id), col(Organisation.kind)).where(
                             col(Organisation.id).in_(share_ids)
                         )
                     )

@@ -82,7 +82,7 @@ async def _premises_in_city(session: Any, premises_id: str | None, city: str) ->
     if premises_id is None:
         return None
     found = (
-        await session.execute(select(Premises.city).where(Premises.id == premises_id))
+        await session.execute(select(col(Premises.city)).where(col(Premises.id) == premises_id))
     ).scalar_one_or_none()
     if found is None or found != city:
         raise HubError(Code.BAD_USER_INPUT, "premisesId names no premises in your city")

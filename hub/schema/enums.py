@@ -1,21 +1,61 @@
-"""GraphQL enums, the domain vocabularies of hub/models/enums.py."""
+"""GraphQL enums: the domain vocabularies of hub/models/enums.py, registered with strawberry.
+
+`strawberry.enum` marks the classes in place, so the schema and the models share them.
+"""
 
 import strawberry
 
-from hub.models import enums as e
+from hub.models.enums import (
+    AlertAudience,
+    AlertSeverity,
+    Branch,
+    CareKind,
+    CareLocation,
+    CertificateStatus,
+    InspectionOutcome,
+    MeasureKind,
+    MeasureStatus,
+    OrganisationKind,
+    PremisesKind,
+    ReferralReason,
+    ReportCategory,
+    ReportStatus,
+    ShiftStatus,
+)
 
-OrganisationKind = strawberry.enum(e.OrganisationKind)
-PremisesKind = strawberry.enum(e.PremisesKind)
-CertificateStatus = strawberry.enum(e.CertificateStatus)
-ShiftStatus = strawberry.enum(e.ShiftStatus)
-Branch = strawberry.enum(e.Branch)
-InspectionOutcome = strawberry.enum(e.InspectionOutcome)
-MeasureKind = strawberry.enum(e.MeasureKind)
-MeasureStatus = strawberry.enum(e.MeasureStatus)
-ReportCategory = strawberry.enum(e.ReportCategory)
-ReportStatus = strawberry.enum(e.ReportStatus)
-AlertAudience = strawberry.enum(e.AlertAudience)
-AlertSeverity = strawberry.enum(e.AlertSeverity)
-CareKind = strawberry.enum(e.CareKind)
-CareLocation = strawberry.enum(e.CareLocation)
-ReferralReason = strawberry.enum(e.ReferralReason)
+for _enum in (
+    AlertAudience,
+    AlertSeverity,
+    Branch,
+    CareKind,
+    CareLocation,
+    CertificateStatus,
+    InspectionOutcome,
+    MeasureKind,
+    MeasureStatus,
+    OrganisationKind,
+    PremisesKind,
+    ReferralReason,
+    ReportCategory,
+    ReportStatus,
+    ShiftStatus,
+):
+    strawberry.enum(_enum)
+
+__all__ = [
+    "AlertAudience",
+    "AlertSeverity",
+    "Branch",
+    "CareKind",
+    "CareLocation",
+    "CertificateStatus",
+    "InspectionOutcome",
+    "MeasureKind",
+    "MeasureStatus",
+    "OrganisationKind",
+    "PremisesKind",
+    "ReferralReason",
+    "ReportCategory",
+    "ReportStatus",
+    "ShiftStatus",
+]

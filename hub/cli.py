@@ -1,0 +1,261 @@
+"""The `hub` command: serve, demo, token, client, db, policy."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from sqlalchemy import func, select
+from sqlmodel import col
+
+from hub.config import Settings
+from hub.errors import HubError
+
+DEMO_TOKEN_LIFETIME_S = 12 * 3600
+
+
+def _settings_for(host: str, port: int) -> Settings:
+    settings = Settings.from_env()
+    import os
+
+    if "HUB_ISSUER_URL" not in os.environ:
+        shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host  # noqa: S104
+        settings = settings.with_(issuer_url=f"http://{shown}:{port}")
+    return settings
+
+
+def _serve(settings: Settings, host: str, port: int) -> None:
+    import uvicorn
+
+    from hub.app import create_app
+
+    uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from hub.db import upgrade
+
+    settings = _settings_for(args.host, args.port)
+    upgrade(settings.database_url)
+    _serve(settings, args.host, args.port)
+    return 0
+
+
+async def _prepare_demo(settings: Settings, scale: int) -> dict[str, str]:
+    from hub.auth.issuer import EmbeddedIssuer
+    from hub.auth.keys import SigningKey
+    from hub.crypto import Keyring
+    from hub.db import Database
+    from hub.demo import seed
+    from hub.demo_clients import DEMO_CLIENTS, ensure_demo_clients
+    from hub.models import Organisation
+
+    db = Database(settings.database_url)
+    try:
+        async with db.session() as session:
+            existing = (
+                await session.execute(select(func.count(col(Organisation.id))))
+            ).scalar_one()
+        if existing == 0:
+            async with db.session() as session:
+                demo = await seed(
+                    session, Keyring.from_secret_dir(settings.secret_dir), scale=scale
+                )
+                await session.commit()
+            print(f"Seeded demo data: {demo.counts}")
+            await ensure_demo_clients(db, demo)
+        else:
+            print(f"Database already holds {existing} organisations: demo data not seeded again.")
+        issuer = EmbeddedIssuer(settings, db, SigningKey.from_secret_dir(settings.secret_dir))
+        tokens = {}
+        for c in DEMO_CLIENTS:
+            try:
+                tokens[c.client_id] = await issuer.mint(
+                    c.client_id, lifetime_s=DEMO_TOKEN_LIFETIME_S
+                )
+            except HubError:
+                print(f"  (no client {c.client_id} in this database)")
+        return tokens
+    finally:
+        await db.dispose()
+
+
+def _print_demo(tokens: dict[str, str], base: str) -> None:
+    from hub.demo_clients import DEMO_CLIENTS
+
+    print("\nThe hub demo. One ready token per role (valid 12 h), and a query to try:\n")
+    for c in DEMO_CLIENTS:
+        token = tokens.get(c.client_id)
+        if token is None:
+            continue
+        var = "TOKEN_" + c.client_id.removeprefix("demo-").upper().replace("-", "_")
+        body = json.dumps({"query": c.example})
+        print(f"# {c.client_id}: {', '.join(c.roles)} (purposes: {', '.join(c.purposes)})")
+        print(f"export {var}={token}")
+        print(
+            f'curl -s {base}/graphql -H "Authorization: Bearer ${var}" '
+            f"-H 'Hub-Purpose: {c.purpose}' -H 'Content-Type: application/json' -d '{body}'\n"
+        )
+    print(f"GraphiQL: {base}/graphql (add the Authorization and Hub-Purpose headers)")
+    print(f"Token endpoint (client credentials): {base}/oauth/token")
+    print(f"JWKS: {base}/.well-known/jwks.json\n")
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from hub.db import upgrade
+
+    settings = _settings_for(args.host, args.port)
+    if settings.oidc_issuer:
+        print(
+            "hub demo runs with the built-in token issuer; unset HUB_OIDC_ISSUER", file=sys.stderr
+        )
+        return 2
+    upgrade(settings.database_url)
+    tokens = asyncio.run(_prepare_demo(settings, args.scale))
+    _print_demo(tokens, settings.issuer_url)
+    if args.no_serve:
+        return 0
+    _serve(settings, args.host, args.port)
+    return 0
+
+
+def cmd_token(args: argparse.Namespace) -> int:
+    from hub.auth.issuer import EmbeddedIssuer
+    from hub.auth.keys import SigningKey
+    from hub.db import Database
+
+    settings = Settings.from_env()
+    if settings.oidc_issuer:
+        print("tokens come from the external provider (HUB_OIDC_ISSUER)", file=sys.stderr)
+        return 2
+
+    async def mint() -> str:
+        db = Database(settings.database_url)
+        try:
+            issuer = EmbeddedIssuer(settings, db, SigningKey.from_secret_dir(settings.secret_dir))
+            return await issuer.mint(args.client, lifetime_s=args.lifetime)
+        finally:
+            await db.dispose()
+
+    try:
+        print(asyncio.run(mint()))
+    except HubError as e:
+        print(f"error: {e.message}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def cmd_client_add(args: argparse.Namespace) -> int:
+    from hub.auth.clients import register_client
+    from hub.db import Database
+
+    settings = Settings.from_env()
+
+    async def add() -> str:
+        db = Database(settings.database_url)
+        try:
+            async with db.session() as session:
+                return await register_client(
+                    session,
+                    client_id=args.id,
+                    organisation_id=args.org,
+                    roles=args.roles.split(","),
+                    purposes=args.purposes.split(","),
+                    sex_worker_id=args.sex_worker,
+                )
+        finally:
+            await db.dispose()
+
+    try:
+        secret = asyncio.run(add())
+    except HubError as e:
+        print(f"error: {e.message}", file=sys.stderr)
+        return 1
+    print(f"client_id={args.id}\nclient_secret={secret}\n(the secret is shown once)")
+    return 0
+
+
+def cmd_db_upgrade(_args: argparse.Namespace) -> int:
+    from hub.db import upgrade
+
+    settings = Settings.from_env()
+    upgrade(settings.database_url)
+    print("database schema is up to date")
+    return 0
+
+
+def cmd_policy_check(args: argparse.Namespace) -> int:
+    from hub.policy.document import PolicyError
+    from hub.policy.engine import PolicySet, missing_resources
+
+    directory = Path(args.dir) if args.dir else Settings.from_env().policy_dir
+    try:
+        policies = PolicySet.from_directory(directory)
+    except PolicyError as e:
+        for err in e.errors:
+            print(f"error: {err}", file=sys.stderr)
+        return 1
+    rules = sum(len(d.rules) for d in policies.documents.values())
+    print(f"{len(policies.documents)} documents, {rules} rules, version {policies.version}")
+    for name in missing_resources(policies):
+        print(f"note: no document for {name}: nobody may access it")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="hub", description=__doc__)
+    sub = p.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="run the hub (migrates the database first)")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.set_defaults(func=cmd_serve)
+
+    demo = sub.add_parser("demo", help="seed demo data, print a token per role, and serve")
+    demo.add_argument("--host", default="127.0.0.1")
+    demo.add_argument("--port", type=int, default=8000)
+    demo.add_argument("--scale", type=int, default=1, help="multiply premises and workers")
+    demo.add_argument("--no-serve", action="store_true", help="prepare and print, then exit")
+    demo.set_defaults(func=cmd_demo)
+
+    token = sub.add_parser("token", help="mint an access token for a registered client")
+    token.add_argument("--client", required=True)
+    token.add_argument("--lifetime", type=int, default=None, help="seconds")
+    token.set_defaults(func=cmd_token)
+
+    client = sub.add_parser("client", help="manage API clients").add_subparsers(
+        dest="client_command", required=True
+    )
+    add = client.add_parser("add", help="register a client; prints its secret once")
+    add.add_argument("--id", required=True)
+    add.add_argument("--org", required=True, help="organisation id")
+    add.add_argument("--roles", required=True, help="comma-separated")
+    add.add_argument("--purposes", required=True, help="comma-separated")
+    add.add_argument("--sex-worker", default=None, help="her sex worker id (sex_worker role)")
+    add.set_defaults(func=cmd_client_add)
+
+    db = sub.add_parser("db", help="database schema").add_subparsers(
+        dest="db_command", required=True
+    )
+    db.add_parser("upgrade", help="apply Alembic migrations").set_defaults(func=cmd_db_upgrade)
+
+    policy = sub.add_parser("policy", help="access policies").add_subparsers(
+        dest="policy_command", required=True
+    )
+    check = policy.add_parser("check", help="validate and compile the policy documents")
+    check.add_argument("--dir", default=None)
+    check.set_defaults(func=cmd_policy_check)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return int(args.func(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
