@@ -128,6 +128,7 @@ class Hub:
     demo: DemoData | None = None
     tokens: dict[str, str] = field(default_factory=dict)
     statements: list[str] = field(default_factory=list)
+    _listening: bool = False
 
     @property
     def db(self) -> Database:
@@ -186,7 +187,11 @@ class Hub:
         return body["errors"][0]["extensions"]["code"]  # type: ignore[no-any-return]
 
     def count_statements(self) -> None:
+        """Start (or restart) recording the SQL statements the app sends."""
         self.statements.clear()
+        if self._listening:
+            return
+        self._listening = True
 
         @event.listens_for(self.db.engine.sync_engine, "before_cursor_execute")
         def _count(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
