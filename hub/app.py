@@ -11,6 +11,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from hub.audit.log import AuditLog
 from hub.auth.issuer import EmbeddedIssuer
 from hub.auth.keys import SigningKey
 from hub.auth.routes import auth_routes
@@ -32,8 +33,10 @@ def create_app(settings: Settings | None = None) -> Starlette:
     settings = settings or Settings.from_env()
     db = Database(settings.database_url, echo=settings.sql_echo)
     policies = PolicySet.from_directory(settings.policy_dir)  # refuses to start on any error
+    audit = AuditLog(db)
     hub = HubState(
         db=db,
+        audit=audit,
         keyring=Keyring.from_secret_dir(settings.secret_dir),
         cursors=CursorCodec(load_or_create_key(settings.secret_dir / "cursor.key")),
         policies=policies,
@@ -60,6 +63,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             yield
         finally:
             await verifier.aclose()
+            await audit.close()
             await db.dispose()
 
     app = Starlette(

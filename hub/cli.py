@@ -206,6 +206,30 @@ def cmd_policy_check(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_audit_verify(_args: argparse.Namespace) -> int:
+    from hub.audit.verify import verify_chain
+    from hub.db import Database
+
+    settings = Settings.from_env()
+
+    async def run() -> int:
+        db = Database(settings.database_url)
+        try:
+            verdict = await verify_chain(db)
+        finally:
+            await db.dispose()
+        if verdict.ok:
+            print(f"access log intact: {verdict.entries} entries")
+            return 0
+        print(
+            f"access log TAMPERED at entry {verdict.first_bad_seq}: {verdict.problem} "
+            f"({verdict.entries} entries before it are intact)"
+        )
+        return 1
+
+    return asyncio.run(run())
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="hub", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True)
@@ -242,6 +266,13 @@ def build_parser() -> argparse.ArgumentParser:
         dest="db_command", required=True
     )
     db.add_parser("upgrade", help="apply Alembic migrations").set_defaults(func=cmd_db_upgrade)
+
+    audit = sub.add_parser("audit", help="the access log").add_subparsers(
+        dest="audit_command", required=True
+    )
+    audit.add_parser("verify", help="check the hash chain; exit 1 if tampered").set_defaults(
+        func=cmd_audit_verify
+    )
 
     policy = sub.add_parser("policy", help="access policies").add_subparsers(
         dest="policy_command", required=True

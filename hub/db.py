@@ -33,7 +33,8 @@ def make_engine(url: str, *, echo: bool = False) -> AsyncEngine:
             cur = dbapi_conn.cursor()
             cur.execute("PRAGMA foreign_keys=ON")
             cur.execute("PRAGMA journal_mode=WAL")
-            cur.execute("PRAGMA synchronous=NORMAL")
+            # FULL: an access-log entry is on disk before the response it describes leaves.
+            cur.execute("PRAGMA synchronous=FULL")
             cur.close()
 
     return engine

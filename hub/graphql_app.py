@@ -16,8 +16,10 @@ from strawberry.asgi import GraphQL
 from strawberry.http import GraphQLHTTPResponse
 from strawberry.types import ExecutionResult
 
+from hub.audit.log import AuditRecord
 from hub.auth.verify import TokenVerifier, principal_for_request
 from hub.errors import Code, HubError
+from hub.models.base import utcnow
 from hub.schema.context import Context, HubState
 
 
@@ -77,6 +79,7 @@ class _Strawberry(GraphQL[Context, None]):
 class GraphQLEndpoint:
     def __init__(self, schema: Any, hub: HubState, verifier: TokenVerifier) -> None:
         self.graphql = _Strawberry(schema, hub)
+        self.hub = hub
         self.verifier = verifier
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -94,6 +97,17 @@ class GraphQLEndpoint:
             principal = await self.verifier.verify(token.strip())
             principal = principal_for_request(principal, request.headers.get("hub-role"))
         except HubError as error:
+            # Refused at the door: recorded without any claim of the unverified token.
+            await self.hub.audit.append(
+                [
+                    AuditRecord(
+                        at=utcnow(),
+                        action="authenticate",
+                        outcome="denied",
+                        reason=error.code.value,
+                    )
+                ]
+            )
             await error_response(error)(scope, receive, send)
             return
         scope.setdefault("state", {})["principal"] = principal

@@ -1,5 +1,6 @@
 """SQLModel tables, one module per domain area. Importing this package registers them all."""
 
+from hub.models.audit import AccessLogEntry, AccessLogSubject, AuditHead
 from hub.models.care import CareContact, Referral
 from hub.models.consent import Consent
 from hub.models.organisation import ApiClient, Organisation
@@ -9,6 +10,9 @@ from hub.models.safety import Inspection, Measure, MeasureTransition
 from hub.models.sex_worker import DataKey, SexWorker
 
 __all__ = [
+    "AccessLogEntry",
+    "AccessLogSubject",
+    "AuditHead",
     "Alert",
     "ApiClient",
     "CareContact",

@@ -37,6 +37,8 @@ class Resource:
     # Column holding the sex-worker id this record is about, if any (consent, self-service).
     subject_column: str | None = None
     holds_sex_worker_data: bool = False
+    # Personal data: every read of it is written to the access log.
+    personal: bool = False
 
 
 def _r(
@@ -46,6 +48,7 @@ def _r(
     fields: str,
     subject_column: str | None = None,
     holds_sex_worker_data: bool = False,
+    personal: bool | None = None,
 ) -> Resource:
     return Resource(
         name,
@@ -54,6 +57,7 @@ def _r(
         tuple(fields.split()),
         subject_column,
         holds_sex_worker_data,
+        holds_sex_worker_data if personal is None else personal,
     )
 
 
@@ -111,6 +115,7 @@ RESOURCES: dict[str, Resource] = {
             "open advance",
             "id kind city premises target status amount_cents opened_at updated_at "
             "organisation transitions",
+            personal=True,  # a measure may target a person (street ban, fine)
         ),
         _r(
             "Report",
@@ -132,12 +137,14 @@ RESOURCES: dict[str, Resource] = {
             CareContact,
             "record",
             "id ngo client_ref contact_date kind location branch city recorded_at",
+            personal=True,
         ),
         _r(
             "Referral",
             Referral,
             "refer",
             "id from_organisation to_organisation client_ref reason consent created_at",
+            personal=True,
         ),
         _r(
             "Consent",

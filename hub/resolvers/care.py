@@ -20,12 +20,13 @@ from hub.schema.context import Context
 from hub.schema.types import CARE_CONTACT, REFERRAL
 
 # A hub record id must never serve as a client reference: that would link care to identity.
-_HUB_ID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", re.I)
+# Refused in any spelling (braced, urn:uuid:, prefixed, without hyphens), not only bare.
+_HUB_ID = re.compile(r"[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}", re.I)
 
 
 def _client_ref(value: str) -> str:
     ref = text(value, "clientRef", max_len=80)
-    if _HUB_ID.match(ref):
+    if _HUB_ID.search(ref):
         raise HubError(
             Code.BAD_USER_INPUT, "clientRef is the NGO's own reference, never a hub record id"
         )

@@ -49,6 +49,18 @@ class NodeSpec:
     _withheld: dict[tuple[frozenset[str], frozenset[str]], frozenset[str]] = field(
         default_factory=dict, repr=False
     )
+    _shown: dict[tuple[frozenset[str], frozenset[str]], frozenset[str]] = field(
+        default_factory=dict, repr=False
+    )
+
+    def shown(self, allowed: frozenset[str], selected: frozenset[str]) -> frozenset[str]:
+        """The policy fields a row actually returns (for the access log)."""
+        key = (allowed, selected)
+        found = self._shown.get(key)
+        if found is None:
+            found = frozenset(f for f in selected & allowed if f in self.resource.fields) | {"id"}
+            self._shown[key] = found
+        return found
 
     def withheld(self, allowed: frozenset[str], selected: frozenset[str]) -> frozenset[str]:
         key = (allowed, selected)
@@ -98,8 +110,13 @@ async def select_nodes(
     *conditions: Any,
     order: Sequence[Any] = (),
     limit: int | None = None,
+    keep: int | None = None,
 ) -> list[tuple[Any, Any]]:
-    """Run one policy-filtered SELECT; return (row, masked GraphQL node) pairs."""
+    """Run one policy-filtered SELECT; return (row, masked GraphQL node) pairs.
+
+    Only the first `keep` rows are built, returned and logged; rows past it (a page's
+    look-ahead row) come back as (row, None), never shown and so never logged.
+    """
     v = ctx.vars
     model = node.resource.model
     match = grant.match_columns(v)
@@ -115,14 +132,33 @@ async def select_nodes(
         rows = (await session.execute(stmt)).all()
     n_extra = len(node.extra_columns)
     out = []
-    for row in rows:
+    shown: set[str] = set()
+    for i, row in enumerate(rows):
+        if keep is not None and i >= keep:
+            out.append((row[0], None))
+            continue
         matched = tuple(bool(x) for x in row[1 + n_extra :]) if match else None
         allowed = grant.mask(matched)
         withheld = node.withheld(allowed, selection)
         if withheld:
             ctx.withhold(node.type_name, withheld)
+        shown |= node.shown(allowed, selection)
         built = node.build(ctx, row[0], allowed, selection, tuple(row[1 : 1 + n_extra]))
         out.append((row[0], built))
+    resource = node.resource
+    if resource.personal and any(n is not None for _, n in out):
+        subject = resource.subject_column
+        ctx.record(
+            "read",
+            resource.name,
+            record_ids=[str(r.id) for r, n in out if n is not None],
+            fields=sorted(shown),
+            subjects=(
+                [s for r, n in out if n is not None and (s := getattr(r, subject))]
+                if subject
+                else []
+            ),
+        )
     return out
 
 
@@ -168,6 +204,7 @@ async def fetch_page(
         *conds,
         order=[k.desc() if d else k.asc() for k, d in keys],
         limit=size + 1,
+        keep=size,
     )
     has_next = len(rows) > size
     page = []

@@ -22,8 +22,27 @@ from hub.schema.context import Context
 
 @asynccontextmanager
 async def transaction(ctx: Context) -> AsyncIterator[AsyncSession]:
-    async with ctx.hub.db.sessions() as session, session.begin():
-        yield session
+    """One mutation's transaction. Its writes enter the access log once committed, or as
+    refused (with the error code) if the transaction is rolled back."""
+    ctx.pending_writes = []
+    try:
+        async with ctx.hub.db.sessions() as session, session.begin():
+            yield session
+    except HubError as error:
+        for action, resource, ids, subjects in ctx.pending_writes:
+            ctx.record(
+                action,
+                resource,
+                record_ids=ids,
+                subjects=subjects,
+                outcome="refused",
+                reason=error.code.value,
+            )
+        raise
+    finally:
+        pending, ctx.pending_writes = ctx.pending_writes, []
+    for action, resource, ids, subjects in pending:
+        ctx.record(action, resource, record_ids=ids, subjects=subjects)
 
 
 async def authorize_existing(
@@ -39,13 +58,27 @@ async def authorize_existing(
     stmt = select(model).where(model.id == row_id, grant.row_filter(ctx.vars)).with_for_update()
     row = (await session.execute(stmt)).scalar_one_or_none()
     if row is not None:
+        _record_write(ctx, resource, action, row)
         return row
     read = ctx.grant(resource, "read")
     if read is not None:
         visible = select(model.id).where(model.id == row_id, read.row_filter(ctx.vars))
         if (await session.execute(visible)).first() is not None:
-            raise HubError(Code.FORBIDDEN, f"your organisation may not {action} this {resource}")
-    raise HubError(Code.NOT_FOUND, f"no {resource} {row_id}")
+            raise ctx.deny(
+                action,
+                resource,
+                Code.FORBIDDEN,
+                f"your organisation may not {action} this {resource}",
+            )
+    raise ctx.deny(action, resource, Code.NOT_FOUND, f"no {resource} {row_id}")
+
+
+def _record_write(ctx: Context, resource: str, action: str, row: Any) -> None:
+    subject_column = RESOURCES[resource].subject_column
+    subject = getattr(row, subject_column) if subject_column else None
+    ctx.pending_writes.append(
+        (f"write:{action}", resource, [str(row.id)], [subject] if subject else [])
+    )
 
 
 async def authorize_new(
@@ -58,7 +91,8 @@ async def authorize_new(
     model = RESOURCES[resource].model
     stmt = select(model.id).where(model.id == row.id, grant.row_filter(ctx.vars))
     if (await session.execute(stmt)).first() is None:
-        raise HubError(Code.FORBIDDEN, why)
+        raise ctx.deny(action, resource, Code.FORBIDDEN, why)
+    _record_write(ctx, resource, action, row)
 
 
 async def read_back(info: Info, node: NodeSpec, row_id: str, action: str) -> Any:

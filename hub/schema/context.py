@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from hub.audit.log import AuditRecord
 from hub.auth.principal import Principal
 from hub.errors import Code, HubError
 from hub.models.base import utcnow
@@ -14,6 +15,7 @@ from hub.policy.engine import Grant, PolicySet, request_vars
 from hub.policy.vocabulary import PURPOSES
 
 if TYPE_CHECKING:
+    from hub.audit.log import AuditLog
     from hub.crypto import Keyring
     from hub.db import Database
     from hub.schema.cursors import CursorCodec
@@ -27,6 +29,7 @@ class HubState:
     keyring: Keyring
     cursors: CursorCodec
     policies: PolicySet
+    audit: AuditLog
     page_cap: int = 100
 
 
@@ -40,6 +43,10 @@ class Context:
     withheld: dict[str, set[str]] = field(default_factory=dict)
     loaders: dict[Any, Any] = field(default_factory=dict)
     selections: dict[int, frozenset[str]] = field(default_factory=dict)
+    audit: list[AuditRecord] = field(default_factory=list)
+    _denials: set[tuple[str, str, str]] = field(default_factory=set)
+    # Writes of the open transaction: (action, resource, record ids, subjects).
+    pending_writes: list[tuple[str, str, list[str], list[str]]] = field(default_factory=list)
     _vars: dict[str, Any] | None = None
 
     def __post_init__(self) -> None:
@@ -52,13 +59,17 @@ class Context:
         header = self.purpose_header
         if header:
             if header not in PURPOSES:
-                raise HubError(Code.BAD_USER_INPUT, f"unknown purpose {header!r}")
+                raise self.deny("purpose", "", Code.BAD_USER_INPUT, f"unknown purpose {header!r}")
             if header not in self.principal.purposes:
-                raise HubError(Code.FORBIDDEN, f"this token does not allow purpose {header!r}")
+                raise self.deny(
+                    "purpose", "", Code.FORBIDDEN, f"this token does not allow purpose {header!r}"
+                )
             return header
         if len(self.principal.purposes) == 1:
             return next(iter(self.principal.purposes))
-        raise HubError(
+        raise self.deny(
+            "purpose",
+            "",
             Code.PURPOSE_REQUIRED,
             "state the purpose of this request in the Hub-Purpose header; this token allows "
             + ", ".join(sorted(self.principal.purposes)),
@@ -77,7 +88,9 @@ class Context:
         grant = self.grant(resource, action)
         if grant is None:
             roles = ", ".join(sorted(self.principal.roles))
-            raise HubError(
+            raise self.deny(
+                action,
+                resource,
                 Code.FORBIDDEN,
                 f"no policy rule lets {roles} {action} {resource} for purpose {self.purpose}",
             )
@@ -92,3 +105,58 @@ class Context:
     def withhold(self, type_name: str, fields: frozenset[str]) -> None:
         if fields:
             self.withheld.setdefault(type_name, set()).update(fields)
+
+    # --- audit ---------------------------------------------------------------------------
+
+    def record(
+        self,
+        action: str,
+        resource: str,
+        *,
+        record_ids: list[str] | None = None,
+        fields: list[str] | None = None,
+        subjects: list[str] | None = None,
+        outcome: str = "allowed",
+        reason: str | None = None,
+    ) -> None:
+        """Note an access for the audit log; written before the response leaves."""
+        p = self.principal
+        self.audit.append(
+            AuditRecord(
+                at=self.now,
+                action=action,
+                resource=resource,
+                organisation_id=p.org_id,
+                roles=",".join(sorted(p.roles)),
+                subject=p.subject,
+                purpose=self._purpose_for_audit(),
+                record_ids=record_ids or [],
+                fields=fields or [],
+                subjects=subjects or [],
+                policy_version=self.policies.version,
+                outcome=outcome,
+                reason=reason,
+            )
+        )
+
+    def deny(self, action: str, resource: str, code: Code, message: str) -> HubError:
+        """Record a refusal (once per request and kind) and return the error to raise."""
+        key = (action, resource, code.value)
+        if key not in self._denials:
+            self._denials.add(key)
+            self.record(action, resource, outcome="denied", reason=code.value)
+        return HubError(code, message)
+
+    def _purpose_for_audit(self) -> str:
+        header = self.purpose_header
+        if header:
+            return header[:40]
+        if len(self.principal.purposes) == 1:
+            return next(iter(self.principal.purposes))
+        return ""
+
+    async def flush_audit(self, operation: str) -> None:
+        records, self.audit = self.audit, []
+        for r in records:
+            r.operation = operation
+        await self.hub.audit.append(records)

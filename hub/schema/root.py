@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import AsyncIterator
 from datetime import date, datetime
 from typing import Annotated, Any
 
@@ -260,6 +261,22 @@ class WithheldFields(SchemaExtension):
         return {"withheld": {t: sorted(f) for t, f in sorted(withheld.items())}}
 
 
+class AuditTrail(SchemaExtension):
+    """Writes the request's access-log entries, and waits for them to be durable, before
+    the response leaves. If the log cannot be written, the request fails."""
+
+    async def on_operation(self) -> AsyncIterator[None]:  # type: ignore[override]
+        yield
+        ctx = self.execution_context.context
+        if isinstance(ctx, Context) and ctx.audit:
+            op = self.execution_context.operation_name or (
+                self.execution_context.operation_type.value
+                if self.execution_context.operation_type
+                else "operation"
+            )
+            await ctx.flush_audit(op[:200])
+
+
 class HubSchema(strawberry.Schema):
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
@@ -279,5 +296,6 @@ def make_schema(*, max_depth: int, max_aliases: int, max_tokens: int) -> strawbe
             lambda: MaxTokensLimiter(max_token_count=max_tokens),
             lambda: AddValidationRules([complexity_rule(max_depth, max_aliases)]),
             WithheldFields,
+            AuditTrail,
         ],
     )

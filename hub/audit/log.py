@@ -1,0 +1,171 @@
+"""Appending to the hash-chained access log, with group commit.
+
+Requests hand their entries to `AuditLog.append` and wait: a single writer task takes every
+entry waiting at that moment, extends the chain in one transaction (locking the chain's
+head row, so several replicas on one database still extend a single chain), commits, and
+only then releases the waiting requests. An entry is therefore durable before the response
+that it describes leaves; if the write fails, the requests fail with it (fail closed).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import json
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import insert, select, update
+from sqlmodel import col
+
+from hub.db import Database
+from hub.models import AccessLogEntry, AccessLogSubject, AuditHead
+
+log = logging.getLogger("hub.audit")
+GENESIS = "0" * 64
+MAX_BATCH = 500
+
+
+@dataclass
+class AuditRecord:
+    at: datetime
+    action: str
+    resource: str = ""
+    organisation_id: str | None = None
+    roles: str = ""
+    subject: str = ""
+    purpose: str = ""
+    operation: str = ""
+    record_ids: list[str] = field(default_factory=list)
+    fields: list[str] = field(default_factory=list)
+    subjects: list[str] = field(default_factory=list)  # sex worker ids concerned
+    policy_version: str = ""
+    outcome: str = "allowed"
+    reason: str | None = None
+
+
+def entry_hash(
+    seq: int, prev_hash: str, r: AuditRecord | AccessLogEntry, subjects: list[str]
+) -> str:
+    """The chained hash of one entry: everything it says, in a canonical form."""
+    body = [
+        seq,
+        r.at.isoformat(),
+        r.organisation_id,
+        r.roles,
+        r.subject,
+        r.purpose,
+        r.operation,
+        r.action,
+        r.resource,
+        list(r.record_ids),
+        list(r.fields),
+        sorted(subjects),
+        r.policy_version,
+        r.outcome,
+        r.reason,
+        prev_hash,
+    ]
+    data = json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
+    return hashlib.sha256(data).hexdigest()
+
+
+class AuditLog:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self._pending: list[tuple[AuditRecord, asyncio.Future[None]]] = []
+        self._wakeup: asyncio.Event | None = None
+        self._writer: asyncio.Task[None] | None = None
+
+    async def append(self, records: list[AuditRecord]) -> None:
+        """Add records to the log; returns once they are committed."""
+        if not records:
+            return
+        loop = asyncio.get_running_loop()
+        if self._writer is None or self._writer.done():
+            self._wakeup = asyncio.Event()
+            self._writer = loop.create_task(self._run())
+        futures = []
+        for r in records:
+            fut: asyncio.Future[None] = loop.create_future()
+            self._pending.append((r, fut))
+            futures.append(fut)
+        assert self._wakeup is not None
+        self._wakeup.set()
+        await asyncio.gather(*futures)
+
+    async def _run(self) -> None:
+        assert self._wakeup is not None
+        while True:
+            await self._wakeup.wait()
+            self._wakeup.clear()
+            while self._pending:
+                batch, self._pending = self._pending[:MAX_BATCH], self._pending[MAX_BATCH:]
+                try:
+                    await self._write([r for r, _ in batch])
+                except Exception as exc:  # every waiting request fails rather than go unaudited
+                    log.error("audit write failed: %s", type(exc).__name__)
+                    for _, fut in batch:
+                        if not fut.done():
+                            fut.set_exception(RuntimeError("audit log unavailable"))
+                    continue
+                for _, fut in batch:
+                    if not fut.done():
+                        fut.set_result(None)
+
+    async def _write(self, records: list[AuditRecord]) -> None:
+        async with self.db.sessions() as session, session.begin():
+            head = (
+                await session.execute(
+                    select(AuditHead).where(col(AuditHead.id) == 1).with_for_update()
+                )
+            ).scalar_one_or_none()
+            if head is None:
+                head = AuditHead(id=1, seq=0, hash=GENESIS)
+                session.add(head)
+                await session.flush()
+            seq, prev = head.seq, head.hash
+            entries: list[dict[str, Any]] = []
+            subjects: list[dict[str, Any]] = []
+            for r in records:
+                seq += 1
+                subs = sorted(set(r.subjects))
+                digest = entry_hash(seq, prev, r, subs)
+                entries.append(
+                    {
+                        "id": seq,
+                        "at": r.at,
+                        "organisation_id": r.organisation_id,
+                        "roles": r.roles,
+                        "subject": r.subject,
+                        "purpose": r.purpose,
+                        "operation": r.operation,
+                        "action": r.action,
+                        "resource": r.resource,
+                        "record_ids": list(r.record_ids),
+                        "fields": list(r.fields),
+                        "policy_version": r.policy_version,
+                        "outcome": r.outcome,
+                        "reason": r.reason,
+                        "prev_hash": prev,
+                        "hash": digest,
+                    }
+                )
+                subjects += [{"entry_id": seq, "sex_worker_id": s} for s in subs]
+                prev = digest
+            await session.execute(insert(AccessLogEntry), entries)
+            if subjects:
+                await session.execute(insert(AccessLogSubject), subjects)
+            await session.execute(
+                update(AuditHead).where(col(AuditHead.id) == 1).values(seq=seq, hash=prev)
+            )
+
+    async def close(self) -> None:
+        if self._writer is not None:
+            self._writer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._writer
+            self._writer = None
