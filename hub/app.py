@@ -20,6 +20,7 @@ from hub.config import Settings
 from hub.crypto import Keyring, load_or_create_key
 from hub.db import Database
 from hub.graphql_app import GraphQLEndpoint
+from hub.policy.effects import Pseudonymizer
 from hub.policy.engine import PolicySet
 from hub.schema.context import HubState
 from hub.schema.cursors import CursorCodec
@@ -40,6 +41,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         keyring=Keyring.from_secret_dir(settings.secret_dir),
         cursors=CursorCodec(load_or_create_key(settings.secret_dir / "cursor.key")),
         policies=policies,
+        pseudonyms=Pseudonymizer(load_or_create_key(settings.secret_dir / "pseudonym.key")),
         page_cap=settings.page_cap,
     )
     signing_key = (

@@ -13,13 +13,11 @@ from typing import Any
 
 import yaml
 
-from hub.policy.resources import RESOURCES, Resource
+from hub.policy.effects import EFFECTS, EFFECTS_FOR_KIND
+from hub.policy.resources import RESOURCES, Resource, field_kind
 from hub.policy.vocabulary import PURPOSES, ROLES
 from hub.policy.where import Filter, WhereError, compile_where
 
-# Effects from the least to the most permissive: where several rules match a row, the
-# most permissive effect among them decides a field.
-EFFECTS: tuple[str, ...] = ("deny", "allow")
 _RULE_KEYS = frozenset(
     {"name", "roles", "purposes", "legal_basis", "actions", "where", "fields", "requires_consent"}
 )
@@ -100,8 +98,15 @@ def _fields(value: Any, resource: Resource, where: str, errs: list[str]) -> dict
             )
             continue
         if name == "*":
+            if effect not in ("allow", "deny"):
+                errs.append(f"{where}: * takes allow or deny; name the fields for {effect}")
+                continue
             default = effect
         elif name in resource.fields:
+            kind = field_kind(resource, name)
+            if effect not in EFFECTS_FOR_KIND[kind]:
+                errs.append(f"{where}: {effect} does not apply to {name} (a {kind} field)")
+                continue
             explicit[name] = effect
         else:
             errs.append(f"{where}: unknown field {name!r} of {resource.name}")

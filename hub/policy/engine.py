@@ -20,14 +20,29 @@ from sqlmodel import col
 
 from hub.auth.principal import Principal
 from hub.models import Consent
-from hub.policy.document import EFFECTS, PolicyDocument, PolicyError, Rule, parse_document
+from hub.policy.document import PolicyDocument, PolicyError, Rule, parse_document
+from hub.policy.effects import RANK
 from hub.policy.resources import RESOURCES, Resource
-
-_RANK = {effect: i for i, effect in enumerate(EFFECTS)}
 
 
 def request_vars(principal: Principal, now: datetime) -> dict[str, Any]:
     return {"principal": principal.variables(), "now": now}
+
+
+@dataclass(frozen=True)
+class FieldMask:
+    """What one row shows: the fields not denied, and the effects other than allow."""
+
+    shown: frozenset[str]
+    transforms: tuple[tuple[str, str], ...] = ()  # (field, effect), effect not allow
+
+    def effect(self, field: str) -> str:
+        if field not in self.shown:
+            return "deny"
+        for name, effect in self.transforms:
+            if name == field:
+                return effect
+        return "allow"
 
 
 @dataclass
@@ -38,22 +53,25 @@ class Grant:
     action: str
     purpose: str
     rules: tuple[Rule, ...]
-    _masks: dict[tuple[bool, ...], frozenset[str]] = field(default_factory=dict, repr=False)
+    _masks: dict[tuple[bool, ...], FieldMask] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
-        masks = {self._allowed(r.fields for r in self.rules if r is rule) for rule in self.rules}
+        masks = {self._combine([rule.fields]) for rule in self.rules}
         # When every rule shows the same fields, no per-row rule matching is needed.
-        self.uniform: frozenset[str] | None = masks.pop() if len(masks) == 1 else None
+        self.uniform: FieldMask | None = masks.pop() if len(masks) == 1 else None
 
     @staticmethod
-    def _allowed(field_maps: Iterable[dict[str, str]]) -> frozenset[str]:
-        best: dict[str, int] = {}
+    def _combine(field_maps: Iterable[dict[str, str]]) -> FieldMask:
+        """Per field, the most permissive effect among the given rules."""
+        best: dict[str, str] = {}
         for fm in field_maps:
             for name, effect in fm.items():
-                rank = _RANK[effect]
-                if rank > best.get(name, -1):
-                    best[name] = rank
-        return frozenset(n for n, r in best.items() if r == _RANK["allow"])
+                if RANK[effect] > RANK[best.get(name, "deny")]:
+                    best[name] = effect
+        return FieldMask(
+            shown=frozenset(best),
+            transforms=tuple(sorted((n, e) for n, e in best.items() if e != "allow")),
+        )
 
     def _rule_filter(self, rule: Rule, v: Mapping[str, Any]) -> ColumnElement[bool]:
         clause = rule.where_filter(v)
@@ -86,14 +104,16 @@ class Grant:
             return []
         return [self._rule_filter(r, v).label(f"_rule_{i}") for i, r in enumerate(self.rules)]
 
-    def mask(self, matched: tuple[bool, ...] | None) -> frozenset[str]:
-        """The fields a row shows, given which rules matched it (one pass, cached)."""
+    def mask(self, matched: tuple[bool, ...] | None) -> FieldMask:
+        """What a row shows, given which rules matched it (one pass, cached)."""
         if self.uniform is not None:
             return self.uniform
         assert matched is not None
         cached = self._masks.get(matched)
         if cached is None:
-            cached = self._allowed(r.fields for r, m in zip(self.rules, matched, strict=True) if m)
+            cached = self._combine(
+                [r.fields for r, m in zip(self.rules, matched, strict=True) if m]
+            )
             self._masks[matched] = cached
         return cached
 

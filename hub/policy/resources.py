@@ -7,6 +7,7 @@ documents against it and the GraphQL types expose exactly these fields (in camel
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date, datetime
 from enum import Enum
 from typing import Any
 
@@ -89,7 +90,8 @@ RESOURCES: dict[str, Resource] = {
             "RentalAgreement",
             RentalAgreement,
             "record confirm",
-            "id premises window sex_worker starts_at ends_at confirmed confirmed_at created_at",
+            "id premises window sex_worker sex_worker_id starts_at ends_at confirmed confirmed_at "
+            "created_at",
             subject_column="sex_worker_id",
             holds_sex_worker_data=True,
         ),
@@ -97,8 +99,8 @@ RESOURCES: dict[str, Resource] = {
             "ShiftRegistration",
             ShiftRegistration,
             "register cancel validate",
-            "id premises window sex_worker rental_agreement_id starts_at ends_at status "
-            "created_at validated_at adult_verified_on_site",
+            "id premises window sex_worker sex_worker_id rental_agreement_id starts_at ends_at "
+            "status created_at validated_at adult_verified_on_site",
             subject_column="sex_worker_id",
             holds_sex_worker_data=True,
         ),
@@ -156,6 +158,42 @@ RESOURCES: dict[str, Resource] = {
         ),
     )
 }
+
+# Fields whose kind is not read off their column: a composite, an address, a reference.
+SPECIAL_KINDS: dict[tuple[str, str], str] = {
+    ("SexWorker", "identity"): "identity",
+    ("Premises", "address"): "address",
+    ("ShiftRegistration", "sex_worker_id"): "reference",
+    ("RentalAgreement", "sex_worker_id"): "reference",
+}
+
+
+def field_kind(resource: Resource, field: str) -> str:
+    """The kind of a policy field, which decides the effects that fit it."""
+    special = SPECIAL_KINDS.get((resource.name, field))
+    if special is not None:
+        return special
+    if field == "id":
+        return "other"
+    from sqlalchemy import inspect as sa_inspect
+
+    columns = sa_inspect(resource.model).columns
+    if field not in columns:
+        return "other"  # relations and computed lists: allow or deny
+    column = columns[field]
+    for candidate in (column.type, getattr(column.type, "impl", None)):
+        try:
+            py = candidate.python_type if candidate is not None else object
+        except NotImplementedError:
+            continue
+        if py is datetime:
+            return "datetime"
+        if py is date:
+            return "date"
+        if py is str:
+            return "string"
+    return "other"
+
 
 # Vocabularies of string columns, so that a policy comparing `status` to "grnted" is a
 # load error rather than a rule that silently matches nothing.

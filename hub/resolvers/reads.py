@@ -18,7 +18,7 @@ from strawberry.dataloader import DataLoader
 from strawberry.types import Info
 
 from hub.errors import Code, HubError
-from hub.policy.engine import Grant
+from hub.policy.engine import FieldMask, Grant
 from hub.policy.resources import RESOURCES, Resource
 from hub.schema.context import Context
 
@@ -34,7 +34,7 @@ def camel(name: str) -> str:
     return head + "".join(p.title() for p in rest)
 
 
-Builder = Callable[[Context, Any, frozenset[str], frozenset[str], tuple[Any, ...]], Any]
+Builder = Callable[[Context, Any, FieldMask, frozenset[str], tuple[Any, ...]], Any]
 
 
 @dataclass
@@ -43,22 +43,27 @@ class NodeSpec:
 
     type_name: str
     resource: Resource
-    build: Builder  # (ctx, row, allowed fields, selected fields, extra columns) -> node
+    build: Builder  # (ctx, row, field mask, selected fields, extra columns) -> node
     extra_columns: Sequence[Any] = ()
     join: Callable[[Select[Any]], Select[Any]] | None = None
     _withheld: dict[tuple[frozenset[str], frozenset[str]], frozenset[str]] = field(
         default_factory=dict, repr=False
     )
-    _shown: dict[tuple[frozenset[str], frozenset[str]], frozenset[str]] = field(
+    _shown: dict[tuple[FieldMask, frozenset[str]], frozenset[str]] = field(
         default_factory=dict, repr=False
     )
 
-    def shown(self, allowed: frozenset[str], selected: frozenset[str]) -> frozenset[str]:
-        """The policy fields a row actually returns (for the access log)."""
-        key = (allowed, selected)
+    def shown(self, mask: FieldMask, selected: frozenset[str]) -> frozenset[str]:
+        """The policy fields a row returns, for the access log: `field` or `field(effect)`."""
+        key = (mask, selected)
         found = self._shown.get(key)
         if found is None:
-            found = frozenset(f for f in selected & allowed if f in self.resource.fields) | {"id"}
+            names = {"id"}
+            for f in selected & mask.shown:
+                if f in self.resource.fields:
+                    effect = mask.effect(f)
+                    names.add(f if effect == "allow" else f"{f}({effect})")
+            found = frozenset(names)
             self._shown[key] = found
         return found
 
@@ -138,12 +143,12 @@ async def select_nodes(
             out.append((row[0], None))
             continue
         matched = tuple(bool(x) for x in row[1 + n_extra :]) if match else None
-        allowed = grant.mask(matched)
-        withheld = node.withheld(allowed, selection)
+        mask = grant.mask(matched)
+        withheld = node.withheld(mask.shown, selection)
         if withheld:
             ctx.withhold(node.type_name, withheld)
-        shown |= node.shown(allowed, selection)
-        built = node.build(ctx, row[0], allowed, selection, tuple(row[1 : 1 + n_extra]))
+        shown |= node.shown(mask, selection)
+        built = node.build(ctx, row[0], mask, selection, tuple(row[1 : 1 + n_extra]))
         out.append((row[0], built))
     resource = node.resource
     if resource.personal and any(n is not None for _, n in out):

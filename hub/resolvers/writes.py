@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from strawberry.types import Info
 
 from hub.errors import Code, HubError
+from hub.policy.engine import FieldMask
 from hub.policy.resources import RESOURCES
 from hub.resolvers.reads import NodeSpec, select_nodes, selected
 from hub.schema.context import Context
@@ -110,7 +111,7 @@ async def read_back(info: Info, node: NodeSpec, row_id: str, action: str) -> Any
         if pairs:
             return pairs[0][1]
     ctx.withhold(node.type_name, frozenset(f for f in sel if f != "id"))
-    return node.build(ctx, _IdOnly(row_id), frozenset({"id"}), frozenset(), (None,))
+    return node.build(ctx, _IdOnly(row_id), FieldMask(frozenset({"id"})), frozenset(), (None,))
 
 
 class _IdOnly:

@@ -11,6 +11,7 @@ from hub.audit.log import AuditRecord
 from hub.auth.principal import Principal
 from hub.errors import Code, HubError
 from hub.models.base import utcnow
+from hub.policy.effects import Pseudonymizer
 from hub.policy.engine import Grant, PolicySet, request_vars
 from hub.policy.vocabulary import PURPOSES
 
@@ -30,6 +31,7 @@ class HubState:
     cursors: CursorCodec
     policies: PolicySet
     audit: AuditLog
+    pseudonyms: Pseudonymizer
     page_cap: int = 100
 
 

@@ -22,7 +22,9 @@ from hub.models import DataKey, ReportShare
 from hub.models import MeasureTransition as MeasureTransitionRow
 from hub.models import ReportReply as ReplyRow
 from hub.models import SexWorker as SexWorkerRow
-from hub.policy.resources import RESOURCES
+from hub.policy.effects import age_band, apply, mask_text
+from hub.policy.engine import FieldMask
+from hub.policy.resources import RESOURCES, field_kind
 from hub.resolvers.reads import NodeSpec, camel, node_loader, related, selected, spec
 from hub.schema.context import Context
 from hub.schema.enums import (
@@ -85,9 +87,13 @@ class Principal:
 
 # --- builders ---------------------------------------------------------------------------
 
-Special = Callable[
-    [dict[str, Any], Context, Any, frozenset[str], frozenset[str], tuple[Any, ...]], None
-]
+Special = Callable[[dict[str, Any], Context, Any, FieldMask, frozenset[str], tuple[Any, ...]], None]
+
+# Pseudonym scopes shared between fields, so one partner sees one pseudonym per worker.
+PSEUDONYM_SCOPES = {
+    ("ShiftRegistration", "sex_worker_id"): "SexWorker.id",
+    ("RentalAgreement", "sex_worker_id"): "SexWorker.id",
+}
 
 
 def builder(
@@ -106,16 +112,31 @@ def builder(
     if missing:
         raise RuntimeError(f"{cls.__name__} lacks policy fields {missing} of {resource}")
 
+    kinds = {f: field_kind(res, f) for f in scalars}
+    scopes = {f: PSEUDONYM_SCOPES.get((resource, f), f"{resource}.{f}") for f in scalars}
+
     def build(
-        ctx: Context, row: Any, allowed: frozenset[str], sel: frozenset[str], extra: tuple[Any, ...]
+        ctx: Context, row: Any, mask: FieldMask, sel: frozenset[str], extra: tuple[Any, ...]
     ) -> Any:
+        shown = mask.shown
         kw: dict[str, Any] = {"id": row.id}
         for f in scalars:
-            kw[f] = getattr(row, f) if f in allowed else None
+            kw[f] = getattr(row, f) if f in shown else None
+        for f, effect in mask.transforms:
+            if f in kinds and kw[f] is not None:
+                kw[f] = apply(
+                    effect,
+                    kinds[f],
+                    kw[f],
+                    pseudonyms=ctx.hub.pseudonyms,
+                    org_id=ctx.principal.org_id,
+                    scope=scopes[f],
+                    row=row,
+                )
         for f, (attr, column) in relations.items():
-            kw[attr] = getattr(row, column) if f in allowed else None
+            kw[attr] = getattr(row, column) if f in shown else None
         for fn in special.values():
-            fn(kw, ctx, row, allowed, sel, extra)
+            fn(kw, ctx, row, mask, sel, extra)
         return cls(**kw)
 
     return build
@@ -146,12 +167,16 @@ class Organisation:
     city: str | None = None
 
 
-@strawberry.type(description="Legal identity, as validated by the police. Encrypted at rest.")
+@strawberry.type(
+    description="Legal identity, as validated by the police. Encrypted at rest. A policy may "
+    "show it generalised (nationality and age band) or masked (initials, last characters)."
+)
 class SexWorkerIdentity:
-    legal_name: str
-    birth_date: date
-    nationality: str
-    document_number: str
+    legal_name: str | None
+    birth_date: date | None
+    nationality: str | None
+    document_number: str | None
+    age_band: str | None
 
 
 @strawberry.type(description="A sex worker (sekswerker).")
@@ -169,20 +194,43 @@ def _identity(
     kw: dict[str, Any],
     ctx: Context,
     row: Any,
-    allowed: frozenset[str],
+    mask: FieldMask,
     sel: frozenset[str],
     extra: tuple[Any, ...],
 ) -> None:
     kw["identity"] = None
-    # Decrypt only what is both allowed and asked for; an erased key leaves it unreadable.
-    if "identity" in allowed and "identity" in sel and row.identity and extra[0]:
-        keyring: Keyring = ctx.hub.keyring
-        ident = keyring.decrypt(row.id, extra[0], row.identity)
+    # Decrypt only what is both shown and asked for; an erased key leaves it unreadable.
+    if "identity" not in mask.shown or "identity" not in sel or not row.identity or not extra[0]:
+        return
+    keyring: Keyring = ctx.hub.keyring
+    ident = keyring.decrypt(row.id, extra[0], row.identity)
+    birth = date.fromisoformat(ident.birth_date)
+    band = age_band(birth, ctx.now.date())
+    effect = mask.effect("identity")
+    if effect == "allow":
         kw["identity"] = SexWorkerIdentity(
             legal_name=ident.legal_name,
-            birth_date=date.fromisoformat(ident.birth_date),
+            birth_date=birth,
             nationality=ident.nationality,
             document_number=ident.document_number,
+            age_band=band,
+        )
+    elif effect == "mask":
+        initials = " ".join(part[0] + "." for part in ident.legal_name.split() if part)
+        kw["identity"] = SexWorkerIdentity(
+            legal_name=initials,
+            birth_date=None,
+            nationality=ident.nationality,
+            document_number=mask_text(ident.document_number),
+            age_band=band,
+        )
+    else:  # generalize
+        kw["identity"] = SexWorkerIdentity(
+            legal_name=None,
+            birth_date=None,
+            nationality=ident.nationality,
+            document_number=None,
+            age_band=band,
         )
 
 
@@ -230,8 +278,11 @@ class RentalAgreement:
     confirmed: bool | None = None
     confirmed_at: datetime | None = None
     created_at: datetime | None = None
+    sex_worker_id: strawberry.ID | None = strawberry.field(
+        default=None, description="The worker's id, or a pseudonym where the policy says so."
+    )
     premises_id: strawberry.Private[str | None] = None
-    sex_worker_id: strawberry.Private[str | None] = None
+    sex_worker_key: strawberry.Private[str | None] = None
 
     @strawberry.field
     async def premises(self, info: Info) -> Premises | None:
@@ -239,7 +290,7 @@ class RentalAgreement:
 
     @strawberry.field
     async def sex_worker(self, info: Info) -> SexWorker | None:
-        return await related(info, "RentalAgreement", SEX_WORKER, self.sex_worker_id)
+        return await related(info, "RentalAgreement", SEX_WORKER, self.sex_worker_key)
 
 
 @strawberry.type(description="A shift registration in the pandkalender.")
@@ -253,8 +304,11 @@ class Shift:
     created_at: datetime | None = None
     validated_at: datetime | None = None
     adult_verified_on_site: bool | None = None
+    sex_worker_id: strawberry.ID | None = strawberry.field(
+        default=None, description="The worker's id, or a pseudonym where the policy says so."
+    )
     premises_id: strawberry.Private[str | None] = None
-    sex_worker_id: strawberry.Private[str | None] = None
+    sex_worker_key: strawberry.Private[str | None] = None
 
     @strawberry.field
     async def premises(self, info: Info) -> Premises | None:
@@ -262,7 +316,7 @@ class Shift:
 
     @strawberry.field
     async def sex_worker(self, info: Info) -> SexWorker | None:
-        return await related(info, "Shift", SEX_WORKER, self.sex_worker_id)
+        return await related(info, "Shift", SEX_WORKER, self.sex_worker_key)
 
 
 @strawberry.type(description="A police check (controle). Counts and outcome, no identities.")
@@ -456,8 +510,8 @@ class Referral:
 def _key_if(field: str, attr: str) -> Special:
     """Keep the row id as the key of a to-many relation when that field is allowed."""
 
-    def fill(kw: dict[str, Any], _c: Context, row: Any, allowed: frozenset[str], *_: Any) -> None:
-        kw[attr] = row.id if field in allowed else None
+    def fill(kw: dict[str, Any], _c: Context, row: Any, mask: FieldMask, *_: Any) -> None:
+        kw[attr] = row.id if field in mask.shown else None
 
     return fill
 
@@ -499,7 +553,7 @@ RENTAL_AGREEMENT = spec(
         "RentalAgreement",
         relations={
             "premises": ("premises_id", "premises_id"),
-            "sex_worker": ("sex_worker_id", "sex_worker_id"),
+            "sex_worker": ("sex_worker_key", "sex_worker_id"),
         },
     ),
 )
@@ -511,7 +565,7 @@ SHIFT = spec(
         "ShiftRegistration",
         relations={
             "premises": ("premises_id", "premises_id"),
-            "sex_worker": ("sex_worker_id", "sex_worker_id"),
+            "sex_worker": ("sex_worker_key", "sex_worker_id"),
         },
     ),
 )

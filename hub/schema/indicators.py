@@ -1,0 +1,128 @@
+"""GraphQL types of the action plan's indicators, and the `indicators` query.
+
+Counts only, under statistical disclosure control (see hub/resolvers/indicators.py): a
+suppressed count is `value: null, suppressed: true`. An indicator the policy does not let
+the caller count is null and named in `extensions.withheld` under `IndicatorReport`.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Any, Generic, TypeVar
+
+import strawberry
+from strawberry.types import Info
+
+from hub.resolvers import indicators as ind
+from hub.resolvers.reads import camel, selected
+from hub.schema.context import Context
+from hub.schema.enums import Branch, CareKind, CertificateStatus, MeasureKind
+
+strawberry.enum(ind.ArrestKind, description="Arrests counted by inspections.")
+strawberry.enum(ind.CheckTrigger, description="Why a premises was checked.")
+ArrestKind = ind.ArrestKind
+CheckTrigger = ind.CheckTrigger
+
+K = TypeVar("K")
+
+
+@strawberry.type(description="One count: null and suppressed when it could identify people.")
+class Cell:
+    value: int | None
+    suppressed: bool
+
+
+@strawberry.type(description="One count of a table, by its key.")
+class Row(Generic[K]):
+    key: K
+    value: int | None
+    suppressed: bool
+
+
+@strawberry.type(
+    description="Counts by key (every key, in vocabulary order) and their total. Cells "
+    "under minCell are suppressed, and further cells (then the total) where the total "
+    "would give them away."
+)
+class Table(Generic[K]):
+    rows: list[Row[K]]
+    total: Cell
+    min_cell: int
+
+
+@strawberry.type(description="The action plan's indicators of one city for one quarter.")
+class IndicatorReport:
+    city: str
+    from_: date = strawberry.field(name="from")
+    to: date
+    quarter: str = strawberry.field(description="e.g. 2026-Q4")
+    sex_workers_reached: Table[Branch] | None = strawberry.field(
+        description="Distinct NGO client references per branch; the total counts each "
+        "reference once. A person seen by two NGOs counts twice."
+    )
+    care_contacts: Table[CareKind] | None = strawberry.field(
+        description="NGO care contacts per kind (medical, psychosocial, ...)."
+    )
+    referrals: Cell | None = strawberry.field(description="Referrals by NGOs of the city.")
+    inspections: Table[Branch] | None = strawberry.field(description="Inspections per branch.")
+    hidden_forms_controlled: Cell | None = strawberry.field(
+        description="Inspections of a hidden form of prostitution."
+    )
+    arrests: Table[ArrestKind] | None = strawberry.field(
+        description="Administrative and judicial arrests made at inspections."
+    )
+    premises_checked: Table[CheckTrigger] | None = strawberry.field(
+        description="Inspections of a premises, proactive or reactive to a complaint."
+    )
+    measures: Table[MeasureKind] | None = strawberry.field(
+        description="Administrative measures opened, per kind."
+    )
+    fines: Cell | None = strawberry.field(description="The FINE cell of measures.")
+    certificates: Table[CertificateStatus] | None = strawberry.field(
+        description="Certificates decided in the quarter: granted, suspended, revoked."
+    )
+
+
+def _cell(c: ind.Cell) -> Cell:
+    return Cell(value=c.value, suppressed=c.suppressed)
+
+
+def _table(t: ind.Table[Any]) -> Table[Any]:
+    rows = [Row(key=k, value=c.value, suppressed=c.suppressed) for k, c in t.cells]
+    return Table(rows=rows, total=_cell(t.total), min_cell=t.min_cell)
+
+
+def _output(value: ind.Indicator | None) -> Cell | Table[Any] | None:
+    if value is None:
+        return None
+    return _cell(value) if isinstance(value, ind.Cell) else _table(value)
+
+
+def report(r: ind.Report) -> IndicatorReport:
+    out: dict[str, Any] = {n: _output(r.values.get(n)) for n in ind.INDICATORS}
+    return IndicatorReport(
+        city=r.city, from_=r.quarter.first, to=r.quarter.last, quarter=r.quarter.label, **out
+    )
+
+
+@strawberry.type
+class IndicatorsQuery:
+    @strawberry.field(
+        description="Statistics of the action plan for one city and one calendar quarter "
+        "(from = its first day, to = its last). Counts only, small cells suppressed."
+    )
+    async def indicators(
+        self,
+        info: Info,
+        city: str,
+        from_: Annotated[date, strawberry.argument(name="from")],
+        to: date,
+    ) -> IndicatorReport:
+        ctx: Context = info.context
+        wanted = selected(info) & frozenset(ind.INDICATORS)
+        result = await ind.indicators(ctx, city, from_, to, wanted)
+        ctx.withhold("IndicatorReport", frozenset(camel(n) for n in result.withheld))
+        return report(result)
+
+
+__all__ = ["ArrestKind", "CheckTrigger", "IndicatorReport", "IndicatorsQuery"]
