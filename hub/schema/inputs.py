@@ -112,3 +112,12 @@ class ReferralInput:
     client_ref: str
     reason: ReferralReason
     consent: bool = strawberry.field(description="The client consented to this referral.")
+
+
+@strawberry.input(description="A sex worker's consent to one organisation, for one purpose.")
+class ConsentInput:
+    grantee_id: strawberry.ID
+    purpose: str
+    scope: str | None = strawberry.field(
+        default=None, description="A resource name such as Report, or * (the default) for all"
+    )

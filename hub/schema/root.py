@@ -14,7 +14,7 @@ from strawberry.types import Info
 from strawberry.types.execution import ExecutionContext
 
 from hub.errors import HubError
-from hub.resolvers import care, premises, reports, safety, sex_workers
+from hub.resolvers import care, consent, premises, reports, safety, sex_workers
 from hub.resolvers.reads import select_nodes, selected
 from hub.schema import inputs
 from hub.schema.context import Context
@@ -27,6 +27,7 @@ from hub.schema.types import (
     CareContact,
     Certificate,
     Connection,
+    Consent,
     Inspection,
     Measure,
     Organisation,
@@ -159,6 +160,10 @@ class Query:
     ) -> Connection[CareContact]:
         return connection(*await care.list_care_contacts(info, from_, to, first, after))
 
+    @strawberry.field(description="Consents you gave (a sex worker), or that were given to you.")
+    async def my_consents(self, info: Info) -> list[Consent]:
+        return await consent.my_consents(info)
+
     @strawberry.field(description="Referrals from or to the caller's NGO.")
     async def referrals(
         self, info: Info, first: int | None = None, after: str | None = None
@@ -248,6 +253,14 @@ class Mutation:
     @strawberry.mutation(description="NGO, with the client's consent.")
     async def refer_client(self, info: Info, input: inputs.ReferralInput) -> Referral:
         return await care.refer_client(info, input)  # type: ignore[no-any-return]
+
+    @strawberry.mutation(description="A sex worker, to an organisation, for one purpose.")
+    async def grant_consent(self, info: Info, input: inputs.ConsentInput) -> Consent:
+        return await consent.grant_consent(info, input)  # type: ignore[no-any-return]
+
+    @strawberry.mutation(description="Takes effect on the very next request and event.")
+    async def revoke_consent(self, info: Info, id: ID) -> Consent:
+        return await consent.revoke_consent(info, id)  # type: ignore[no-any-return]
 
 
 class WithheldFields(SchemaExtension):

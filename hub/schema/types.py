@@ -507,6 +507,25 @@ class Referral:
         return await related(info, "Referral", ORGANISATION, self.to_org_id)
 
 
+@strawberry.type(description="A consent (toestemming) given by a sex worker.")
+class Consent:
+    id: strawberry.ID
+    purpose: str | None = None
+    scope: str | None = None
+    granted_at: datetime | None = None
+    revoked_at: datetime | None = None
+    sex_worker_key: strawberry.Private[str | None] = None
+    grantee_id: strawberry.Private[str | None] = None
+
+    @strawberry.field
+    async def grantee(self, info: Info) -> Organisation | None:
+        return await related(info, "Consent", ORGANISATION, self.grantee_id)
+
+    @strawberry.field
+    async def sex_worker(self, info: Info) -> SexWorker | None:
+        return await related(info, "Consent", SEX_WORKER, self.sex_worker_key)
+
+
 def _key_if(field: str, attr: str) -> Special:
     """Keep the row id as the key of a to-many relation when that field is allowed."""
 
@@ -630,6 +649,19 @@ REFERRAL = spec(
     ),
 )
 
+CONSENT = spec(
+    "Consent",
+    "Consent",
+    builder(
+        Consent,
+        "Consent",
+        relations={
+            "grantee": ("grantee_id", "grantee_id"),
+            "sex_worker": ("sex_worker_key", "sex_worker_id"),
+        },
+    ),
+)
+
 NODES: dict[str, NodeSpec] = {
     n.type_name: n
     for n in (
@@ -645,6 +677,7 @@ NODES: dict[str, NodeSpec] = {
         ALERT,
         CARE_CONTACT,
         REFERRAL,
+        CONSENT,
     )
 }
 
