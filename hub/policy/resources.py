@@ -12,6 +12,7 @@ from enum import Enum
 from typing import Any
 
 from hub.models import (
+    AccessLogEntry,
     Alert,
     CareContact,
     Certificate,
@@ -155,6 +156,16 @@ RESOURCES: dict[str, Resource] = {
             "id sex_worker grantee purpose scope granted_at revoked_at",
             subject_column="sex_worker_id",
             holds_sex_worker_data=True,
+        ),
+        # Reading the log is itself logged, but names no data subject: a worker reading her
+        # own access log does not fill it with her own reads.
+        _r(
+            "AccessLog",
+            AccessLogEntry,
+            "",
+            "id at organisation roles subject purpose operation action resource record_ids "
+            "fields policy_version outcome reason",
+            personal=True,
         ),
     )
 }

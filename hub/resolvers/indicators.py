@@ -73,6 +73,7 @@ K = TypeVar("K", bound=Enum)
 BELGIAN_TIME = ZoneInfo("Europe/Brussels")
 AUDIT_RESOURCE = "Indicators"
 MAX_CITY = 80
+FIRST_DAY = date(1970, 1, 1)
 
 
 class ArrestKind(str, Enum):
@@ -446,6 +447,14 @@ def _authorize(ctx: Context) -> dict[str, int]:
 
 
 def _quarter(ctx: Context, start: date, end: date) -> Quarter:
+    today = ctx.now.astimezone(BELGIAN_TIME).date()
+    if not FIRST_DAY <= start <= today:
+        raise ctx.deny(
+            "aggregate",
+            AUDIT_RESOURCE,
+            Code.BAD_USER_INPUT,
+            f"indicators cover quarters that have begun, from {FIRST_DAY.year} on",
+        )
     quarter = exact_quarter(start, end)
     if quarter is None:
         raise ctx.deny("aggregate", AUDIT_RESOURCE, Code.BAD_USER_INPUT, PERIOD_RULE)

@@ -14,7 +14,7 @@ from strawberry.types import Info
 from strawberry.types.execution import ExecutionContext
 
 from hub.errors import HubError
-from hub.resolvers import care, consent, premises, reports, safety, sex_workers
+from hub.resolvers import audit_views, care, consent, premises, reports, safety, sex_workers
 from hub.resolvers.reads import select_nodes, selected
 from hub.schema import inputs
 from hub.schema.context import Context
@@ -23,6 +23,7 @@ from hub.schema.limits import complexity_rule
 from hub.schema.types import (
     ORGANISATION,
     REFERRAL,
+    AccessLogEntry,
     Alert,
     CareContact,
     Certificate,
@@ -163,6 +164,27 @@ class Query:
     @strawberry.field(description="Consents you gave (a sex worker), or that were given to you.")
     async def my_consents(self, info: Info) -> list[Consent]:
         return await consent.my_consents(info)
+
+    @strawberry.field(description="The access log, for privacy officers. Newest first.")
+    async def access_log(
+        self,
+        info: Info,
+        first: int | None = None,
+        after: str | None = None,
+        subject_id: ID | None = None,
+        organisation_id: ID | None = None,
+    ) -> Connection[AccessLogEntry]:
+        return connection(
+            *await audit_views.list_access_log(info, first, after, subject_id, organisation_id)
+        )
+
+    @strawberry.field(
+        description="For a sex worker: every access to her records, by whom and why. Newest first."
+    )
+    async def my_access_log(
+        self, info: Info, first: int | None = None, after: str | None = None
+    ) -> Connection[AccessLogEntry]:
+        return connection(*await audit_views.list_my_access_log(info, first, after))
 
     @strawberry.field(description="Referrals from or to the caller's NGO.")
     async def referrals(

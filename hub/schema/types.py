@@ -526,6 +526,35 @@ class Consent:
         return await related(info, "Consent", SEX_WORKER, self.sex_worker_key)
 
 
+@strawberry.type(
+    description="One entry of the access log: who, for which purpose, which records and "
+    "fields. Never the values."
+)
+class AccessLogEntry:
+    id: strawberry.ID
+    at: datetime | None = None
+    roles: list[str] | None = None
+    subject: str | None = None
+    purpose: str | None = None
+    operation: str | None = None
+    action: str | None = None
+    resource: str | None = None
+    record_ids: list[strawberry.ID] | None = None
+    fields: list[str] | None = None
+    policy_version: str | None = None
+    outcome: str | None = None
+    reason: str | None = None
+    organisation_id: strawberry.Private[str | None] = None
+
+    @strawberry.field
+    async def organisation(self, info: Info) -> Organisation | None:
+        return await related(info, "AccessLogEntry", ORGANISATION, self.organisation_id)
+
+
+def _roles(kw: dict[str, Any], _c: Context, row: Any, mask: FieldMask, *_: Any) -> None:
+    kw["roles"] = [r for r in row.roles.split(",") if r] if "roles" in mask.shown else None
+
+
 def _key_if(field: str, attr: str) -> Special:
     """Keep the row id as the key of a to-many relation when that field is allowed."""
 
@@ -662,6 +691,17 @@ CONSENT = spec(
     ),
 )
 
+ACCESS_LOG = spec(
+    "AccessLogEntry",
+    "AccessLog",
+    builder(
+        AccessLogEntry,
+        "AccessLog",
+        relations={"organisation": ("organisation_id", "organisation_id")},
+        special={"roles": _roles},
+    ),
+)
+
 NODES: dict[str, NodeSpec] = {
     n.type_name: n
     for n in (
@@ -678,6 +718,7 @@ NODES: dict[str, NodeSpec] = {
         CARE_CONTACT,
         REFERRAL,
         CONSENT,
+        ACCESS_LOG,
     )
 }
 
