@@ -22,6 +22,7 @@ from hub.db import Database
 from hub.graphql_app import GraphQLEndpoint
 from hub.policy.effects import Pseudonymizer
 from hub.policy.engine import PolicySet
+from hub.policy.store import PolicyStore
 from hub.schema.context import HubState
 from hub.schema.cursors import CursorCodec
 from hub.schema.root import make_schema
@@ -33,7 +34,9 @@ logging.getLogger("aiosqlite").setLevel(logging.INFO)
 def create_app(settings: Settings | None = None) -> Starlette:
     settings = settings or Settings.from_env()
     db = Database(settings.database_url, echo=settings.sql_echo)
-    policies = PolicySet.from_directory(settings.policy_dir)  # refuses to start on any error
+    # The files are checked at once (refusing to start on any error); the lifespan then
+    # installs the database's active versions, seeded from these files on first start.
+    policies = PolicySet.from_directory(settings.policy_dir)
     audit = AuditLog(db)
     hub = HubState(
         db=db,
@@ -59,11 +62,17 @@ def create_app(settings: Settings | None = None) -> Starlette:
     async def health(_request: Request) -> JSONResponse:
         return JSONResponse({"status": "ok", "policy_version": hub.policies.version})
 
+    hub.store = PolicyStore(db, settings.policy_dir, hub.install_policies)
+
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
+        assert hub.store is not None
+        await hub.store.load()  # the database's active versions (seeded from the files)
+        hub.store.start()
         try:
             yield
         finally:
+            await hub.store.stop()
             await verifier.aclose()
             await audit.close()
             await db.dispose()

@@ -4,6 +4,7 @@ from hub.models.audit import AccessLogEntry, AccessLogSubject, AuditHead
 from hub.models.care import CareContact, Referral
 from hub.models.consent import Consent
 from hub.models.organisation import ApiClient, Organisation
+from hub.models.policy import PolicyApproval, PolicyChange, PolicyState, PolicyVersion
 from hub.models.premises import Certificate, Premises, RentalAgreement, ShiftRegistration
 from hub.models.reports import Alert, Report, ReportReply, ReportShare
 from hub.models.safety import Inspection, Measure, MeasureTransition
@@ -23,6 +24,10 @@ __all__ = [
     "Measure",
     "MeasureTransition",
     "Organisation",
+    "PolicyApproval",
+    "PolicyChange",
+    "PolicyState",
+    "PolicyVersion",
     "Premises",
     "Referral",
     "RentalAgreement",

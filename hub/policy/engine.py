@@ -121,9 +121,15 @@ class Grant:
 class PolicySet:
     """All active policy documents, compiled; immutable once built."""
 
-    def __init__(self, documents: Mapping[str, PolicyDocument], version: str) -> None:
+    def __init__(
+        self,
+        documents: Mapping[str, PolicyDocument],
+        version: str,
+        versions: Mapping[str, int] | None = None,
+    ) -> None:
         self.documents = dict(documents)
-        self.version = version
+        self.version = version  # the whole set: "files:<hash>" or "g<generation>"
+        self.versions = dict(versions or {})  # resource -> version number, from the database
         self._grants: dict[tuple[frozenset[str], str, str, str], Grant | None] = {}
 
     def grant(
@@ -147,8 +153,19 @@ class PolicySet:
         self._grants[key] = result
         return result
 
+    def resource_version(self, resource: str) -> str:
+        """What the access log records as the policy version that decided an access."""
+        number = self.versions.get(resource)
+        return f"{resource}@{number}" if number is not None else self.version
+
     @classmethod
-    def from_texts(cls, texts: Mapping[str, str]) -> PolicySet:
+    def from_texts(
+        cls,
+        texts: Mapping[str, str],
+        *,
+        version: str | None = None,
+        versions: Mapping[str, int] | None = None,
+    ) -> PolicySet:
         """Compile documents given as {origin: yaml}; refuse the whole set on any error."""
         errors: list[str] = []
         docs: dict[str, PolicyDocument] = {}
@@ -163,10 +180,12 @@ class PolicySet:
             docs[doc.resource.name] = doc
         if errors:
             raise PolicyError(errors)
-        digest = hashlib.sha256()
-        for origin, text in sorted(texts.items()):
-            digest.update(origin.encode() + b"\0" + text.encode() + b"\0")
-        return cls(docs, "files:" + digest.hexdigest()[:12])
+        if version is None:
+            digest = hashlib.sha256()
+            for origin, text in sorted(texts.items()):
+                digest.update(origin.encode() + b"\0" + text.encode() + b"\0")
+            version = "files:" + digest.hexdigest()[:12]
+        return cls(docs, version, versions)
 
     @classmethod
     def from_directory(cls, path: Path) -> PolicySet:

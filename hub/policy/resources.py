@@ -20,6 +20,7 @@ from hub.models import (
     Inspection,
     Measure,
     Organisation,
+    PolicyChange,
     Premises,
     Referral,
     RentalAgreement,
@@ -156,6 +157,14 @@ RESOURCES: dict[str, Resource] = {
             "id sex_worker grantee purpose scope granted_at revoked_at",
             subject_column="sex_worker_id",
             holds_sex_worker_data=True,
+        ),
+        _r(
+            "PolicyChange",
+            PolicyChange,
+            "propose approve reject rollback",
+            "id resource kind document reason base_version status touches_sex_worker_data "
+            "proposed_by proposed_by_org proposed_at decided_at rejection_reason "
+            "activated_version",
         ),
         # Reading the log is itself logged, but names no data subject: a worker reading her
         # own access log does not fill it with her own reads.

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
@@ -26,6 +26,7 @@ from hub.schema.context import Context
 from hub.schema.types import CERTIFICATE, PREMISES, RENTAL_AGREEMENT, SHIFT
 
 MAX_SHIFT = timedelta(hours=24)
+REGISTRATION_GRACE = timedelta(hours=1)  # the pandkalender is filled in before the shift
 LIVE_SHIFT = (ShiftStatus.REGISTERED.value, ShiftStatus.VALIDATED.value)
 
 
@@ -146,9 +147,12 @@ async def confirm_rental_agreement(info: Info, agreement_id: str) -> Any:
 
 async def register_shift(info: Info, data: inputs.ShiftInput) -> Any:
     ctx: Context = info.context
+    ctx.require_grant("ShiftRegistration", "register")
     start, end = _period(data.starts_at, data.ends_at)
     if end - start > MAX_SHIFT:
         raise HubError(Code.BAD_USER_INPUT, "a shift lasts at most 24 hours")
+    if start < ctx.now - REGISTRATION_GRACE:
+        raise HubError(Code.BAD_USER_INPUT, "shifts are registered in advance, not afterwards")
     async with transaction(ctx) as session:
         premises = await _premises(session, data.premises_id, lock=True)
         await _sex_worker_exists(session, data.sex_worker_id)
@@ -201,7 +205,8 @@ async def _certificate_allows(
         raise HubError(Code.CONFLICT, "these premises hold no suitability certificate")
     if cert.status != CertificateStatus.GRANTED.value:
         raise HubError(Code.CONFLICT, f"the suitability certificate is {cert.status}")
-    if not (cert.valid_from <= start.date() and end.date() <= cert.valid_until):
+    first_day, last_day = start.astimezone(UTC).date(), end.astimezone(UTC).date()
+    if not (cert.valid_from <= first_day and last_day <= cert.valid_until):
         raise HubError(
             Code.CONFLICT, "the suitability certificate is expired or not valid for that period"
         )

@@ -48,6 +48,9 @@ async def list_reports(
 
 async def file_report(info: Info, data: inputs.ReportInput) -> Any:
     ctx: Context = info.context
+    ctx.require_grant("Report", "file")
+    if data.anonymous:
+        ctx.anonymous_actor = True
     if ctx.principal.city is None:
         raise HubError(Code.FORBIDDEN, "your token names no city")
     if not data.anonymous and ctx.principal.sex_worker_id is None:
@@ -131,6 +134,7 @@ async def list_alerts(info: Info, city: str | None, active_only: bool) -> Any:
 
 async def issue_alert(info: Info, data: inputs.AlertInput) -> Any:
     ctx: Context = info.context
+    ctx.require_grant("Alert", "issue")
     if ctx.principal.city is None:
         raise HubError(Code.FORBIDDEN, "your token names no city")
     valid_until = aware(data.valid_until, "validUntil")

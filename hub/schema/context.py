@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from hub.audit.log import AuditLog
     from hub.crypto import Keyring
     from hub.db import Database
+    from hub.policy.store import PolicyStore
     from hub.schema.cursors import CursorCodec
 
 
@@ -33,6 +34,15 @@ class HubState:
     audit: AuditLog
     pseudonyms: Pseudonymizer
     page_cap: int = 100
+    store: PolicyStore | None = None
+
+    def install_policies(self, policies: PolicySet) -> None:
+        self.policies = policies
+
+    async def reload_policies(self) -> None:
+        """Install the database's active policy now (after this replica activated one)."""
+        if self.store is not None:
+            await self.store.reload(force=True)
 
 
 @dataclass
@@ -47,6 +57,9 @@ class Context:
     selections: dict[int, frozenset[str]] = field(default_factory=dict)
     audit: list[AuditRecord] = field(default_factory=list)
     _denials: set[tuple[str, str, str]] = field(default_factory=set)
+    # Set by an anonymous act (an anonymous report): the access log then names the role and
+    # the shared self-service organisation, never the token's subject.
+    anonymous_actor: bool = False
     # Writes of the open transaction: (action, resource, record ids, subjects).
     pending_writes: list[tuple[str, str, list[str], list[str]]] = field(default_factory=list)
     _vars: dict[str, Any] | None = None
@@ -130,12 +143,12 @@ class Context:
                 resource=resource,
                 organisation_id=p.org_id,
                 roles=",".join(sorted(p.roles)),
-                subject=p.subject,
+                subject="" if self.anonymous_actor else p.subject,
                 purpose=self._purpose_for_audit(),
                 record_ids=record_ids or [],
                 fields=fields or [],
                 subjects=subjects or [],
-                policy_version=self.policies.version,
+                policy_version=self.policies.resource_version(resource),
                 outcome=outcome,
                 reason=reason,
             )

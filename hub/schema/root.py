@@ -20,6 +20,7 @@ from hub.schema import inputs
 from hub.schema.context import Context
 from hub.schema.enums import Branch, CertificateStatus, MeasureStatus, ReportStatus
 from hub.schema.limits import complexity_rule
+from hub.schema.policies import PolicyMutation, PolicyQuery
 from hub.schema.types import (
     ORGANISATION,
     REFERRAL,
@@ -47,7 +48,7 @@ ID = strawberry.ID
 
 
 @strawberry.type
-class Query:
+class Query(PolicyQuery):
     @strawberry.field(description="The caller, as its token says. Needs no purpose.")
     def me(self, info: Info) -> Principal:
         p = info.context.principal
@@ -200,7 +201,7 @@ class Query:
 
 
 @strawberry.type
-class Mutation:
+class Mutation(PolicyMutation):
     @strawberry.mutation(description="Police, at identity validation.")
     async def register_sex_worker(
         self, info: Info, input: inputs.RegisterSexWorkerInput

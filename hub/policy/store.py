@@ -1,0 +1,138 @@
+"""Where the active policy lives: versions in the database, compiled into a PolicySet.
+
+On first start the documents of `policies/` become version 1 of each resource (and a
+resource that later appears in `policies/` joins as its version 1). From then on the
+database is the source of truth; `hub policy export` writes the active versions back.
+Every activation increments `policy_state.generation`; each replica polls it (twice a
+second) and recompiles when it changes, so an activation is effective everywhere within
+a second. A set that fails to compile is never installed: the previous one stays.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from pathlib import Path
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
+
+from hub.db import Database
+from hub.models import PolicyState, PolicyVersion
+from hub.policy.document import PolicyError, parse_document
+from hub.policy.engine import PolicySet
+
+log = logging.getLogger("hub.policy")
+POLL_S = 0.5
+
+
+def file_documents(policy_dir: Path) -> dict[str, str]:
+    """{resource: yaml} of the policy files (partners.yaml and tests/ excluded)."""
+    out: dict[str, str] = {}
+    for path in sorted(policy_dir.glob("*.yaml")):
+        if path.name == "partners.yaml":
+            continue
+        text = path.read_text()
+        out[parse_document(text, origin=path.name).resource.name] = text
+    return out
+
+
+def compile_set(active: dict[str, tuple[int, str]], generation: int) -> PolicySet:
+    """Compile {resource: (version, yaml)} into a PolicySet; raises PolicyError."""
+    return PolicySet.from_texts(
+        {f"{res}@{ver}": text for res, (ver, text) in active.items()},
+        version=f"g{generation}",
+        versions={res: ver for res, (ver, _) in active.items()},
+    )
+
+
+async def active_documents(session: AsyncSession) -> dict[str, tuple[int, str]]:
+    rows = (
+        await session.execute(select(PolicyVersion).where(col(PolicyVersion.active).is_(True)))
+    ).scalars()
+    return {r.resource: (r.version, r.document) for r in rows}
+
+
+async def generation(session: AsyncSession) -> int:
+    state = await session.get(PolicyState, 1)
+    return state.generation if state else 0
+
+
+class PolicyStore:
+    def __init__(self, db: Database, policy_dir: Path, install: Callable[[PolicySet], None]):
+        self.db = db
+        self.policy_dir = policy_dir
+        self.install = install
+        self.generation = -1
+        self._task: asyncio.Task[None] | None = None
+
+    async def load(self) -> PolicySet:
+        """Seed missing resources from the files, then compile and install the active set."""
+        await self._seed()
+        policies = await self.reload(force=True)
+        assert policies is not None
+        return policies
+
+    async def _seed(self) -> None:
+        files = file_documents(self.policy_dir)
+        async with self.db.session() as session:
+            present = set(await active_documents(session))
+            missing = {r: t for r, t in files.items() if r not in present}
+            if not missing:
+                return
+            session.add_all(
+                PolicyVersion(resource=r, version=1, document=t, active=True)
+                for r, t in missing.items()
+            )
+            if await session.get(PolicyState, 1) is None:
+                session.add(PolicyState(id=1, generation=0))
+            try:
+                await session.commit()
+            except IntegrityError:  # another replica seeded at the same moment
+                await session.rollback()
+
+    async def reload(self, *, force: bool = False) -> PolicySet | None:
+        """Recompile if the generation moved (or `force`); returns the installed set."""
+        async with self.db.session() as session:
+            current = await generation(session)
+            if current == self.generation and not force:
+                return None
+            active = await active_documents(session)
+        try:
+            policies = compile_set(active, current)
+        except PolicyError as exc:
+            # Activation compiles before it commits, so this means a bad row in the table.
+            log.error(
+                "active policy does not compile (%d errors); keeping the previous set",
+                len(exc.errors),
+            )
+            if force:
+                raise
+            return None
+        self.install(policies)
+        self.generation = current
+        log.info("policy generation %d installed", current)
+        return policies
+
+    def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.get_running_loop().create_task(self._watch())
+
+    async def _watch(self) -> None:
+        while True:
+            await asyncio.sleep(POLL_S)
+            try:
+                await self.reload()
+            except Exception as exc:  # the watcher must survive a passing database error
+                log.warning("policy reload failed: %s", type(exc).__name__)
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
