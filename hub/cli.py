@@ -230,6 +230,41 @@ def cmd_audit_verify(_args: argparse.Namespace) -> int:
     return asyncio.run(run())
 
 
+def cmd_policy_export(args: argparse.Namespace) -> int:
+    """Write the database's active policy versions back to the policy directory."""
+    import re
+
+    from hub.db import Database
+    from hub.policy.document import parse_document
+    from hub.policy.store import active_documents
+
+    settings = Settings.from_env()
+    directory = Path(args.dir) if args.dir else settings.policy_dir
+
+    async def active() -> dict[str, tuple[int, str]]:
+        db = Database(settings.database_url)
+        try:
+            async with db.session() as session:
+                return await active_documents(session)
+        finally:
+            await db.dispose()
+
+    documents = asyncio.run(active())
+    if not documents:
+        print("no policy versions in the database yet (start the hub once)", file=sys.stderr)
+        return 1
+    existing = {}
+    for path in directory.glob("*.yaml"):
+        if path.name != "partners.yaml":
+            existing[parse_document(path.read_text(), origin=path.name).resource.name] = path
+    for resource, (version, text) in sorted(documents.items()):
+        default = re.sub(r"(?<!^)(?=[A-Z])", "_", resource).lower() + ".yaml"
+        path = existing.get(resource, directory / default)
+        path.write_text(text)
+        print(f"{path}: {resource} version {version}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="hub", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True)
@@ -280,6 +315,9 @@ def build_parser() -> argparse.ArgumentParser:
     check = policy.add_parser("check", help="validate and compile the policy documents")
     check.add_argument("--dir", default=None)
     check.set_defaults(func=cmd_policy_check)
+    export = policy.add_parser("export", help="write the active versions back to policies/")
+    export.add_argument("--dir", default=None)
+    export.set_defaults(func=cmd_policy_export)
     return p
 
 

@@ -232,3 +232,31 @@ def test_a_second_replica_applies_an_activation_within_a_second(hub):
             headers={"Authorization": f"Bearer {token}"},
         )
         assert r.json()["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+
+
+def test_policy_export_writes_the_active_versions_back(hub, tmp_path):
+    import os
+    import shutil
+    import subprocess
+    import sys
+
+    _second_dpo(hub)
+    doc = _inspection_doc()
+    change = hub.ok(PROPOSE, {"r": "Inspection", "d": doc}, as_=DPO)["proposePolicyChange"]
+    hub.ok(APPROVE, {"id": change["id"]}, as_=DPO2)
+    target = tmp_path / "policies"
+    shutil.copytree(ROOT / "policies", target)
+    env = {**os.environ, "HUB_DATABASE_URL": hub.url}
+    out = subprocess.run(
+        [sys.executable, "-m", "hub.cli", "policy", "export", "--dir", str(target)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert out.returncode == 0, out.stderr
+    assert "Inspection version 2" in out.stdout
+    assert (target / "inspection.yaml").read_text() == doc
+    assert (target / "shift_registration.yaml").read_text() == (
+        ROOT / "policies" / "shift_registration.yaml"
+    ).read_text()
