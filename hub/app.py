@@ -23,6 +23,7 @@ from hub.graphql_app import GraphQLEndpoint
 from hub.policy.effects import Pseudonymizer
 from hub.policy.engine import PolicySet
 from hub.policy.store import PolicyStore
+from hub.retention import RetentionTask
 from hub.schema.context import HubState
 from hub.schema.cursors import CursorCodec
 from hub.schema.root import make_schema
@@ -63,15 +64,19 @@ def create_app(settings: Settings | None = None) -> Starlette:
         return JSONResponse({"status": "ok", "policy_version": hub.policies.version})
 
     hub.store = PolicyStore(db, settings.policy_dir, hub.install_policies)
+    # Daily; it reads the policy in force at each run, and skips if a replica just ran it.
+    retention = RetentionTask(db, lambda: hub.policies, audit)
 
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
         assert hub.store is not None
         await hub.store.load()  # the database's active versions (seeded from the files)
         hub.store.start()
+        retention.start()
         try:
             yield
         finally:
+            await retention.stop()
             await hub.store.stop()
             await verifier.aclose()
             await audit.close()

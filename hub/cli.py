@@ -265,6 +265,55 @@ def cmd_policy_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_policy_test(args: argparse.Namespace) -> int:
+    from hub.policy.testing import run_policy_tests
+
+    directory = Path(args.dir) if args.dir else Settings.from_env().policy_dir
+    tests = Path(args.tests) if args.tests else directory / "tests"
+    failures = run_policy_tests(directory, tests, out=sys.stdout)
+    return 1 if failures else 0
+
+
+def cmd_retention_run(args: argparse.Namespace) -> int:
+    from hub.audit.log import AuditLog
+    from hub.db import Database
+    from hub.models.base import utcnow
+    from hub.policy.store import active_documents, compile_set
+    from hub.retention import RetentionError, run_retention
+
+    settings = Settings.from_env()
+
+    async def run() -> int:
+        db = Database(settings.database_url)
+        audit = AuditLog(db)
+        try:
+            async with db.session() as session:
+                active = await active_documents(session)
+            policies = compile_set(active, -1) if active else None
+            if policies is None:
+                from hub.policy.engine import PolicySet
+
+                policies = PolicySet.from_directory(settings.policy_dir)
+            try:
+                counts = await run_retention(
+                    db, policies, audit, now=utcnow(), dry_run=args.dry_run
+                )
+            except RetentionError as exc:
+                print(f"retention failed for: {', '.join(exc.failed)}", file=sys.stderr)
+                counts, code = exc.counts, 1
+            else:
+                code = 0
+            verb = "would remove" if args.dry_run else "removed or anonymised"
+            for resource, n in sorted(counts.items()):
+                print(f"{resource}: {verb} {n}")
+            return code
+        finally:
+            await audit.close()
+            await db.dispose()
+
+    return asyncio.run(run())
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="hub", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True)
@@ -309,12 +358,22 @@ def build_parser() -> argparse.ArgumentParser:
         func=cmd_audit_verify
     )
 
+    retention = sub.add_parser("retention", help="delete or anonymise what is past retention")
+    rsub = retention.add_subparsers(dest="retention_command", required=True)
+    rrun = rsub.add_parser("run", help="apply every resource's retention now")
+    rrun.add_argument("--dry-run", action="store_true", help="count, change nothing")
+    rrun.set_defaults(func=cmd_retention_run)
+
     policy = sub.add_parser("policy", help="access policies").add_subparsers(
         dest="policy_command", required=True
     )
     check = policy.add_parser("check", help="validate and compile the policy documents")
     check.add_argument("--dir", default=None)
     check.set_defaults(func=cmd_policy_check)
+    ptest = policy.add_parser("test", help="run the cases in policies/tests against demo data")
+    ptest.add_argument("--dir", default=None)
+    ptest.add_argument("--tests", default=None)
+    ptest.set_defaults(func=cmd_policy_test)
     export = policy.add_parser("export", help="write the active versions back to policies/")
     export.add_argument("--dir", default=None)
     export.set_defaults(func=cmd_policy_export)

@@ -29,7 +29,11 @@ she wrote, shifts and rentals kept for their own retention) stays as anonymous h
 she is anonymised when registered longer ago than her retention and when no shift or
 rental of hers ends within it. Anonymising destroys her data key, nulls the identity
 ciphertext, replaces the working name by "erased" and clears her languages. She is
-evaluated first in a run, before shifts and rentals are deleted.
+evaluated first in a run, before shifts and rentals are deleted. Shifts (P180D) and rentals
+(P1Y) age out before her (P2Y), and the schema keeps no other trace of her activity: once
+they are gone, she is anonymised at the next run, so in effect a worker registered more
+than two years ago is anonymised a year after her last rental ended. A `last_active_at`
+column on SexWorker would let the rule measure the full retention from her last activity.
 
 Erasure (`erase_identity`) is the data subject's request: it destroys her data key and nulls
 the identity ciphertext, so her identity is unreadable everywhere (also in backups that
@@ -208,7 +212,15 @@ def _rowcount(result: Any) -> int:
 
 async def _ids(session: AsyncSession, rule: RetentionRule, cutoff: datetime, n: int) -> list[str]:
     pk = col(getattr(rule.model, "id"))  # noqa: B009
-    stmt = select(pk).where(rule.older_than(cutoff)).order_by(pk).limit(n)
+    # Locked for the batch's transaction (PostgreSQL; SQLite writes one at a time anyway);
+    # rows a request holds right now are left to the next run.
+    stmt = (
+        select(pk)
+        .where(rule.older_than(cutoff))
+        .order_by(pk)
+        .limit(n)
+        .with_for_update(of=rule.model, skip_locked=True)
+    )
     return list((await session.execute(stmt)).scalars().all())
 
 

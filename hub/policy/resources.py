@@ -71,7 +71,7 @@ RESOURCES: dict[str, Resource] = {
         _r(
             "SexWorker",
             SexWorker,
-            "register",
+            "register erase",
             "id working_name identity adult_verified languages city created_at",
             subject_column="id",
             holds_sex_worker_data=True,

@@ -54,19 +54,23 @@ Expectations:
   the case.
 - `rows`: `{at: path, min: n, max: n, count: n}` (one mapping or a list of them): the
   number of records at the path.
-- `null`, `not_null`: a list of paths.
-- `all`, `some`, `none`: `{path: value}`: every value, at least one value, no value
-  equals it; `matches`: `{path: regex}` (Python `re.search`).
+- `null`, `not_null`: a list of paths whose values are all null, or none null.
+- `all`, `some`, `none`: `{path: value}`: every value, at least one value, or no value
+  at the path equals the given one.
+- `matches`: `{path: regex}`: every value matches (Python `re.search`).
+- `among`: `{path: [other path, ...]}`: every value at the path is also found at one of
+  the other paths (the premises she sees are among the premises of her shifts).
 - `withheld`: the exact `extensions.withheld` of the answer, `{Type: [field, ...]}`;
   `withheld: {}` says nothing was withheld.
 - `each`: `{at: path, where: {path: value}, ...}` (one mapping or a list): for every
   record at `at` whose fields equal those under `where`, the checks `rows`, `null`,
-  `not_null`, `all`, `some`, `none` and `matches` hold, with paths relative to the record. At least
-  one record must match `where`.
+  `not_null`, `all`, `some`, `none`, `matches` and `among` hold, with paths relative to
+  the record. At least one record must match `where`.
 
-`null`, `not_null`, `all`, `some`, `none` and `matches` fail when their path reaches no value at
-all, so an expectation never holds vacuously; say `rows: {at: ..., count: 0}` to expect
-nothing. Unknown keys are errors, so a misspelt expectation fails instead of being skipped.
+`null`, `not_null`, `all`, `some`, `none`, `matches` and `among` fail when their path
+reaches no value at all, so an expectation never holds vacuously; write
+`rows: {at: ..., count: 0}` to expect nothing. Unknown keys are errors, so a misspelt
+expectation fails instead of being skipped.
 
 Values may name ids that differ from run to run:
 
@@ -87,8 +91,10 @@ Values may name ids that differ from run to run:
 They may stand as a whole value in `variables`, `all`, `some`, `none` and `where`.
 
 The cases of one file run in order against one freshly seeded database; every file starts
-from fresh demo data. The demo data is seeded relative to the current time, so cases rely
-on its invariants (Antwerp police see Antwerp premises) rather than on exact counts.
+from fresh demo data. The runner only reads its own temporary database of invented demo
+data, so a failure message may quote a value (at most 60 characters of it). The demo data
+is seeded relative to the current time, so cases rely on its invariants (Antwerp police
+see Antwerp premises) rather than on exact counts.
 """
 
 from __future__ import annotations
@@ -112,9 +118,21 @@ CASE_KEYS = frozenset(
 )
 PRINCIPAL_KEYS = frozenset({"organisation", "roles", "purposes", "sex_worker"})
 EXPECT_KEYS = frozenset(
-    {"error", "rows", "null", "not_null", "all", "some", "none", "matches", "withheld", "each"}
+    {
+        "error",
+        "rows",
+        "null",
+        "not_null",
+        "all",
+        "some",
+        "none",
+        "matches",
+        "among",
+        "withheld",
+        "each",
+    }
 )
-ROW_CHECK_KEYS = frozenset({"rows", "null", "not_null", "all", "some", "none", "matches"})
+ROW_CHECK_KEYS = frozenset({"rows", "null", "not_null", "all", "some", "none", "matches", "among"})
 EACH_KEYS = ROW_CHECK_KEYS | {"at", "where"}
 ROWS_KEYS = frozenset({"at", "min", "max", "count"})
 
@@ -208,6 +226,13 @@ def _check_row_checks(where: str, expect: Mapping[str, Any]) -> None:
     for key in ("all", "some", "none", "matches"):
         if key in expect and not isinstance(expect[key], dict):
             raise CaseError(f"{where}: {key} must map paths to values")
+    if "among" in expect:
+        among = expect["among"]
+        if not isinstance(among, dict) or not all(
+            isinstance(v, str) or (isinstance(v, list) and all(isinstance(x, str) for x in v))
+            for v in among.values()
+        ):
+            raise CaseError(f"{where}: among must map paths to a path or a list of paths")
     for pattern in (expect.get("matches") or {}).values():
         try:
             re.compile(str(pattern))
@@ -460,6 +485,20 @@ def _row_checks(
                 f"{prefix}{path}: {len(other)} of {len(values)} values do not match "
                 f"{str(pattern)!r}, e.g. {_show(other[0])}"
             )
+    for path, sources in (expect.get("among") or {}).items():
+        values = nonempty(path, at(path))
+        pool: list[Any] = []
+        for source in [sources] if isinstance(sources, str) else sources:
+            pool += at(source) or []
+        if values is None:
+            continue
+        other = [v for v in values if not any(_same(v, p) for p in pool if p is not None)]
+        if other:
+            fails.append(
+                f"{prefix}{path}: {len(other)} of {len(values)} values are not among the "
+                f"values at {', '.join([sources] if isinstance(sources, str) else sources)}, "
+                f"e.g. {_show(other[0])}"
+            )
     return fails
 
 
@@ -540,7 +579,6 @@ def run_policy_tests(policy_dir: Path, tests_dir: Path, *, out: TextIO) -> int:
     """Run every case in `tests_dir` against the policies in `policy_dir`; print one line
     per case and a summary; return the number of failures (an unreadable file, a policy
     set that does not load, or an empty test directory count as failures too)."""
-    from hub.db import upgrade
     from hub.policy.document import PolicyError
     from hub.policy.engine import PolicySet
 
@@ -559,25 +597,54 @@ def run_policy_tests(policy_dir: Path, tests_dir: Path, *, out: TextIO) -> int:
         print(f"FAIL no test cases in {tests_dir}", file=out)
         return 1
     passed, failed = 0, len(defects)
-    with tempfile.TemporaryDirectory(prefix="hub-policy-test-") as tmp:
-        root = Path(tmp)
-        template = root / "template.db"
-        upgrade(f"sqlite+aiosqlite:///{template}")
-        for n, cases in enumerate(files.values()):
-            db = root / f"{n}.db"
-            shutil.copy(template, db)
-            outcomes = asyncio.run(_run_file(policy_dir, root, db, cases))
-            for o in outcomes:
-                if o.passed:
-                    passed += 1
-                    print(f"PASS {o.case.name} {o.case.description}", file=out)
-                else:
-                    failed += 1
-                    reasons = "; ".join(o.failures)
-                    print(f"FAIL {o.case.name} {o.case.description}: {reasons}", file=out)
+    if files:
+        for o in _run_files(policy_dir, list(files.values())):
+            if o.passed:
+                passed += 1
+                print(f"PASS {o.case.name} {o.case.description}", file=out)
+            else:
+                failed += 1
+                print(f"FAIL {o.case.name} {o.case.description}: {'; '.join(o.failures)}", file=out)
+            out.flush()
     seconds = time.monotonic() - started
     print(f"{passed} passed, {failed} failed ({seconds:.1f}s)", file=out)
     return failed
+
+
+def _run_files(policy_dir: Path, files: list[list[Case]]) -> Iterator[Outcome]:
+    """The outcomes of the cases, file by file as each file finishes."""
+    from hub.db import upgrade
+
+    with tempfile.TemporaryDirectory(prefix="hub-policy-test-") as tmp:
+        root = Path(tmp)
+        secret_dir = root / "secrets"
+        # Migrate and seed once; every file then starts from a copy of that database.
+        template = root / "template.db"
+        upgrade(f"sqlite+aiosqlite:///{template}")
+        demo_symbols = asyncio.run(_seed(template, secret_dir))
+        for n, cases in enumerate(files):
+            db = root / f"{n}.db"
+            shutil.copy(template, db)
+            yield from asyncio.run(_run_file(policy_dir, secret_dir, db, cases, demo_symbols))
+
+
+async def _seed(db_file: Path, secret_dir: Path) -> dict[str, str]:
+    """Seed the demo data and the demo clients; return the `$demo.*` values."""
+    from hub.crypto import Keyring
+    from hub.db import Database
+    from hub.demo import seed
+    from hub.demo_clients import ensure_demo_clients
+
+    db = Database(f"sqlite+aiosqlite:///{db_file}")
+    try:
+        async with db.session() as session:
+            demo = await seed(session, Keyring.from_secret_dir(secret_dir))
+            await session.commit()
+            symbols = await _demo_symbols(session, demo)
+        await ensure_demo_clients(db, demo)
+    finally:
+        await db.dispose()
+    return symbols
 
 
 async def _demo_symbols(session: Any, demo: Any) -> dict[str, str]:
@@ -588,7 +655,7 @@ async def _demo_symbols(session: Any, demo: Any) -> dict[str, str]:
     from hub.models import Certificate, Premises, SexWorker
 
     stmt_cities = select(col(SexWorker.id), col(SexWorker.city))
-    cities = dict((await session.execute(stmt_cities)).tuples().all())
+    cities: dict[str, str] = {i: c for i, c in (await session.execute(stmt_cities)).all()}
     workers = demo.sex_worker_ids
     antwerp = [w for w in workers if cities[w] == "Antwerpen"]
     ghent = [w for w in workers if cities[w] == "Gent"]
@@ -647,25 +714,24 @@ async def _register(db: Any, spec: PrincipalSpec, demo_symbols: Mapping[str, str
         )
 
 
-async def _run_file(policy_dir: Path, root: Path, db: Path, cases: list[Case]) -> list[Outcome]:
+async def _run_file(
+    policy_dir: Path,
+    secret_dir: Path,
+    db: Path,
+    cases: list[Case],
+    demo_symbols: Mapping[str, str],
+) -> list[Outcome]:
     import httpx
 
     from hub.app import create_app
     from hub.config import Settings
-    from hub.demo import seed
-    from hub.demo_clients import ensure_demo_clients
     from hub.errors import HubError
 
     url = f"sqlite+aiosqlite:///{db}"
-    app = create_app(Settings(database_url=url, secret_dir=root / "secrets", policy_dir=policy_dir))
+    app = create_app(Settings(database_url=url, secret_dir=secret_dir, policy_dir=policy_dir))
     state = app.state.hub
     outcomes: list[Outcome] = []
     async with app.router.lifespan_context(app):
-        async with state.db.session() as session:
-            demo = await seed(session, state.keyring)
-            await session.commit()
-            demo_symbols = await _demo_symbols(session, demo)
-        await ensure_demo_clients(state.db, demo)
         tokens: dict[str, str] = {}
         me: dict[str, dict[str, Any]] = {}
         transport = httpx.ASGITransport(app=app)
@@ -678,7 +744,13 @@ async def _run_file(policy_dir: Path, root: Path, db: Path, cases: list[Case]) -
                 r = await http.post(
                     "/graphql", json={"query": query, "variables": variables}, headers=headers
                 )
-                return r.json()
+                try:
+                    return r.json()
+                except ValueError:
+                    code = f"HTTP_{r.status_code}"
+                    return {
+                        "errors": [{"message": "not a JSON answer", "extensions": {"code": code}}]
+                    }
 
             for case in cases:
                 outcome = Outcome(case)

@@ -47,6 +47,13 @@ Disclosure control:
   day) are accepted. Two accepted periods are therefore equal or disjoint, so no pair of
   reports differs by a few days whose small counts a subtraction would reveal. Instants are
   cut at midnight in Belgian time (Europe/Brussels); care-contact dates are local dates.
+  Quarters that have not begun, or begin before 1970, are refused.
+
+Known limits: the quarter in progress (and a past one, when records arrive late) is a
+moving target, so two reports of the same quarter taken at different times can differ by
+a few records; tables of one resource are suppressed one by one, not jointly (inspections
+minus premises checked gives the inspections without a premises); a certificate counts by
+its latest decision only (the table keeps no history).
 """
 
 from __future__ import annotations

@@ -11,7 +11,8 @@ from hub.crypto import Identity
 from hub.errors import Code, HubError
 from hub.models import DataKey, SexWorker
 from hub.resolvers.reads import node_loader, selected
-from hub.resolvers.writes import authorize_new, read_back, text, transaction
+from hub.resolvers.writes import authorize_existing, authorize_new, read_back, text, transaction
+from hub.retention import Requester, UnknownSexWorker, erase_identity
 from hub.schema import inputs
 from hub.schema.context import Context
 from hub.schema.types import SEX_WORKER
@@ -74,3 +75,27 @@ async def register_sex_worker(info: Info, data: inputs.RegisterSexWorkerInput) -
         )
         session.add(DataKey(sex_worker_id=worker.id, wrapped_key=keyring.wrap(worker.id, data_key)))
     return await read_back(info, SEX_WORKER, worker.id, "register")
+
+
+async def erase(info: Info, sex_worker_id: str) -> bool:
+    """Destroy her data key: her identity becomes unreadable everywhere, for good; working
+    name and history stay as anonymous history. True if erased now, false if already."""
+    ctx: Context = info.context
+    async with transaction(ctx) as session:
+        await authorize_existing(session, ctx, "SexWorker", "erase", sex_worker_id)
+    try:
+        return await erase_identity(
+            ctx.hub.db,
+            ctx.hub.audit,
+            sex_worker_id=sex_worker_id,
+            requested_by=Requester.from_principal(
+                ctx.principal,
+                purpose=ctx.purpose,
+                operation="eraseIdentity",
+                reason="GDPR art. 17 request",
+            ),
+            now=ctx.now,
+            policy_version=ctx.policies.resource_version("SexWorker"),
+        )
+    except UnknownSexWorker:
+        raise HubError(Code.NOT_FOUND, f"no sex worker {sex_worker_id}") from None

@@ -277,6 +277,13 @@ class Mutation(PolicyMutation):
     async def refer_client(self, info: Info, input: inputs.ReferralInput) -> Referral:
         return await care.refer_client(info, input)  # type: ignore[no-any-return]
 
+    @strawberry.mutation(
+        description="Erase a sex worker's identity by destroying her data key: the worker "
+        "herself, or a privacy officer on her request. True if erased now, false if already."
+    )
+    async def erase_identity(self, info: Info, sex_worker_id: ID) -> bool:
+        return await sex_workers.erase(info, sex_worker_id)
+
     @strawberry.mutation(description="A sex worker, to an organisation, for one purpose.")
     async def grant_consent(self, info: Info, input: inputs.ConsentInput) -> Consent:
         return await consent.grant_consent(info, input)  # type: ignore[no-any-return]

@@ -436,9 +436,14 @@ class Report:
     async def replies(self, info: Info) -> list[ReportReply] | None:
         if self.replies_key is None:
             return None
-        rows = await _list_loader(
-            info.context, "replies", ReplyRow, "report_id", ReplyRow.created_at
-        ).load(self.replies_key)
+        ctx: Context = info.context
+        rows = await _list_loader(ctx, "replies", ReplyRow, "report_id", ReplyRow.created_at).load(
+            self.replies_key
+        )
+        # The author sees every answer; an organisation sees hers and its own, never another
+        # organisation's (an NGO's answer is not a case note for the police).
+        if not (self.author_id and self.author_id == ctx.principal.sex_worker_id):
+            rows = [r for r in rows if r.by_reporter or r.author_org_id == ctx.principal.org_id]
         return [
             ReportReply(
                 id=strawberry.ID(r.id),
