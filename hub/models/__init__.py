@@ -3,6 +3,7 @@
 from hub.models.audit import AccessLogEntry, AccessLogSubject, AuditHead
 from hub.models.care import CareContact, Referral
 from hub.models.consent import Consent
+from hub.models.events import InboxEvent, OutboxEvent
 from hub.models.organisation import ApiClient, Organisation
 from hub.models.policy import PolicyApproval, PolicyChange, PolicyState, PolicyVersion
 from hub.models.premises import Certificate, Premises, RentalAgreement, ShiftRegistration
@@ -20,10 +21,12 @@ __all__ = [
     "Certificate",
     "Consent",
     "DataKey",
+    "InboxEvent",
     "Inspection",
     "Measure",
     "MeasureTransition",
     "Organisation",
+    "OutboxEvent",
     "PolicyApproval",
     "PolicyChange",
     "PolicyState",

@@ -14,7 +14,7 @@ from hub.errors import Code, HubError
 from hub.models import CareContact, Organisation, Referral
 from hub.models.enums import Branch, CareKind, CareLocation, OrganisationKind, ReferralReason
 from hub.resolvers.reads import fetch_page
-from hub.resolvers.writes import authorize_new, read_back, text, transaction
+from hub.resolvers.writes import authorize_new, emit, read_back, text, transaction
 from hub.schema import inputs
 from hub.schema.context import Context
 from hub.schema.types import CARE_CONTACT, REFERRAL
@@ -71,6 +71,7 @@ async def record_care_contact(info: Info, data: inputs.CareContactInput) -> Any:
         await authorize_new(
             session, ctx, "CareContact", "record", row, "you may not record care contacts"
         )
+        await emit(session, ctx, "be.hub.care_contact.recorded.v1", row)
     return await read_back(info, CARE_CONTACT, row.id, "record")
 
 
@@ -99,4 +100,5 @@ async def refer_client(info: Info, data: inputs.ReferralInput) -> Any:
             created_at=ctx.now,
         )
         await authorize_new(session, ctx, "Referral", "refer", row, "you may not refer clients")
+        await emit(session, ctx, "be.hub.referral.made.v1", row)
     return await read_back(info, REFERRAL, row.id, "refer")

@@ -16,7 +16,7 @@ from hub.models.enums import OrganisationKind
 from hub.policy.resources import RESOURCES
 from hub.policy.vocabulary import PURPOSES
 from hub.resolvers.reads import select_nodes, selected
-from hub.resolvers.writes import authorize_existing, authorize_new, read_back, transaction
+from hub.resolvers.writes import authorize_existing, authorize_new, emit, read_back, transaction
 from hub.schema import inputs
 from hub.schema.context import Context
 from hub.schema.types import CONSENT
@@ -75,6 +75,7 @@ async def grant_consent(info: Info, data: inputs.ConsentInput) -> Any:
             granted_at=ctx.now,
         )
         await authorize_new(session, ctx, "Consent", "grant", row, "you may not grant consent")
+        await emit(session, ctx, "be.hub.consent.granted.v1", row)
     return await read_back(info, CONSENT, row.id, "grant")
 
 
@@ -85,4 +86,5 @@ async def revoke_consent(info: Info, consent_id: str) -> Any:
         if row.revoked_at is not None:
             raise HubError(Code.CONFLICT, "this consent is already revoked")
         row.revoked_at = ctx.now
+        await emit(session, ctx, "be.hub.consent.revoked.v1", row)
     return await read_back(info, CONSENT, consent_id, "revoke")

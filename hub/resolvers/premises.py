@@ -17,6 +17,7 @@ from hub.resolvers.writes import (
     authorize_existing,
     authorize_new,
     aware,
+    emit,
     read_back,
     text,
     transaction,
@@ -131,6 +132,7 @@ async def record_rental_agreement(info: Info, data: inputs.RentalAgreementInput)
             "these premises are not operated by your organisation",
         )
         _window(premises, data.window)
+        await emit(session, ctx, "be.hub.rental.recorded.v1", row)
     return await read_back(info, RENTAL_AGREEMENT, row.id, "record")
 
 
@@ -142,6 +144,7 @@ async def confirm_rental_agreement(info: Info, agreement_id: str) -> Any:
             raise HubError(Code.CONFLICT, "this rental agreement is already confirmed")
         row.confirmed = True
         row.confirmed_at = ctx.now
+        await emit(session, ctx, "be.hub.rental.confirmed.v1", row)
     return await read_back(info, RENTAL_AGREEMENT, agreement_id, "confirm")
 
 
@@ -190,6 +193,7 @@ async def register_shift(info: Info, data: inputs.ShiftInput) -> Any:
             raise HubError(
                 Code.CONFLICT, "another shift is registered on this window in that period"
             )
+        await emit(session, ctx, "be.hub.shift.registered.v1", row)
     return await read_back(info, SHIFT, row.id, "register")
 
 
@@ -244,6 +248,7 @@ async def cancel_shift(info: Info, shift_id: str) -> Any:
         if row.ends_at <= ctx.now:
             raise HubError(Code.CONFLICT, "this shift has already ended")
         row.status = ShiftStatus.CANCELLED.value
+        await emit(session, ctx, "be.hub.shift.cancelled.v1", row)
     return await read_back(info, SHIFT, shift_id, "cancel")
 
 
@@ -262,6 +267,7 @@ async def validate_shift(info: Info, shift_id: str, data: inputs.ValidationInput
             worker = await session.get(SexWorker, row.sex_worker_id)
             assert worker is not None
             worker.adult_verified = True
+        await emit(session, ctx, "be.hub.shift.validated.v1", row)
     return await read_back(info, SHIFT, shift_id, "validate")
 
 
@@ -320,4 +326,5 @@ async def set_certificate_status(
         cert.decided_at = ctx.now
         cert.decided_by_id = ctx.principal.org_id
         cert_id = cert.id
+        await emit(session, ctx, "be.hub.certificate.status_changed.v1", cert)
     return await read_back(info, CERTIFICATE, cert_id, "set_status")

@@ -24,6 +24,7 @@ from hub.resolvers.writes import (
     authorize_existing,
     authorize_new,
     aware,
+    emit,
     read_back,
     text,
     transaction,
@@ -87,6 +88,7 @@ async def file_report(info: Info, data: inputs.ReportInput) -> Any:
         )
         await authorize_new(session, ctx, "Report", "file", row, "you may not file reports")
         session.add_all([ReportShare(report_id=row.id, organisation_id=i) for i in share_ids])
+        await emit(session, ctx, "be.hub.report.filed.v1", row)
     return await read_back(info, REPORT, row.id, "file")
 
 
@@ -109,6 +111,7 @@ async def reply_to_report(info: Info, report_id: str, body: str) -> Any:
         )
         if not by_reporter:
             row.status = ReportStatus.ANSWERED.value
+        await emit(session, ctx, "be.hub.report.replied.v1", row)
     return await read_back(info, REPORT, report_id, "reply")
 
 
@@ -157,4 +160,5 @@ async def issue_alert(info: Info, data: inputs.AlertInput) -> Any:
         await authorize_new(
             session, ctx, "Alert", "issue", row, "you may not issue this warning to that audience"
         )
+        await emit(session, ctx, "be.hub.alert.issued.v1", row)
     return await read_back(info, ALERT, row.id, "issue")

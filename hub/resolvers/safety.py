@@ -17,6 +17,7 @@ from hub.resolvers.writes import (
     authorize_existing,
     authorize_new,
     aware,
+    emit,
     read_back,
     text,
     transaction,
@@ -124,6 +125,7 @@ async def record_inspection(info: Info, data: inputs.InspectionInput) -> Any:
         await authorize_new(
             session, ctx, "Inspection", "record", row, "you may not record inspections here"
         )
+        await emit(session, ctx, "be.hub.inspection.recorded.v1", row)
     return await read_back(info, INSPECTION, row.id, "record")
 
 
@@ -154,6 +156,7 @@ async def open_measure(info: Info, data: inputs.MeasureInput) -> Any:
                 measure_id=row.id, to_status=row.status, at=ctx.now, by_org_id=ctx.principal.org_id
             )
         )
+        await emit(session, ctx, "be.hub.measure.opened.v1", row)
     return await read_back(info, MEASURE, row.id, "open")
 
 
@@ -182,4 +185,10 @@ async def advance_measure(
         )
         row.status = target
         row.updated_at = ctx.now
+        await emit(
+            session,
+            ctx,
+            "be.hub.measure.decided.v1" if target == "decided" else "be.hub.measure.advanced.v1",
+            row,
+        )
     return await read_back(info, MEASURE, measure_id, "advance")

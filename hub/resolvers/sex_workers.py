@@ -11,7 +11,14 @@ from hub.crypto import Identity
 from hub.errors import Code, HubError
 from hub.models import DataKey, SexWorker
 from hub.resolvers.reads import node_loader, selected
-from hub.resolvers.writes import authorize_existing, authorize_new, read_back, text, transaction
+from hub.resolvers.writes import (
+    authorize_existing,
+    authorize_new,
+    emit,
+    read_back,
+    text,
+    transaction,
+)
 from hub.retention import Requester, UnknownSexWorker, erase_identity
 from hub.schema import inputs
 from hub.schema.context import Context
@@ -74,6 +81,7 @@ async def register_sex_worker(info: Info, data: inputs.RegisterSexWorkerInput) -
             session, ctx, "SexWorker", "register", worker, "you may not register sex workers here"
         )
         session.add(DataKey(sex_worker_id=worker.id, wrapped_key=keyring.wrap(worker.id, data_key)))
+        await emit(session, ctx, "be.hub.sex_worker.registered.v1", worker)
     return await read_back(info, SEX_WORKER, worker.id, "register")
 
 

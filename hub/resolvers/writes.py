@@ -15,6 +15,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from strawberry.types import Info
 
 from hub.errors import Code, HubError
+from hub.events.envelope import EVENT_TYPES, make_event, snapshot
+from hub.models import OutboxEvent
 from hub.policy.engine import FieldMask
 from hub.policy.resources import RESOURCES
 from hub.resolvers.reads import NodeSpec, select_nodes, selected
@@ -26,6 +28,7 @@ async def transaction(ctx: Context) -> AsyncIterator[AsyncSession]:
     """One mutation's transaction. Its writes enter the access log once committed, or as
     refused (with the error code) if the transaction is rolled back."""
     ctx.pending_writes = []
+    emitted = ctx.emitted
     try:
         async with ctx.hub.db.sessions() as session, session.begin():
             yield session
@@ -44,6 +47,32 @@ async def transaction(ctx: Context) -> AsyncIterator[AsyncSession]:
         pending, ctx.pending_writes = ctx.pending_writes, []
     for action, resource, ids, subjects in pending:
         ctx.record(action, resource, record_ids=ids, subjects=subjects)
+    if ctx.emitted > emitted and ctx.hub.events is not None:
+        ctx.hub.events.notify()  # the local relay need not wait for its next poll
+
+
+async def emit(session: AsyncSession, ctx: Context, type_: str, row: Any) -> None:
+    """Write the change's event into the outbox, in the change's own transaction."""
+    await session.flush()
+    event = make_event(
+        type_,
+        subject=str(row.id),
+        data=snapshot(row),
+        time=ctx.now,
+        purpose=ctx.purpose,
+        policy_version=ctx.policies.resource_version(EVENT_TYPES[type_]),
+    )
+    session.add(
+        OutboxEvent(
+            event_id=event["id"],
+            type=type_,
+            resource=EVENT_TYPES[type_],
+            record_id=str(row.id),
+            envelope=event,
+            created_at=ctx.now,
+        )
+    )
+    ctx.emitted += 1
 
 
 async def authorize_existing(

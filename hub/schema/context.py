@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from hub.audit.log import AuditLog
     from hub.crypto import Keyring
     from hub.db import Database
+    from hub.events.hub import EventHub
     from hub.policy.store import PolicyStore
     from hub.schema.cursors import CursorCodec
 
@@ -35,6 +36,7 @@ class HubState:
     pseudonyms: Pseudonymizer
     page_cap: int = 100
     store: PolicyStore | None = None
+    events: EventHub | None = None
 
     def install_policies(self, policies: PolicySet) -> None:
         self.policies = policies
@@ -62,6 +64,7 @@ class Context:
     anonymous_actor: bool = False
     # Writes of the open transaction: (action, resource, record ids, subjects).
     pending_writes: list[tuple[str, str, list[str], list[str]]] = field(default_factory=list)
+    emitted: int = 0  # events written to the outbox by this request
     _vars: dict[str, Any] | None = None
 
     def __post_init__(self) -> None:

@@ -19,6 +19,7 @@ from hub.resolvers.reads import select_nodes, selected
 from hub.schema import inputs
 from hub.schema.context import Context
 from hub.schema.enums import Branch, CertificateStatus, MeasureStatus, ReportStatus
+from hub.schema.indicators import IndicatorsQuery
 from hub.schema.limits import complexity_rule
 from hub.schema.policies import PolicyMutation, PolicyQuery
 from hub.schema.types import (
@@ -48,7 +49,7 @@ ID = strawberry.ID
 
 
 @strawberry.type
-class Query(PolicyQuery):
+class Query(PolicyQuery, IndicatorsQuery):
     @strawberry.field(description="The caller, as its token says. Needs no purpose.")
     def me(self, info: Info) -> Principal:
         p = info.context.principal
