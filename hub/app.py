@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
-from starlette.routing import Route
+from starlette.routing import Route, WebSocketRoute
 
 from hub.audit.log import AuditLog
 from hub.auth.issuer import EmbeddedIssuer
@@ -19,6 +19,8 @@ from hub.auth.verify import TokenVerifier
 from hub.config import Settings
 from hub.crypto import Keyring, load_or_create_key
 from hub.db import Database
+from hub.events.hub import EventHub
+from hub.events.projection import Projector
 from hub.graphql_app import GraphQLEndpoint
 from hub.policy.effects import Pseudonymizer
 from hub.policy.engine import PolicySet
@@ -64,6 +66,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
         return JSONResponse({"status": "ok", "policy_version": hub.policies.version})
 
     hub.store = PolicyStore(db, settings.policy_dir, hub.install_policies)
+    hub.events = EventHub(db, tail_outbox=settings.kafka_bootstrap is None)
+    hub.projector = Projector(db, hub.pseudonyms)
     # Daily; it reads the policy in force at each run, and skips if a replica just ran it.
     retention = RetentionTask(db, lambda: hub.policies, audit)
 
@@ -72,11 +76,14 @@ def create_app(settings: Settings | None = None) -> Starlette:
         assert hub.store is not None
         await hub.store.load()  # the database's active versions (seeded from the files)
         hub.store.start()
+        assert hub.events is not None
+        await hub.events.start()
         retention.start()
         try:
             yield
         finally:
             await retention.stop()
+            await hub.events.stop()
             await hub.store.stop()
             await verifier.aclose()
             await audit.close()
@@ -85,6 +92,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     app = Starlette(
         routes=[
             Route("/graphql", graphql, methods=["GET", "POST"]),
+            WebSocketRoute("/graphql", graphql),
             Route("/health", health, methods=["GET"]),
             *auth_routes(issuer, signing_key),
         ],

@@ -28,6 +28,12 @@ class HubError(Exception):
         self.code = code
         self.message = message
 
+    @property
+    def extensions(self) -> dict[str, str]:
+        # graphql-core copies this onto the GraphQLError it wraps us in, so the code reaches
+        # clients on every transport (HTTP and WebSocket alike).
+        return {"code": self.code.value}
+
 
 def forbidden(message: str) -> HubError:
     return HubError(Code.FORBIDDEN, message)

@@ -6,17 +6,28 @@ Nothing of the schema runs for a request without a valid token. Errors leave wit
 
 from __future__ import annotations
 
+import asyncio
+import base64
+import contextlib
+import json
+import time
+from datetime import timedelta
 from typing import Any
 
 from graphql import GraphQLError
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.types import Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
+from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
+from strawberry.exceptions import ConnectionRejectionError
 from strawberry.http import GraphQLHTTPResponse
+from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.types import ExecutionResult
+from strawberry.types.unset import UNSET
 
 from hub.audit.log import AuditRecord
+from hub.auth.principal import Principal
 from hub.auth.verify import TokenVerifier, principal_for_request
 from hub.errors import Code, HubError
 from hub.models.base import utcnow
@@ -49,23 +60,64 @@ def error_response(error: HubError) -> Response:
     return JSONResponse(body, status_code=status, headers=headers)
 
 
+ANONYMOUS = Principal("", "", "", None, frozenset(), frozenset())
+MAX_MESSAGE = 64 * 1024  # bytes of one WebSocket message from a client
+
+
 class _Strawberry(GraphQL[Context, None]):
-    def __init__(self, schema: Any, hub: HubState) -> None:
+    def __init__(self, schema: Any, hub: HubState, verifier: TokenVerifier) -> None:
         super().__init__(
             schema,
             graphql_ide="graphiql",
             allow_queries_via_get=False,
-            # Subscriptions come with the event bus; until then no WebSocket protocol at all.
-            subscription_protocols=(),
+            # graphql-transport-ws only; the legacy graphql-ws protocol is off.
+            subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),
+            connection_init_wait_timeout=timedelta(seconds=10),
         )
         self.hub = hub
+        self.verifier = verifier
 
     async def get_context(self, request: Any, response: Any) -> Context:
+        if isinstance(request, WebSocket):
+            # Nothing is authenticated until connection_init (see on_ws_connect).
+            ctx = Context(hub=self.hub, principal=ANONYMOUS, authenticated=False)
+            request.scope.setdefault("state", {})["hub_context"] = ctx
+            return ctx
         return Context(
             hub=self.hub,
             principal=request.state.principal,
             purpose_header=request.headers.get("hub-purpose"),
         )
+
+    async def on_ws_connect(self, context: Context) -> Any:
+        """Authenticate in connection_init: {"authorization": "Bearer …", "purpose": …}."""
+        params = context.connection_params or {}
+        raw = params.get("authorization") or params.get("Authorization") or ""
+        scheme, _, token = str(raw).partition(" ")
+        try:
+            if scheme.lower() != "bearer" or not token.strip():
+                raise HubError(Code.UNAUTHENTICATED, "connection_init needs authorization")
+            principal = await self.verifier.verify(token.strip())
+            role = params.get("role")
+            principal = principal_for_request(principal, str(role) if role else None)
+        except HubError as error:
+            await self.hub.audit.append(
+                [
+                    AuditRecord(
+                        at=utcnow(),
+                        action="authenticate",
+                        outcome="denied",
+                        reason=error.code.value,
+                    )
+                ]
+            )
+            raise ConnectionRejectionError({"code": error.code.value}) from None
+        context.principal = principal
+        purpose = params.get("purpose")
+        context.purpose_header = str(purpose) if purpose else None
+        context.expires_at = _expiry(token.strip())
+        context.authenticated = True
+        return UNSET
 
     async def process_result(self, request: Any, result: ExecutionResult) -> GraphQLHTTPResponse:
         out: GraphQLHTTPResponse = {"data": result.data}
@@ -76,15 +128,75 @@ class _Strawberry(GraphQL[Context, None]):
         return out
 
 
+def _expiry(token: str) -> float | None:
+    """The `exp` of a token that has just been verified."""
+    try:
+        payload = token.split(".")[1]
+        claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+        return float(claims["exp"])
+    except (IndexError, ValueError, KeyError, TypeError):
+        return None
+
+
 class GraphQLEndpoint:
     def __init__(self, schema: Any, hub: HubState, verifier: TokenVerifier) -> None:
-        self.graphql = _Strawberry(schema, hub)
+        self.graphql = _Strawberry(schema, hub, verifier)
         self.hub = hub
         self.verifier = verifier
 
+    async def _websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Limits on a live connection: message size, and a clean close when the token that
+        authenticated it expires."""
+        closed = asyncio.Event()
+
+        async def guarded_receive() -> Message:
+            message = await receive()
+            if message["type"] == "websocket.receive":
+                size = len(message.get("text") or "") + len(message.get("bytes") or b"")
+                if size > MAX_MESSAGE:
+                    closed.set()
+                    await send(
+                        {"type": "websocket.close", "code": 4413, "reason": "message too large"}
+                    )
+                    return {"type": "websocket.disconnect", "code": 4413}
+            if message["type"] == "websocket.disconnect":
+                closed.set()
+            return message
+
+        async def guarded_send(message: Message) -> None:
+            if closed.is_set() and message["type"] != "websocket.close":
+                return
+            if message["type"] == "websocket.close":
+                if closed.is_set():
+                    return
+                closed.set()
+            await send(message)
+
+        async def expire() -> None:
+            while not closed.is_set():
+                ctx = scope.get("state", {}).get("hub_context")
+                expires = ctx.expires_at if isinstance(ctx, Context) else None
+                wait = 1.0 if expires is None else max(0.0, min(1.0, expires - time.time()))
+                if expires is not None and time.time() >= expires:
+                    await guarded_send(
+                        {"type": "websocket.close", "code": 4401, "reason": "token expired"}
+                    )
+                    return
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(closed.wait(), wait)
+
+        watchdog = asyncio.get_running_loop().create_task(expire())
+        try:
+            await self.graphql(scope, guarded_receive, guarded_send)
+        finally:
+            closed.set()
+            watchdog.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await watchdog
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await send({"type": "websocket.close", "code": 4403})
+        if scope["type"] == "websocket":
+            await self._websocket(scope, receive, send)
             return
         request = Request(scope, receive)
         if request.method == "GET" and "text/html" in request.headers.get("accept", ""):

@@ -2,7 +2,7 @@
 
 from datetime import datetime
 
-from sqlalchemy import JSON, BigInteger, Column, Identity
+from sqlalchemy import JSON, BigInteger, Column, Identity, Integer
 from sqlmodel import Field, SQLModel
 
 from hub.models.base import UTCDateTime, utcnow
@@ -13,8 +13,12 @@ class OutboxEvent(SQLModel, table=True):
 
     __tablename__ = "outbox"
 
+    # INTEGER on SQLite, where only that type is an alias of the auto-numbered rowid.
     seq: int | None = Field(
-        default=None, sa_column=Column(BigInteger, Identity(), primary_key=True)
+        default=None,
+        sa_column=Column(
+            BigInteger().with_variant(Integer(), "sqlite"), Identity(), primary_key=True
+        ),
     )
     event_id: str = Field(max_length=36, unique=True)
     type: str = Field(max_length=120)

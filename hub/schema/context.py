@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from hub.crypto import Keyring
     from hub.db import Database
     from hub.events.hub import EventHub
+    from hub.events.projection import Projector
     from hub.policy.store import PolicyStore
     from hub.schema.cursors import CursorCodec
 
@@ -37,6 +38,7 @@ class HubState:
     page_cap: int = 100
     store: PolicyStore | None = None
     events: EventHub | None = None
+    projector: Projector | None = None
 
     def install_policies(self, policies: PolicySet) -> None:
         self.policies = policies
@@ -65,11 +67,23 @@ class Context:
     # Writes of the open transaction: (action, resource, record ids, subjects).
     pending_writes: list[tuple[str, str, list[str], list[str]]] = field(default_factory=list)
     emitted: int = 0  # events written to the outbox by this request
+    # A WebSocket context exists before `connection_init`; nothing runs until it is set.
+    authenticated: bool = True
+    connection_params: dict[str, Any] | None = None
+    expires_at: float | None = None  # the token's expiry, for live connections
+    active_subscriptions: int = 0
     _vars: dict[str, Any] | None = None
 
     def __post_init__(self) -> None:
         # One policy version per request, even if a new one is activated meanwhile.
         self.policies = self.hub.policies
+
+    def refresh(self) -> None:
+        """For a live subscription, before each event: the policy in force and the clock now,
+        so a policy or consent change applies from the next event."""
+        self.policies = self.hub.policies
+        self.now = utcnow()
+        self._vars = None
 
     @property
     def purpose(self) -> str:

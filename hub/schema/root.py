@@ -22,6 +22,7 @@ from hub.schema.enums import Branch, CertificateStatus, MeasureStatus, ReportSta
 from hub.schema.indicators import IndicatorsQuery
 from hub.schema.limits import complexity_rule
 from hub.schema.policies import PolicyMutation, PolicyQuery
+from hub.schema.subscriptions import Subscription
 from hub.schema.types import (
     ORGANISATION,
     REFERRAL,
@@ -336,6 +337,7 @@ def make_schema(*, max_depth: int, max_aliases: int, max_tokens: int) -> strawbe
     return HubSchema(
         query=Query,
         mutation=Mutation,
+        subscription=Subscription,
         extensions=[
             lambda: MaxTokensLimiter(max_token_count=max_tokens),
             lambda: AddValidationRules([complexity_rule(max_depth, max_aliases)]),

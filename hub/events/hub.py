@@ -1,0 +1,150 @@
+"""This replica's event hub: it feeds live subscribers with committed events.
+
+Embedded mode reads the outbox itself (a tail on the table, woken at once by a local
+commit and polling for other replicas' commits), so several replicas on one database
+serve their subscribers without a broker. With Kafka, the relay publishes the outbox and
+each replica's consumer of `hub.events` calls `deliver` instead (hub/connectors/).
+
+Subscribers get their own bounded queue; one that cannot keep up is closed rather than
+slowing everyone (it reconnects and resumes from live events).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlmodel import col
+
+from hub.db import Database
+from hub.models import OutboxEvent
+
+log = logging.getLogger("hub.events")
+POLL_S = 0.1
+GAP_GRACE_S = 5.0  # a sequence gap older than this is a rolled-back insert, not a slow commit
+QUEUE_SIZE = 1000
+
+
+class Subscription:
+    def __init__(self, hub: EventHub) -> None:
+        self.queue: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue(QUEUE_SIZE)
+        self._hub = hub
+        self.overflowed = False
+
+    def __aiter__(self) -> AsyncIterator[dict[str, Any]]:
+        return self._iter()
+
+    async def _iter(self) -> AsyncIterator[dict[str, Any]]:
+        try:
+            while True:
+                event = await self.queue.get()
+                if event is None:
+                    return
+                yield event
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        self._hub._subscribers.discard(self)
+
+
+class EventHub:
+    def __init__(self, db: Database, *, tail_outbox: bool = True) -> None:
+        self.db = db
+        self.tail_outbox = tail_outbox
+        self._subscribers: set[Subscription] = set()
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._cursor = 0
+        self._seen_above: set[int] = set()
+        self._gap_since: dict[int, float] = {}
+        self.delivered = 0
+
+    def subscribe(self) -> Subscription:
+        sub = Subscription(self)
+        self._subscribers.add(sub)
+        return sub
+
+    def deliver(self, event: dict[str, Any]) -> None:
+        """Hand one committed event to every live subscriber of this replica."""
+        self.delivered += 1
+        for sub in list(self._subscribers):
+            try:
+                sub.queue.put_nowait(event)
+            except asyncio.QueueFull:
+                sub.overflowed = True
+                self._subscribers.discard(sub)
+                with contextlib.suppress(asyncio.QueueFull):
+                    sub.queue.get_nowait()
+                    sub.queue.put_nowait(None)
+
+    def notify(self) -> None:
+        self._wake.set()
+
+    async def start(self) -> None:
+        if not self.tail_outbox or self._task is not None:
+            return
+        async with self.db.session() as session:
+            top = (await session.execute(select(func.max(col(OutboxEvent.seq))))).scalar_one()
+        self._cursor = int(top or 0)  # live events from now on
+        self._task = asyncio.get_running_loop().create_task(self._tail())
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        for sub in list(self._subscribers):
+            with contextlib.suppress(asyncio.QueueFull):
+                sub.queue.put_nowait(None)
+
+    async def _tail(self) -> None:
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), POLL_S)
+            self._wake.clear()
+            try:
+                await self._read_new()
+            except Exception as exc:  # keep serving: the next poll tries again
+                log.warning("outbox tail failed: %s", type(exc).__name__)
+
+    async def _read_new(self) -> None:
+        async with self.db.session() as session:
+            rows = (
+                await session.execute(
+                    select(col(OutboxEvent.seq), col(OutboxEvent.envelope))
+                    .where(col(OutboxEvent.seq) > self._cursor)
+                    .order_by(col(OutboxEvent.seq))
+                    .limit(500)
+                )
+            ).all()
+        for seq, envelope in rows:
+            if seq in self._seen_above:
+                continue
+            self._seen_above.add(seq)
+            self.deliver(envelope)
+        self._advance()
+
+    def _advance(self) -> None:
+        """Move the cursor over contiguous seen sequence numbers. A gap may be a transaction
+        that has not committed yet (PostgreSQL hands out numbers before commit): wait for it,
+        for a while, before skipping it."""
+        now = time.monotonic()
+        while self._seen_above:
+            nxt = self._cursor + 1
+            if nxt in self._seen_above:
+                self._seen_above.discard(nxt)
+                self._gap_since.pop(nxt, None)
+                self._cursor = nxt
+                continue
+            first = self._gap_since.setdefault(nxt, now)
+            if now - first < GAP_GRACE_S:
+                break
+            self._gap_since.pop(nxt, None)
+            self._cursor = nxt  # never committed: skip

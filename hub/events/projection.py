@@ -1,0 +1,120 @@
+"""Projecting an event for one receiver, through the same policy as a GraphQL read.
+
+The receiver's read grant for the event's resource decides: the record must be among the
+rows its rules reach *now* (so a revoked consent or a changed policy applies from the next
+event), and the event's data shows only the fields its mask shows, with the same effects
+(pseudonym per receiving organisation, generalize, mask). An event nobody may see is
+dropped for that receiver, never sent with empty data.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import select
+
+from hub.auth.principal import Principal
+from hub.db import Database
+from hub.events.envelope import EVENT_TYPES
+from hub.models.base import utcnow
+from hub.policy.effects import Pseudonymizer, apply
+from hub.policy.engine import PolicySet, request_vars
+from hub.policy.resources import RESOURCES, field_kind
+
+# Relation fields whose key column is not `<field>_id`.
+RELATION_KEYS: dict[tuple[str, str], str] = {
+    ("Measure", "organisation"): "org_id",
+    ("Referral", "from_organisation"): "from_org_id",
+    ("Referral", "to_organisation"): "to_org_id",
+}
+
+
+def _camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(p.title() for p in rest)
+
+
+def _parse(kind: str, value: Any) -> Any:
+    if value is None:
+        return None
+    if kind == "datetime" and isinstance(value, str):
+        return datetime.fromisoformat(value)
+    if kind == "date" and isinstance(value, str):
+        return date.fromisoformat(value)
+    return value
+
+
+def _out(value: Any) -> Any:
+    return value.isoformat() if isinstance(value, datetime | date) else value
+
+
+class Projector:
+    def __init__(self, db: Database, pseudonyms: Pseudonymizer) -> None:
+        self.db = db
+        self.pseudonyms = pseudonyms
+
+    async def project(
+        self, event: dict[str, Any], principal: Principal, purpose: str, policies: PolicySet
+    ) -> dict[str, Any] | None:
+        """The event as `principal` may see it for `purpose`, or None."""
+        resource_name = EVENT_TYPES.get(event.get("type", ""))
+        if resource_name is None:
+            return None
+        if resource_name == "PolicyChange":
+            return event  # names a resource and a version: no personal data
+        grant = policies.grant(principal.roles, purpose, resource_name, "read")
+        if grant is None:
+            return None
+        resource = RESOURCES[resource_name]
+        model = resource.model
+        v = request_vars(principal, utcnow())
+        match = grant.match_columns(v)
+        stmt = select(model.id, *match).where(model.id == event["subject"], grant.row_filter(v))
+        async with self.db.sessions() as session:
+            row = (await session.execute(stmt)).first()
+        if row is None:
+            return None
+        mask = grant.mask(tuple(bool(x) for x in row[1:]) if match else None)
+        raw: dict[str, Any] = event.get("data") or {}
+        data: dict[str, Any] = {}
+        for f in resource.fields:
+            if f not in mask.shown:
+                continue
+            if f in raw:
+                kind = field_kind(resource, f)
+                value = _parse(kind, raw[f])
+                effect = mask.effect(f)
+                if effect != "allow" and value is not None:
+                    value = apply(
+                        effect,
+                        kind,
+                        value,
+                        pseudonyms=self.pseudonyms,
+                        org_id=principal.org_id,
+                        scope=_scope(resource_name, f),
+                        row=_Row(raw),
+                    )
+                data[_camel(f)] = _out(value)
+            else:
+                key = RELATION_KEYS.get((resource_name, f), f"{f}_id")
+                name = _camel(f) + "Id"
+                if key in raw and key not in resource.fields and name not in data:
+                    data[name] = raw[key]
+        projected = dict(event)
+        projected["data"] = data
+        return projected
+
+
+def _scope(resource: str, field: str) -> str:
+    if field == "sex_worker_id":
+        return "SexWorker.id"  # one pseudonym per worker for one partner, across views
+    return f"{resource}.{field}"
+
+
+class _Row:
+    def __init__(self, data: dict[str, Any]) -> None:
+        self._data = data
+
+    def __getattr__(self, name: str) -> Any:
+        return self._data.get(name)

@@ -1,0 +1,127 @@
+"""Subscriptions over graphql-transport-ws: `events(types)` and `alerts(city)`.
+
+Every event is projected through the subscriber's policy as it stands when the event
+arrives (hub/events/projection.py), and every delivery of personal data is written to the
+access log before it is sent.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator
+from datetime import datetime
+from typing import Any
+
+import strawberry
+from strawberry.scalars import JSON
+from strawberry.types import Info
+
+from hub.errors import Code, HubError
+from hub.events.envelope import EVENT_TYPES
+from hub.models import Alert as AlertRow
+from hub.policy.resources import RESOURCES
+from hub.resolvers.reads import select_nodes, selected
+from hub.schema.context import Context
+from hub.schema.types import ALERT, Alert
+
+MAX_SUBSCRIPTIONS = 10
+
+
+@strawberry.type(description="A domain event (CloudEvents 1.0), projected for the subscriber.")
+class HubEvent:
+    id: strawberry.ID
+    type: str
+    source: str
+    subject: str
+    time: datetime
+    purpose: str | None
+    policy_version: str | None
+    data: JSON
+
+
+def _begin(ctx: Context) -> str:
+    if not ctx.authenticated:
+        raise HubError(Code.UNAUTHENTICATED, "authenticate in connection_init first")
+    if ctx.active_subscriptions >= MAX_SUBSCRIPTIONS:
+        raise HubError(
+            Code.RATE_LIMITED, f"at most {MAX_SUBSCRIPTIONS} subscriptions per connection"
+        )
+    purpose = ctx.purpose
+    ctx.active_subscriptions += 1
+    return purpose
+
+
+async def _audit(ctx: Context, event: dict[str, Any], fields: list[str]) -> None:
+    resource = EVENT_TYPES[event["type"]]
+    res = RESOURCES.get(resource)
+    if res is not None and res.personal:
+        subject = (event.get("data") or {}).get(res.subject_column or "", None)
+        ctx.record(
+            "event",
+            resource,
+            record_ids=[event["subject"]],
+            fields=fields,
+            subjects=[subject] if subject else [],
+        )
+    await ctx.flush_audit("subscription")
+
+
+@strawberry.type
+class Subscription:
+    @strawberry.subscription(description="Domain events, projected through your policy.")
+    async def events(
+        self, info: Info, types: list[str] | None = None
+    ) -> AsyncGenerator[HubEvent, None]:
+        ctx: Context = info.context
+        unknown = sorted(set(types or []) - set(EVENT_TYPES))
+        if unknown:
+            raise HubError(Code.BAD_USER_INPUT, f"unknown event types: {', '.join(unknown)}")
+        purpose = _begin(ctx)
+        assert ctx.hub.events is not None and ctx.hub.projector is not None
+        feed = ctx.hub.events.subscribe()
+        try:
+            async for event in feed:
+                if types and event["type"] not in types:
+                    continue
+                ctx.refresh()
+                seen = await ctx.hub.projector.project(event, ctx.principal, purpose, ctx.policies)
+                if seen is None:
+                    continue
+                await _audit(ctx, event, sorted(seen["data"]))
+                yield HubEvent(
+                    id=strawberry.ID(seen["id"]),
+                    type=seen["type"],
+                    source=seen["source"],
+                    subject=seen["subject"],
+                    time=datetime.fromisoformat(seen["time"]),
+                    purpose=seen.get("purpose"),
+                    policy_version=seen.get("policyversion"),
+                    data=seen["data"],
+                )
+        finally:
+            feed.close()
+            ctx.active_subscriptions -= 1
+
+    @strawberry.subscription(description="Warnings as they are issued, as your policy shows them.")
+    async def alerts(self, info: Info, city: str | None = None) -> AsyncGenerator[Alert, None]:
+        ctx: Context = info.context
+        _begin(ctx)
+        assert ctx.hub.events is not None
+        feed = ctx.hub.events.subscribe()
+        sel = selected(info)
+        try:
+            async for event in feed:
+                if event["type"] != "be.hub.alert.issued.v1":
+                    continue
+                if city and (event.get("data") or {}).get("city") != city:
+                    continue
+                ctx.refresh()
+                grant = ctx.grant("Alert", "read")
+                if grant is None:
+                    continue
+                pairs = await select_nodes(ctx, ALERT, grant, sel, AlertRow.id == event["subject"])
+                await ctx.flush_audit("subscription")
+                for _row, node in pairs:
+                    yield node
+        finally:
+            feed.close()
+            ctx.active_subscriptions -= 1
