@@ -256,6 +256,34 @@ def consented_to_own_ngo_for_care(w: World, who: Who, row: Any) -> bool:
     )
 
 
+def shift_of_a_consenting_client(purpose: str) -> Rows:
+    """Shifts of a worker who gave the caller's NGO a live consent for `purpose` covering
+    her shifts (outreach and safety check-ins)."""
+
+    def rows(w: World, who: Who, row: Any) -> bool:
+        return any(
+            c.sex_worker_id == row.sex_worker_id
+            and c.grantee_id == who.org_id
+            and c.purpose == purpose
+            and c.scope in ("*", "ShiftRegistration")
+            and c.revoked_at is None
+            for c in w.consents
+        )
+
+    return rows
+
+
+# An NGO following a consenting client's shifts: when and where, not who (beyond consent).
+SHIFT_TIMES_ONLY = {
+    "sexWorker": "deny",
+    "sexWorkerId": "deny",
+    "rentalAgreementId": "deny",
+    "createdAt": "deny",
+    "validatedAt": "deny",
+    "adultVerifiedOnSite": "deny",
+}
+
+
 def written_by_her(w: World, who: Who, row: Any) -> bool:
     return row.author_id is not None and row.author_id == who.sex_worker_id
 
@@ -416,6 +444,7 @@ ACCESS: dict[tuple[str, str], dict[str, See]] = {
         "Organisation": DIRECTORY,
         "Premises": See(in_own_city, private_address_generalized),
         "SexWorker": see(consented_to_own_ngo_for_care, **WORKING_NAME_ONLY),
+        "Shift": see(shift_of_a_consenting_client("care"), **SHIFT_TIMES_ONLY),
         "Report": see(shared_with_own_org),
         "Alert": see(ngo_alert_in_own_city),
         "CareContact": see(recorded_by_own_ngo),
@@ -424,6 +453,7 @@ ACCESS: dict[tuple[str, str], dict[str, See]] = {
     ("ngo_worker", "safety_alerting"): {
         "Organisation": DIRECTORY,
         "Premises": See(in_own_city, private_address_generalized),
+        "Shift": see(shift_of_a_consenting_client("safety_alerting"), **SHIFT_TIMES_ONLY),
         "Report": see(shared_with_own_org),
         "Alert": see(ngo_alert_in_own_city),
     },
@@ -853,7 +883,15 @@ class Checker:
         elif f == "sharedWith":
             assert {o["id"] for o in value} == self.w.shares[row.id], f"{path}.sharedWith"
         elif f == "replies":
-            stored = self.w.replies[row.id]
+            # The author reads every answer; an organisation reads the reporter's and its
+            # own, never another organisation's (no case notes passed between partners).
+            stored = [
+                r
+                for r in self.w.replies[row.id]
+                if (row.author_id is not None and row.author_id == self.who.sex_worker_id)
+                or r.by_reporter
+                or r.author_org_id == self.who.org_id
+            ]
             assert [r["id"] for r in value] == [r.id for r in stored], f"{path}.replies"
             for got, want in zip(value, stored, strict=True):
                 assert got["text"] == want.text and got["byReporter"] == want.by_reporter
