@@ -195,8 +195,9 @@ class Hub:
 
         @event.listens_for(self.db.engine.sync_engine, "before_cursor_execute")
         def _count(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
-            # The policy watcher polls in the background; it is not part of any request.
-            if "policy_state" not in statement:
+            # The policy watcher and the outbox tail poll in the background; they are not
+            # part of any request.
+            if "policy_state" not in statement and "FROM outbox" not in statement:
                 self.statements.append(statement)
 
 

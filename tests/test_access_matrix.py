@@ -453,7 +453,6 @@ ACCESS: dict[tuple[str, str], dict[str, See]] = {
     ("ngo_worker", "safety_alerting"): {
         "Organisation": DIRECTORY,
         "Premises": See(in_own_city, private_address_generalized),
-        "Shift": see(shift_of_a_consenting_client("safety_alerting"), **SHIFT_TIMES_ONLY),
         "Report": see(shared_with_own_org),
         "Alert": see(ngo_alert_in_own_city),
     },

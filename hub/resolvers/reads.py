@@ -212,10 +212,17 @@ async def fetch_page(
         keep=size,
     )
     has_next = len(rows) > size
+    # Sealing costs an encryption per row: only for the cursors asked for (and the last,
+    # which is pageInfo.endCursor).
+    every_cursor = "cursor" in selected(info, ("edges",))
+    kept = rows[:size]
     page = []
-    for row, built in rows[:size]:
-        values = [getattr(row, c) for c, _ in order] + [row.id]
-        page.append((ctx.hub.cursors.encode(scope, values), built))
+    for i, (row, built) in enumerate(kept):
+        cursor = ""
+        if every_cursor or i == len(kept) - 1:
+            values = [getattr(row, c) for c, _ in order] + [row.id]
+            cursor = ctx.hub.cursors.encode(scope, values)
+        page.append((cursor, built))
     return page, has_next
 
 

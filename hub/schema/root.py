@@ -9,7 +9,13 @@ from typing import Annotated, Any
 
 import strawberry
 from graphql import GraphQLError
-from strawberry.extensions import AddValidationRules, MaxTokensLimiter, SchemaExtension
+from strawberry.extensions import (
+    AddValidationRules,
+    MaxTokensLimiter,
+    ParserCache,
+    SchemaExtension,
+    ValidationCache,
+)
 from strawberry.types import Info
 from strawberry.types.execution import ExecutionContext
 
@@ -334,13 +340,18 @@ class HubSchema(strawberry.Schema):
 
 
 def make_schema(*, max_depth: int, max_aliases: int, max_tokens: int) -> strawberry.Schema:
+    # One rule class for the schema's life, so parsed and validated documents can be cached
+    # (a query's validity does not depend on who asks; its data does, and is never cached).
+    limits = complexity_rule(max_depth, max_aliases)
     return HubSchema(
         query=Query,
         mutation=Mutation,
         subscription=Subscription,
         extensions=[
             lambda: MaxTokensLimiter(max_token_count=max_tokens),
-            lambda: AddValidationRules([complexity_rule(max_depth, max_aliases)]),
+            lambda: ParserCache(maxsize=256),
+            lambda: AddValidationRules([limits]),
+            lambda: ValidationCache(maxsize=256),
             WithheldFields,
             AuditTrail,
         ],
