@@ -27,9 +27,22 @@ def load_or_create_key(path: Path, size: int = 32) -> bytes:
         return key
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     key = os.urandom(size)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    # Written whole under a temporary name, then linked into place: two processes starting
+    # at once end up with the same key, never with a half-written one.
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "wb") as f:
         f.write(key)
+        f.flush()
+        os.fsync(f.fileno())
+    try:
+        os.link(tmp, path)
+    except FileExistsError:
+        key = path.read_bytes()
+    finally:
+        tmp.unlink()
+    if len(key) != size:
+        raise RuntimeError(f"secret key {path.name} has the wrong length")
     return key
 
 

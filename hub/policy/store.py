@@ -84,15 +84,16 @@ class PolicyStore:
             missing = {r: t for r, t in files.items() if r not in present}
             if not missing:
                 return
+            has_state = await session.get(PolicyState, 1) is not None
             session.add_all(
                 PolicyVersion(resource=r, version=1, document=t, active=True)
                 for r, t in missing.items()
             )
-            if await session.get(PolicyState, 1) is None:
+            if not has_state:
                 session.add(PolicyState(id=1, generation=0))
             try:
                 await session.commit()
-            except IntegrityError:  # another replica seeded at the same moment
+            except IntegrityError:  # another process seeded at the same moment: use theirs
                 await session.rollback()
 
     async def reload(self, *, force: bool = False) -> PolicySet | None:
