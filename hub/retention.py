@@ -65,6 +65,7 @@ from sqlmodel import SQLModel, col
 from hub.audit.log import AuditLog, AuditRecord
 from hub.auth.principal import Principal
 from hub.db import Database
+from hub.events.envelope import make_event
 from hub.models import (
     AccessLogEntry,
     Alert,
@@ -75,6 +76,7 @@ from hub.models import (
     Inspection,
     Measure,
     MeasureTransition,
+    OutboxEvent,
     Referral,
     RentalAgreement,
     Report,
@@ -450,6 +452,26 @@ async def erase_identity(
             .values(identity=None)
         )
         erased = _rowcount(keys) + _rowcount(ciphertexts) > 0
+        if erased:
+            # Partners that hold her identity learn it is gone (no data beyond her id).
+            event = make_event(
+                "be.hub.sex_worker.identity_erased.v1",
+                subject=sex_worker_id,
+                data={"id": sex_worker_id},
+                time=now,
+                purpose=requested_by.purpose,
+                policy_version=policy_version,
+            )
+            session.add(
+                OutboxEvent(
+                    event_id=event["id"],
+                    type=event["type"],
+                    resource="SexWorker",
+                    record_id=sex_worker_id,
+                    envelope=event,
+                    created_at=now,
+                )
+            )
     outcome = "data key destroyed, identity erased" if erased else "already erased"
     reason = f"{requested_by.reason}: {outcome}" if requested_by.reason else outcome
     await audit.append(

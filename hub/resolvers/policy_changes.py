@@ -23,7 +23,7 @@ from hub.policy.engine import PolicySet
 from hub.policy.preview import PreviewEntry, preview
 from hub.policy.resources import RESOURCES
 from hub.policy.store import active_documents, compile_set
-from hub.resolvers.writes import authorize_existing, authorize_new, text, transaction
+from hub.resolvers.writes import authorize_existing, authorize_new, emit_data, text, transaction
 from hub.schema.context import Context
 
 MAX_DOCUMENT = 100_000
@@ -226,6 +226,14 @@ async def _activate(session: Any, ctx: Context, change: PolicyChange) -> None:
     change.activated_version = version
     ctx.record(
         "policy:activate", change.resource, record_ids=[change.id], fields=[f"version={version}"]
+    )
+    # Names the resource and version only: never the document or who proposed it.
+    await emit_data(
+        session,
+        ctx,
+        "be.hub.policy.activated.v1",
+        subject=change.id,
+        data={"resource": change.resource, "version": version, "change_id": change.id},
     )
 
 

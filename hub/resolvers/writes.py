@@ -54,10 +54,16 @@ async def transaction(ctx: Context) -> AsyncIterator[AsyncSession]:
 async def emit(session: AsyncSession, ctx: Context, type_: str, row: Any) -> None:
     """Write the change's event into the outbox, in the change's own transaction."""
     await session.flush()
+    await emit_data(session, ctx, type_, subject=str(row.id), data=snapshot(row))
+
+
+async def emit_data(
+    session: AsyncSession, ctx: Context, type_: str, *, subject: str, data: dict[str, Any]
+) -> None:
     event = make_event(
         type_,
-        subject=str(row.id),
-        data=snapshot(row),
+        subject=subject,
+        data=data,
         time=ctx.now,
         purpose=ctx.purpose,
         policy_version=ctx.policies.resource_version(EVENT_TYPES[type_]),
@@ -67,7 +73,7 @@ async def emit(session: AsyncSession, ctx: Context, type_: str, row: Any) -> Non
             event_id=event["id"],
             type=type_,
             resource=EVENT_TYPES[type_],
-            record_id=str(row.id),
+            record_id=subject,
             envelope=event,
             created_at=ctx.now,
         )
