@@ -83,9 +83,12 @@ class _Strawberry(GraphQL[Context, None]):
             ctx = Context(hub=self.hub, principal=ANONYMOUS, authenticated=False)
             request.scope.setdefault("state", {})["hub_context"] = ctx
             return ctx
+        principal = getattr(request.state, "principal", None)
+        if principal is None:  # only the GraphiQL page gets here without a token
+            return Context(hub=self.hub, principal=ANONYMOUS, authenticated=False)
         return Context(
             hub=self.hub,
-            principal=request.state.principal,
+            principal=principal,
             purpose_header=request.headers.get("hub-purpose"),
         )
 

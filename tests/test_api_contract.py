@@ -45,6 +45,11 @@ def test_no_token_is_unauthenticated(demo_hub):
     assert body.get("data") is None
 
 
+def test_graphiql_page_is_served_without_a_token(demo_hub):
+    r = demo_hub.client.get("/graphql", headers={"Accept": "text/html"})
+    assert r.status_code == 200 and "graphiql" in r.text.lower()
+
+
 def test_garbage_token_is_unauthenticated(demo_hub):
     body = demo_hub.gql(ME, token="not.a.jwt", status=401)
     assert body["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
