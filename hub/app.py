@@ -17,6 +17,7 @@ from hub.auth.keys import SigningKey
 from hub.auth.routes import auth_routes
 from hub.auth.verify import TokenVerifier
 from hub.config import Settings
+from hub.connectors.runner import Connectors
 from hub.crypto import Keyring, load_or_create_key
 from hub.db import Database
 from hub.events.hub import EventHub
@@ -70,6 +71,13 @@ def create_app(settings: Settings | None = None) -> Starlette:
     hub.projector = Projector(db, hub.pseudonyms)
     # Daily; it reads the policy in force at each run, and skips if a replica just ran it.
     retention = RetentionTask(db, lambda: hub.policies, audit)
+    # Kafka mode: this replica's feed of hub.events, and (unless HUB_CONNECTORS=off) the
+    # outbox relay and the partner inbox consumers (hub/connectors/).
+    connectors = (
+        Connectors(settings, hub, relay=settings.connectors == "inline", feed=True)
+        if settings.kafka_bootstrap
+        else None
+    )
 
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
@@ -79,9 +87,13 @@ def create_app(settings: Settings | None = None) -> Starlette:
         assert hub.events is not None
         await hub.events.start()
         retention.start()
+        if connectors is not None:
+            connectors.start()
         try:
             yield
         finally:
+            if connectors is not None:
+                await connectors.stop()
             await retention.stop()
             await hub.events.stop()
             await hub.store.stop()
@@ -101,4 +113,5 @@ def create_app(settings: Settings | None = None) -> Starlette:
     app.state.hub = hub
     app.state.issuer = issuer
     app.state.settings = settings
+    app.state.connectors = connectors
     return app

@@ -314,6 +314,24 @@ def cmd_retention_run(args: argparse.Namespace) -> int:
     return asyncio.run(run())
 
 
+def cmd_connectors_run(_args: argparse.Namespace) -> int:
+    import contextlib
+    import logging
+
+    from hub.connectors.runner import run_forever
+    from hub.db import upgrade
+
+    settings = Settings.from_env()
+    if not settings.kafka_bootstrap:
+        print("set HUB_KAFKA_BOOTSTRAP to run the Kafka connectors", file=sys.stderr)
+        return 2
+    logging.basicConfig(level=logging.INFO)
+    upgrade(settings.database_url)
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(run_forever(settings))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="hub", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True)
@@ -363,6 +381,13 @@ def build_parser() -> argparse.ArgumentParser:
     rrun = rsub.add_parser("run", help="apply every resource's retention now")
     rrun.add_argument("--dry-run", action="store_true", help="count, change nothing")
     rrun.set_defaults(func=cmd_retention_run)
+
+    connectors = sub.add_parser("connectors", help="the Kafka connectors").add_subparsers(
+        dest="connectors_command", required=True
+    )
+    connectors.add_parser(
+        "run", help="run the outbox relay and partner inbox consumers (until interrupted)"
+    ).set_defaults(func=cmd_connectors_run)
 
     policy = sub.add_parser("policy", help="access policies").add_subparsers(
         dest="policy_command", required=True

@@ -24,6 +24,12 @@ class Settings:
     issuer_url: str = "http://127.0.0.1:8000"
     token_lifetime_s: int = 3600
     kafka_bootstrap: str | None = None
+    # The idempotent producer (on in production; the Tansu test broker lacks it).
+    kafka_idempotence: bool = True
+    kafka_session_timeout_ms: int = 10_000  # consumer groups; a group joins in about half
+    # Relay and inbound consumers: inside `hub serve` ("inline") or not ("off": run them
+    # with `hub connectors run`). Each replica's feed of hub.events runs whenever Kafka is on.
+    connectors: str = "inline"
     page_cap: int = 100
     max_depth: int = 10
     max_aliases: int = 15
@@ -44,6 +50,11 @@ class Settings:
             issuer_url=e.get("HUB_ISSUER_URL", d.issuer_url),
             token_lifetime_s=int(e.get("HUB_TOKEN_LIFETIME", d.token_lifetime_s)),
             kafka_bootstrap=e.get("HUB_KAFKA_BOOTSTRAP") or None,
+            kafka_idempotence=_bool(e.get("HUB_KAFKA_IDEMPOTENCE"), True),
+            kafka_session_timeout_ms=int(
+                e.get("HUB_KAFKA_SESSION_TIMEOUT_MS", d.kafka_session_timeout_ms)
+            ),
+            connectors=e.get("HUB_CONNECTORS", d.connectors),
             page_cap=int(e.get("HUB_PAGE_CAP", d.page_cap)),
             max_depth=int(e.get("HUB_MAX_DEPTH", d.max_depth)),
             max_aliases=int(e.get("HUB_MAX_ALIASES", d.max_aliases)),

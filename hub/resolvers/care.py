@@ -53,26 +53,35 @@ async def list_care_contacts(
 
 async def record_care_contact(info: Info, data: inputs.CareContactInput) -> Any:
     ctx: Context = info.context
+    async with transaction(ctx) as session:
+        row = await apply_care_contact(ctx, session, data)
+    return await read_back(info, CARE_CONTACT, row.id, "record")
+
+
+async def apply_care_contact(
+    ctx: Context, session: Any, data: inputs.CareContactInput
+) -> CareContact:
+    """The workflow of recording a care contact, inside the caller's transaction: for the
+    GraphQL mutation and for each contact of an NGO system's batch on its Kafka inbox."""
     if ctx.principal.city is None:
         raise HubError(Code.FORBIDDEN, "your token names no city")
     if data.contact_date > ctx.now.date():
         raise HubError(Code.BAD_USER_INPUT, "contactDate lies in the future")
-    async with transaction(ctx) as session:
-        row = CareContact(
-            ngo_id=ctx.principal.org_id,
-            client_ref=_client_ref(data.client_ref),
-            contact_date=data.contact_date,
-            kind=CareKind(data.kind).value,
-            location=CareLocation(data.location).value,
-            branch=Branch(data.branch).value,
-            city=ctx.principal.city,
-            recorded_at=ctx.now,
-        )
-        await authorize_new(
-            session, ctx, "CareContact", "record", row, "you may not record care contacts"
-        )
-        await emit(session, ctx, "be.hub.care_contact.recorded.v1", row)
-    return await read_back(info, CARE_CONTACT, row.id, "record")
+    row = CareContact(
+        ngo_id=ctx.principal.org_id,
+        client_ref=_client_ref(data.client_ref),
+        contact_date=data.contact_date,
+        kind=CareKind(data.kind).value,
+        location=CareLocation(data.location).value,
+        branch=Branch(data.branch).value,
+        city=ctx.principal.city,
+        recorded_at=ctx.now,
+    )
+    await authorize_new(
+        session, ctx, "CareContact", "record", row, "you may not record care contacts"
+    )
+    await emit(session, ctx, "be.hub.care_contact.recorded.v1", row)
+    return row
 
 
 async def refer_client(info: Info, data: inputs.ReferralInput) -> Any:

@@ -150,51 +150,56 @@ async def confirm_rental_agreement(info: Info, agreement_id: str) -> Any:
 
 async def register_shift(info: Info, data: inputs.ShiftInput) -> Any:
     ctx: Context = info.context
+    async with transaction(ctx) as session:
+        row = await apply_shift(ctx, session, data)
+    return await read_back(info, SHIFT, row.id, "register")
+
+
+async def apply_shift(ctx: Context, session: Any, data: inputs.ShiftInput) -> ShiftRegistration:
+    """The workflow of registering a shift, inside the caller's transaction: for the
+    GraphQL mutation and for an operator's tool on its Kafka inbox alike."""
     ctx.require_grant("ShiftRegistration", "register")
     start, end = _period(data.starts_at, data.ends_at)
     if end - start > MAX_SHIFT:
         raise HubError(Code.BAD_USER_INPUT, "a shift lasts at most 24 hours")
     if start < ctx.now - REGISTRATION_GRACE:
         raise HubError(Code.BAD_USER_INPUT, "shifts are registered in advance, not afterwards")
-    async with transaction(ctx) as session:
-        premises = await _premises(session, data.premises_id, lock=True)
-        await _sex_worker_exists(session, data.sex_worker_id)
-        row = ShiftRegistration(
-            premises_id=premises.id,
-            window=data.window,
-            sex_worker_id=data.sex_worker_id,
-            starts_at=start,
-            ends_at=end,
-            status=ShiftStatus.REGISTERED.value,
-            registered_by_id=ctx.principal.org_id,
+    premises = await _premises(session, data.premises_id, lock=True)
+    await _sex_worker_exists(session, data.sex_worker_id)
+    row = ShiftRegistration(
+        premises_id=premises.id,
+        window=data.window,
+        sex_worker_id=data.sex_worker_id,
+        starts_at=start,
+        ends_at=end,
+        status=ShiftStatus.REGISTERED.value,
+        registered_by_id=ctx.principal.org_id,
+    )
+    await authorize_new(
+        session,
+        ctx,
+        "ShiftRegistration",
+        "register",
+        row,
+        "these premises are not operated by your organisation",
+    )
+    _window(premises, data.window)
+    await _certificate_allows(session, premises.id, start, end)
+    row.rental_agreement_id = await _confirmed_rental(session, row)
+    overlap = await session.execute(
+        select(col(ShiftRegistration.id)).where(
+            col(ShiftRegistration.premises_id) == premises.id,
+            col(ShiftRegistration.window) == data.window,
+            col(ShiftRegistration.id) != row.id,
+            col(ShiftRegistration.status).in_(LIVE_SHIFT),
+            col(ShiftRegistration.starts_at) < end,
+            col(ShiftRegistration.ends_at) > start,
         )
-        await authorize_new(
-            session,
-            ctx,
-            "ShiftRegistration",
-            "register",
-            row,
-            "these premises are not operated by your organisation",
-        )
-        _window(premises, data.window)
-        await _certificate_allows(session, premises.id, start, end)
-        row.rental_agreement_id = await _confirmed_rental(session, row)
-        overlap = await session.execute(
-            select(col(ShiftRegistration.id)).where(
-                col(ShiftRegistration.premises_id) == premises.id,
-                col(ShiftRegistration.window) == data.window,
-                col(ShiftRegistration.id) != row.id,
-                col(ShiftRegistration.status).in_(LIVE_SHIFT),
-                col(ShiftRegistration.starts_at) < end,
-                col(ShiftRegistration.ends_at) > start,
-            )
-        )
-        if overlap.first() is not None:
-            raise HubError(
-                Code.CONFLICT, "another shift is registered on this window in that period"
-            )
-        await emit(session, ctx, "be.hub.shift.registered.v1", row)
-    return await read_back(info, SHIFT, row.id, "register")
+    )
+    if overlap.first() is not None:
+        raise HubError(Code.CONFLICT, "another shift is registered on this window in that period")
+    await emit(session, ctx, "be.hub.shift.registered.v1", row)
+    return row
 
 
 async def _certificate_allows(

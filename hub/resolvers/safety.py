@@ -98,6 +98,14 @@ def _city(ctx: Context) -> str:
 
 async def record_inspection(info: Info, data: inputs.InspectionInput) -> Any:
     ctx: Context = info.context
+    async with transaction(ctx) as session:
+        row = await apply_inspection(ctx, session, data)
+    return await read_back(info, INSPECTION, row.id, "record")
+
+
+async def apply_inspection(ctx: Context, session: Any, data: inputs.InspectionInput) -> Inspection:
+    """The workflow of recording an inspection, inside the caller's transaction: for the
+    GraphQL mutation and for a police system's event on its Kafka inbox alike."""
     city = _city(ctx)
     occurred = aware(data.occurred_at, "occurredAt")
     if occurred > ctx.now:
@@ -107,26 +115,25 @@ async def record_inspection(info: Info, data: inputs.InspectionInput) -> Any:
         raise HubError(Code.BAD_USER_INPUT, "counts must be between 0 and 1000")
     if data.administrative_arrests + data.judicial_arrests > data.persons_checked:
         raise HubError(Code.BAD_USER_INPUT, "more arrests than persons checked")
-    async with transaction(ctx) as session:
-        row = Inspection(
-            city=city,
-            zone=text(data.zone, "zone", max_len=80) if data.zone else None,
-            branch=Branch(data.branch).value,
-            premises_id=await _premises_in_city(session, data.premises_id, city),
-            occurred_at=occurred,
-            persons_checked=data.persons_checked,
-            outcome=InspectionOutcome(data.outcome).value,
-            administrative_arrests=data.administrative_arrests,
-            judicial_arrests=data.judicial_arrests,
-            hidden_form=data.hidden_form,
-            proactive=data.proactive,
-            police_org_id=ctx.principal.org_id,
-        )
-        await authorize_new(
-            session, ctx, "Inspection", "record", row, "you may not record inspections here"
-        )
-        await emit(session, ctx, "be.hub.inspection.recorded.v1", row)
-    return await read_back(info, INSPECTION, row.id, "record")
+    row = Inspection(
+        city=city,
+        zone=text(data.zone, "zone", max_len=80) if data.zone else None,
+        branch=Branch(data.branch).value,
+        premises_id=await _premises_in_city(session, data.premises_id, city),
+        occurred_at=occurred,
+        persons_checked=data.persons_checked,
+        outcome=InspectionOutcome(data.outcome).value,
+        administrative_arrests=data.administrative_arrests,
+        judicial_arrests=data.judicial_arrests,
+        hidden_form=data.hidden_form,
+        proactive=data.proactive,
+        police_org_id=ctx.principal.org_id,
+    )
+    await authorize_new(
+        session, ctx, "Inspection", "record", row, "you may not record inspections here"
+    )
+    await emit(session, ctx, "be.hub.inspection.recorded.v1", row)
+    return row
 
 
 async def open_measure(info: Info, data: inputs.MeasureInput) -> Any:

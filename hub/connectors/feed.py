@@ -1,0 +1,110 @@
+"""This replica's feed of `hub.events`: every event, from any replica, to local subscribers.
+
+Each replica reads every partition of `hub.events` from the end as it starts (a broadcast,
+not a share of a consumer group: no group join, no committed offsets, since a subscriber
+only ever wants live events) and hands each event to its EventHub, which projects it for
+each subscriber. Delivery is at least once, so events already delivered are recognised by
+their id and skipped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections import OrderedDict
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+
+from hub.config import Settings
+from hub.connectors import kafka
+from hub.events.hub import EventHub
+
+log = logging.getLogger("hub.connectors.feed")
+SEEN = 10_000  # ids remembered for de-duplication
+
+
+class Feed:
+    def __init__(
+        self,
+        settings: Settings,
+        events: EventHub,
+        *,
+        backoff_min_s: float = 0.2,
+        backoff_max_s: float = 5.0,
+    ) -> None:
+        self.settings = settings
+        self.events = events
+        self.backoff_min_s = backoff_min_s
+        self.backoff_max_s = backoff_max_s
+        self.ready = asyncio.Event()  # positioned at the end of every partition
+        self.delivered = 0
+        self.duplicates = 0
+        self._seen: OrderedDict[str, None] = OrderedDict()
+
+    async def run(self) -> None:
+        backoff = self.backoff_min_s
+        while True:
+            consumer: AIOKafkaConsumer | None = None
+            try:
+                consumer = await self._connect()
+                backoff = self.backoff_min_s
+                while True:
+                    batches = await consumer.getmany(timeout_ms=200, max_records=500)
+                    for messages in batches.values():
+                        for message in messages:
+                            self._deliver(message.value)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                self.ready.clear()
+                log.warning("feed failed (%s); reconnecting in %.1fs", type(exc).__name__, backoff)
+                await asyncio.sleep(backoff)  # a backoff, not a synchronisation
+                backoff = min(backoff * 2, self.backoff_max_s)
+            finally:
+                if consumer is not None:
+                    with contextlib.suppress(Exception):
+                        await consumer.stop()
+
+    async def _connect(self) -> AIOKafkaConsumer:
+        await kafka.ensure_topics(self.settings, [kafka.HUB_EVENTS])
+        # After a broker restart an offset may be out of range: read the new log whole.
+        consumer = kafka.consumer(
+            self.settings, group_id=None, auto_offset_reset="earliest", fetch_max_wait_ms=100
+        )
+        try:
+            await consumer.start()
+            await consumer.topics()  # fetch metadata
+            partitions = consumer.partitions_for_topic(kafka.HUB_EVENTS)
+            if not partitions:
+                raise RuntimeError(f"no partitions for {kafka.HUB_EVENTS}")
+            tps = [TopicPartition(kafka.HUB_EVENTS, p) for p in sorted(partitions)]
+            consumer.assign(tps)
+            await consumer.seek_to_end(*tps)
+            for tp in tps:
+                await consumer.position(tp)  # resolve now: live events from this point on
+        except BaseException:
+            with contextlib.suppress(Exception):
+                await consumer.stop()
+            raise
+        self.ready.set()
+        return consumer
+
+    def _deliver(self, value: bytes | None) -> None:
+        try:
+            event: Any = json.loads(value or b"")
+        except ValueError:
+            log.warning("feed: an undecodable message on %s was skipped", kafka.HUB_EVENTS)
+            return
+        if not isinstance(event, dict) or not isinstance(event.get("id"), str):
+            return
+        if event["id"] in self._seen:
+            self.duplicates += 1
+            return
+        self._seen[event["id"]] = None
+        if len(self._seen) > SEEN:
+            self._seen.popitem(last=False)
+        self.delivered += 1
+        self.events.deliver(event)
