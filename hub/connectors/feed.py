@@ -72,7 +72,7 @@ class Feed:
         await kafka.ensure_topics(self.settings, [kafka.HUB_EVENTS])
         # After a broker restart an offset may be out of range: read the new log whole.
         consumer = kafka.consumer(
-            self.settings, group_id=None, auto_offset_reset="earliest", fetch_max_wait_ms=100
+            self.settings, group_id=None, auto_offset_reset="earliest", fetch_max_wait_ms=20
         )
         try:
             await consumer.start()

@@ -84,6 +84,8 @@ class Connectors:
     def start(self) -> None:
         loop = asyncio.get_running_loop()
         if self.relay is not None:
+            if self.hub.events is not None:
+                self.hub.events.on_commit(self.relay.notify)
             self._tasks.append(loop.create_task(self.relay.run(), name="hub-relay"))
         for c in self.inbound:
             self._tasks.append(loop.create_task(c.run(), name=f"hub-inbound-{c.partner.key}"))

@@ -15,7 +15,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from sqlalchemy import func, select
@@ -64,6 +64,7 @@ class EventHub:
         self._seen_above: set[int] = set()
         self._gap_since: dict[int, float] = {}
         self.delivered = 0
+        self._commit_listeners: list[Callable[[], None]] = []
 
     def subscribe(self) -> Subscription:
         sub = Subscription(self)
@@ -84,7 +85,14 @@ class EventHub:
                     sub.queue.put_nowait(None)
 
     def notify(self) -> None:
+        """A transaction of this replica committed events to the outbox."""
         self._wake.set()
+        for listener in self._commit_listeners:
+            listener()
+
+    def on_commit(self, listener: Callable[[], None]) -> None:
+        """Call `listener` on every local commit (the Kafka relay: no wait for its poll)."""
+        self._commit_listeners.append(listener)
 
     async def start(self) -> None:
         if not self.tail_outbox or self._task is not None:
