@@ -279,7 +279,7 @@ def cmd_retention_run(args: argparse.Namespace) -> int:
     from hub.db import Database
     from hub.models.base import utcnow
     from hub.policy.store import active_documents, compile_set
-    from hub.retention import RetentionError, run_retention
+    from hub.retention import RetentionError, prune_outbox, run_retention
 
     settings = Settings.from_env()
 
@@ -295,9 +295,10 @@ def cmd_retention_run(args: argparse.Namespace) -> int:
 
                 policies = PolicySet.from_directory(settings.policy_dir)
             try:
-                counts = await run_retention(
-                    db, policies, audit, now=utcnow(), dry_run=args.dry_run
-                )
+                now = utcnow()
+                counts = await run_retention(db, policies, audit, now=now, dry_run=args.dry_run)
+                if not args.dry_run:
+                    counts["Outbox"] = await prune_outbox(db, audit, now=now)
             except RetentionError as exc:
                 print(f"retention failed for: {', '.join(exc.failed)}", file=sys.stderr)
                 counts, code = exc.counts, 1

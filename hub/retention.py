@@ -387,6 +387,44 @@ async def run_retention(
     return counts
 
 
+# --- the outbox ----------------------------------------------------------------------------
+
+# An outbox row carries the record's snapshot (report text, client references...), so it
+# must not outlive its use: a week after it was sent, or a month after it was written if no
+# relay ever sent it (embedded mode has none: live subscribers got it within moments).
+OUTBOX_KEEP_SENT = timedelta(days=7)
+OUTBOX_KEEP_UNSENT = timedelta(days=30)
+
+
+async def prune_outbox(db: Database, audit: AuditLog, *, now: datetime) -> int:
+    """Delete outbox rows past their use (one set-based DELETE); the count is logged."""
+    async with db.session() as session, session.begin():
+        result = await session.execute(
+            delete(OutboxEvent).where(
+                or_(
+                    col(OutboxEvent.published_at) < now - OUTBOX_KEEP_SENT,
+                    col(OutboxEvent.created_at) < now - OUTBOX_KEEP_UNSENT,
+                )
+            )
+        )
+        done = _rowcount(result)
+    await audit.append(
+        [
+            AuditRecord(
+                at=now,
+                action="retention",
+                resource="Outbox",
+                subject=RETENTION_ACTOR,
+                operation="retention",
+                fields=["published_at", "created_at"],
+                reason=f"deleted {done}: sent before {(now - OUTBOX_KEEP_SENT).isoformat()} "
+                f"or written before {(now - OUTBOX_KEEP_UNSENT).isoformat()}",
+            )
+        ]
+    )
+    return done
+
+
 # --- erasure -------------------------------------------------------------------------------
 
 
@@ -590,6 +628,7 @@ class RetentionTask:
             counts = await run_retention(
                 self.db, self._policies(), self.audit, now=now, batch_size=self.batch_size
             )
+            await prune_outbox(self.db, self.audit, now=now)
         self.runs += 1
         self.last_counts = counts
         return counts

@@ -616,3 +616,56 @@ def test_the_task_stops_promptly_while_waiting(hub):
     hub.run(task.stop())  # stopping twice is harmless
     with pytest.raises(ValueError):
         RetentionTask(st.db, st.policies, st.audit, interval=timedelta(0))
+
+
+def test_the_outbox_does_not_outlive_its_use(hub):
+    """Outbox rows hold record snapshots: pruned a week after sending, a month after
+    writing if never sent; recent ones stay. Counted in the access log."""
+    from hub.events.envelope import make_event
+    from hub.models import AccessLogEntry, OutboxEvent
+    from hub.retention import prune_outbox
+
+    now = datetime.now(UTC)
+
+    def row(created_days: int, sent_days: int | None) -> OutboxEvent:
+        created = now - timedelta(days=created_days)
+        event = make_event("be.hub.alert.issued.v1", subject="x", data={}, time=created)
+        sent = None if sent_days is None else now - timedelta(days=sent_days)
+        return OutboxEvent(
+            event_id=event["id"],
+            type=event["type"],
+            resource="Alert",
+            record_id="x",
+            envelope=event,
+            created_at=created,
+            published_at=sent,
+        )
+
+    rows = {
+        "old_sent": row(10, 9),
+        "recent_sent": row(3, 3),
+        "old_unsent": row(40, None),
+        "recent_unsent": row(10, None),
+    }
+
+    async def run() -> tuple[int, set[str], list[str | None]]:
+        async with hub.db.session() as s:
+            s.add_all(rows.values())
+            await s.commit()
+        done = await prune_outbox(hub.db, state(hub).audit, now=now)
+        async with hub.db.session() as s:
+            left = set((await s.execute(select(OutboxEvent.event_id))).scalars())
+            reasons = list(
+                (
+                    await s.execute(
+                        select(AccessLogEntry.reason).where(AccessLogEntry.resource == "Outbox")
+                    )
+                ).scalars()
+            )
+        return done, left, reasons
+
+    done, left, reasons = hub.run(run())
+    assert done == 2
+    assert rows["recent_sent"].event_id in left and rows["recent_unsent"].event_id in left
+    assert rows["old_sent"].event_id not in left and rows["old_unsent"].event_id not in left
+    assert reasons and reasons[-1].startswith("deleted 2:")
