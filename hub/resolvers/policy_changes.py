@@ -275,13 +275,3 @@ async def list_policies(info: Info) -> list[PolicyVersion]:
             )
         ).scalars()
         return list(rows)
-
-
-async def approvals(ctx: Context, change_id: str) -> list[PolicyApproval]:
-    async with ctx.hub.db.session() as session:
-        rows = (
-            await session.execute(
-                select(PolicyApproval).where(col(PolicyApproval.change_id) == change_id)
-            )
-        ).scalars()
-        return list(rows)

@@ -8,10 +8,12 @@ from enum import Enum
 import strawberry
 from strawberry.types import Info
 
+from hub.models import PolicyApproval as ApprovalRow
 from hub.models import PolicyChange as ChangeRow
 from hub.models import PolicyVersion as VersionRow
 from hub.policy.preview import PreviewEntry
 from hub.resolvers import policy_changes as flow
+from hub.schema.types import list_loader
 
 
 @strawberry.enum
@@ -58,7 +60,9 @@ class PolicyChange:
         "than the proposer, and a worker representative for sex-worker data."
     )
     async def approvals(self, info: Info) -> list[PolicyApproval]:
-        rows = await flow.approvals(info.context, self.id)
+        # One batched query for every change of the response, not one per change.
+        loader = list_loader(info.context, "approvals", ApprovalRow, "change_id", ApprovalRow.at)
+        rows = await loader.load(self.id)
         return [PolicyApproval(approver=r.approver, role=r.role, at=r.at) for r in rows]
 
 

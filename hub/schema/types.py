@@ -142,7 +142,7 @@ def builder(
     return build
 
 
-def _list_loader(ctx: Context, name: str, model: Any, key_column: str, order: Any) -> Any:
+def list_loader(ctx: Context, name: str, model: Any, key_column: str, order: Any) -> Any:
     async def batch(keys: list[str]) -> list[list[Any]]:
         column = getattr(model, key_column)
         stmt = select(model).where(column.in_(set(keys))).order_by(order)
@@ -378,7 +378,7 @@ class Measure:
     async def transitions(self, info: Info) -> list[MeasureTransition] | None:
         if self.transitions_key is None:
             return None
-        loader = _list_loader(
+        loader = list_loader(
             info.context, "transitions", MeasureTransitionRow, "measure_id", MeasureTransitionRow.at
         )
         rows = await loader.load(self.transitions_key)
@@ -425,7 +425,7 @@ class Report:
         if self.shares_key is None:
             return None
         ctx: Context = info.context
-        shares = await _list_loader(
+        shares = await list_loader(
             ctx, "shares", ReportShare, "report_id", ReportShare.organisation_id
         ).load(self.shares_key)
         orgs = node_loader(ctx, ORGANISATION, "id", selected(info))
@@ -437,7 +437,7 @@ class Report:
         if self.replies_key is None:
             return None
         ctx: Context = info.context
-        rows = await _list_loader(ctx, "replies", ReplyRow, "report_id", ReplyRow.created_at).load(
+        rows = await list_loader(ctx, "replies", ReplyRow, "report_id", ReplyRow.created_at).load(
             self.replies_key
         )
         # The author sees every answer; an organisation sees hers and its own, never another
