@@ -587,27 +587,29 @@ def run_policy_tests(policy_dir: Path, tests_dir: Path, *, out: TextIO) -> int:
         PolicySet.from_directory(policy_dir)
     except PolicyError as exc:
         for err in exc.errors:
-            print(f"ERROR policy: {err}", file=out)
-        print("the policy set does not load: no case was run", file=out)
+            out.write(f"ERROR policy: {err}\n")
+        out.write("the policy set does not load: no case was run\n")
         return max(1, len(exc.errors))
     files, defects = load_all(tests_dir)
     for defect in defects:
-        print(f"FAIL {defect}", file=out)
+        out.write(f"FAIL {defect}\n")
     if not files and not defects:
-        print(f"FAIL no test cases in {tests_dir}", file=out)
+        out.write(f"FAIL no test cases in {tests_dir}\n")
         return 1
     passed, failed = 0, len(defects)
     if files:
         for o in _run_files(policy_dir, list(files.values())):
             if o.passed:
                 passed += 1
-                print(f"PASS {o.case.name} {o.case.description}", file=out)
+                out.write(f"PASS {o.case.name} {o.case.description}\n")
             else:
                 failed += 1
-                print(f"FAIL {o.case.name} {o.case.description}: {'; '.join(o.failures)}", file=out)
+                out.write(
+                    f"FAIL {o.case.name} {o.case.description}: {'; '.join(o.failures)}" + "\n"
+                )
             out.flush()
     seconds = time.monotonic() - started
-    print(f"{passed} passed, {failed} failed ({seconds:.1f}s)", file=out)
+    out.write(f"{passed} passed, {failed} failed ({seconds:.1f}s)\n")
     return failed
 
 

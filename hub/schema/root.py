@@ -20,8 +20,9 @@ from strawberry.types import Info
 from strawberry.types.execution import ExecutionContext
 
 from hub.errors import HubError
+from hub.models import Organisation as OrganisationRow
 from hub.resolvers import audit_views, care, consent, premises, reports, safety, sex_workers
-from hub.resolvers.reads import select_nodes, selected
+from hub.resolvers.reads import fetch_page, select_nodes, selected
 from hub.schema import inputs
 from hub.schema.context import Context
 from hub.schema.enums import Branch, CertificateStatus, MeasureStatus, ReportStatus
@@ -74,10 +75,13 @@ class Query(PolicyQuery, IndicatorsQuery):
     async def organisations(self, info: Info) -> list[Organisation]:
         ctx: Context = info.context
         grant = ctx.require_grant("Organisation", "read")
-        from hub.models import Organisation as Row
-
         pairs = await select_nodes(
-            ctx, ORGANISATION, grant, selected(info), order=[Row.name, Row.id], limit=1000
+            ctx,
+            ORGANISATION,
+            grant,
+            selected(info),
+            order=[OrganisationRow.name, OrganisationRow.id],
+            limit=1000,
         )
         return [n for _r, n in pairs]
 
@@ -199,8 +203,6 @@ class Query(PolicyQuery, IndicatorsQuery):
     async def referrals(
         self, info: Info, first: int | None = None, after: str | None = None
     ) -> Connection[Referral]:
-        from hub.resolvers.reads import fetch_page
-
         return connection(
             *await fetch_page(
                 info, REFERRAL, order=[("created_at", True)], first=first, after=after
