@@ -245,3 +245,28 @@ def test_hub_audit_verify_command(hub):
     )
     assert bad.returncode == 1
     assert "TAMPERED at entry 2" in bad.stdout
+
+
+def test_a_private_workplace_address_is_logged_a_business_is_not(hub):
+    from hub.models import Premises
+
+    async def add_home() -> str:
+        async with hub.db.session() as s:
+            home = Premises(
+                address="Invented Street 1",
+                city="Antwerpen",
+                zone="Noord",
+                kind="private",
+                windows=0,
+            )
+            s.add(home)
+            await s.commit()
+            return home.id
+
+    home = hub.run(add_home())
+    q = "query Homes { premises(first: 100) { edges { node { id kind address } } } }"
+    nodes = [e["node"] for e in hub.ok(q, as_=POLICE, purpose="inspection")["premises"]["edges"]]
+    assert home in {n["id"] for n in nodes} and len(nodes) > 1
+    logged = [r for r, _ in entries(hub, operation="Homes") if r.resource == "Premises"]
+    assert [r.record_ids for r in logged] == [[home]]
+    assert "address" in logged[0].fields

@@ -6,7 +6,8 @@ documents against it and the GraphQL types expose exactly these fields (in camel
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from enum import Enum
 from typing import Any
@@ -42,6 +43,12 @@ class Resource:
     holds_sex_worker_data: bool = False
     # Personal data: every read of it is written to the access log.
     personal: bool = False
+    # For a resource that is personal for some rows only: which rows (read in Python off
+    # the rows already fetched; no extra query).
+    personal_rows: Callable[[Any], bool] | None = None
+
+    def is_personal(self, row: Any) -> bool:
+        return self.personal or (self.personal_rows is not None and self.personal_rows(row))
 
 
 def _r(
@@ -178,6 +185,12 @@ RESOURCES: dict[str, Resource] = {
         ),
     )
 }
+
+# A private (home-based) workplace's address is where someone lives: its reads are logged
+# like any personal data. Window premises and clubs are businesses.
+RESOURCES["Premises"] = replace(
+    RESOURCES["Premises"], personal_rows=lambda row: row.kind == "private"
+)
 
 # Fields whose kind is not read off their column: a composite, an address, a reference.
 SPECIAL_KINDS: dict[tuple[str, str], str] = {

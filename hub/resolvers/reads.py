@@ -151,18 +151,15 @@ async def select_nodes(
         built = node.build(ctx, row[0], mask, selection, tuple(row[1 : 1 + n_extra]))
         out.append((row[0], built))
     resource = node.resource
-    if resource.personal and any(n is not None for _, n in out):
+    personal = [r for r, n in out if n is not None and resource.is_personal(r)]
+    if personal:
         subject = resource.subject_column
         ctx.record(
             "read",
             resource.name,
-            record_ids=[str(r.id) for r, n in out if n is not None],
+            record_ids=[str(r.id) for r in personal],
             fields=sorted(shown),
-            subjects=(
-                [s for r, n in out if n is not None and (s := getattr(r, subject))]
-                if subject
-                else []
-            ),
+            subjects=[s for r in personal if (s := getattr(r, subject))] if subject else [],
         )
     return out
 
