@@ -94,7 +94,8 @@ async def authorize_existing(
     stmt = select(model).where(model.id == row_id, grant.row_filter(ctx.vars)).with_for_update()
     row = (await session.execute(stmt)).scalar_one_or_none()
     if row is not None:
-        _record_write(ctx, resource, action, row)
+        if action != "read":  # loading a row to look at it (a preview) changes nothing
+            _record_write(ctx, resource, action, row)
         return row
     read = ctx.grant(resource, "read")
     if read is not None:
