@@ -207,6 +207,11 @@ def test_every_step_is_in_the_access_log(hub):
     assert ("write:propose", DPO) in steps
     assert ("write:approve", DPO2) in steps
     assert ("policy:activate", DPO2) in steps
+    hub.ok(PREVIEW, {"id": change["id"]}, as_=DPO)
+    nodes = [e["node"] for e in hub.ok(q, as_=DPO)["accessLog"]["edges"]]
+    assert ("policy:preview", DPO) in {
+        (n["action"], n["subject"]) for n in nodes if n["recordIds"] == [change["id"]]
+    }
 
 
 def test_a_second_replica_applies_an_activation_within_a_second(hub):

@@ -115,7 +115,8 @@ async def preview_change(info: Info, change_id: str) -> tuple[str, list[PreviewE
         current = compile_set(active, -1)
         proposed = _candidate(active, change.resource, change.document)
         entries = await preview(session, current, proposed, change.resource, ctx.now)
-        return change.resource, entries
+    ctx.record("policy:preview", change.resource, record_ids=[change.id])
+    return change.resource, entries
 
 
 async def approve(info: Info, change_id: str) -> tuple[PolicyChange, bool]:
