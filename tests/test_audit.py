@@ -270,3 +270,30 @@ def test_a_private_workplace_address_is_logged_a_business_is_not(hub):
     logged = [r for r, _ in entries(hub, operation="Homes") if r.resource == "Premises"]
     assert [r.record_ids for r in logged] == [[home]]
     assert "address" in logged[0].fields
+
+
+def test_two_writers_on_one_database_extend_one_chain(hub):
+    """Two processes' logs (two AuditLog writers) appending at once: every entry lands,
+    in one valid chain (a collision on the chain's head is retried, never lost)."""
+    from datetime import UTC, datetime
+
+    from hub.audit.log import AuditLog, AuditRecord
+
+    async def burst() -> None:
+        first, second = AuditLog(hub.db), AuditLog(hub.db)
+        try:
+            await asyncio.gather(
+                *(
+                    (first if i % 2 else second).append(
+                        [AuditRecord(at=datetime.now(UTC), action="test", reason=str(i))]
+                    )
+                    for i in range(40)
+                )
+            )
+        finally:
+            await first.close()
+            await second.close()
+
+    hub.run(burst())
+    assert len(entries(hub, action="test")) == 40
+    assert hub.run(verify_chain(hub.db)).ok

@@ -19,6 +19,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import insert, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import col
 
 from hub.db import Database
@@ -27,6 +28,7 @@ from hub.models import AccessLogEntry, AccessLogSubject, AuditHead
 log = logging.getLogger("hub.audit")
 GENESIS = "0" * 64
 MAX_BATCH = 500
+WRITE_ATTEMPTS = 5
 
 
 @dataclass
@@ -105,7 +107,7 @@ class AuditLog:
             while self._pending:
                 batch, self._pending = self._pending[:MAX_BATCH], self._pending[MAX_BATCH:]
                 try:
-                    await self._write([r for r, _ in batch])
+                    await self._write_retrying([r for r, _ in batch])
                 except Exception as exc:  # every waiting request fails rather than go unaudited
                     log.error("audit write failed: %s", type(exc).__name__)
                     for _, fut in batch:
@@ -115,6 +117,19 @@ class AuditLog:
                 for _, fut in batch:
                     if not fut.done():
                         fut.set_result(None)
+
+    async def _write_retrying(self, records: list[AuditRecord]) -> None:
+        """Another process may extend the chain between our read of its head and our
+        insert (SQLite takes no row lock): the positions then collide and the transaction
+        is rolled back whole, so it is safe to read the new head and try again."""
+        for attempt in range(WRITE_ATTEMPTS):
+            try:
+                await self._write(records)
+                return
+            except IntegrityError:
+                if attempt == WRITE_ATTEMPTS - 1:
+                    raise
+                await asyncio.sleep(0.01 * (attempt + 1))
 
     async def _write(self, records: list[AuditRecord]) -> None:
         async with self.db.sessions() as session, session.begin():
