@@ -19,6 +19,7 @@ from hub.auth.verify import TokenVerifier
 from hub.config import Settings
 from hub.connectors.runner import Connectors
 from hub.crypto import Keyring, load_or_create_key
+from hub.cursors import CursorCodec
 from hub.db import Database
 from hub.events.hub import EventHub
 from hub.events.projection import Projector
@@ -26,10 +27,9 @@ from hub.graphql_app import GraphQLEndpoint
 from hub.policy.effects import Pseudonymizer
 from hub.policy.engine import PolicySet
 from hub.policy.store import PolicyStore
-from hub.retention import RetentionTask
-from hub.schema.context import HubState
-from hub.schema.cursors import CursorCodec
 from hub.schema.root import make_schema
+from hub.services.retention import RetentionTask
+from hub.state import HubState
 
 # aiosqlite logs statement parameters at DEBUG: they may hold personal data or hashes.
 logging.getLogger("aiosqlite").setLevel(logging.INFO)

@@ -279,7 +279,7 @@ def cmd_retention_run(args: argparse.Namespace) -> int:
     from hub.db import Database
     from hub.models.base import utcnow
     from hub.policy.store import active_documents, compile_set
-    from hub.retention import RetentionError, prune_outbox, run_retention
+    from hub.services.retention import RetentionError, prune_outbox, run_retention
 
     settings = Settings.from_env()
 
@@ -315,11 +315,30 @@ def cmd_retention_run(args: argparse.Namespace) -> int:
     return asyncio.run(run())
 
 
+async def _run_connectors(settings: Settings) -> None:
+    """The app's lifespan with connectors, without serving HTTP, until SIGINT or SIGTERM."""
+    import contextlib
+    import logging
+    import signal
+
+    from hub.app import create_app
+
+    app = create_app(settings.with_(connectors="inline"))
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(sig, stop.set)
+    async with app.router.lifespan_context(app):
+        logging.getLogger("hub.connectors").info("connectors running")
+        await stop.wait()
+    logging.getLogger("hub.connectors").info("connectors stopped")
+
+
 def cmd_connectors_run(_args: argparse.Namespace) -> int:
     import contextlib
     import logging
 
-    from hub.connectors.runner import run_forever
     from hub.db import upgrade
 
     settings = Settings.from_env()
@@ -329,7 +348,7 @@ def cmd_connectors_run(_args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.INFO)
     upgrade(settings.database_url)
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(run_forever(settings))
+        asyncio.run(_run_connectors(settings))
     return 0
 
 

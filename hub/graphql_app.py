@@ -27,11 +27,13 @@ from strawberry.types import ExecutionResult
 from strawberry.types.unset import UNSET
 
 from hub.audit.log import AuditRecord
-from hub.auth.principal import Principal
 from hub.auth.verify import TokenVerifier, principal_for_request
 from hub.errors import Code, HubError
 from hub.models.base import utcnow
-from hub.schema.context import Context, HubState
+from hub.policy.principal import Principal
+from hub.schema.context import Context
+from hub.services.actor import Actor
+from hub.state import HubState
 
 
 def format_error(error: GraphQLError) -> dict[str, Any]:
@@ -80,17 +82,20 @@ class _Strawberry(GraphQL[Context, None]):
     async def get_context(self, request: Any, response: Any) -> Context:
         if isinstance(request, WebSocket):
             # Nothing is authenticated until connection_init (see on_ws_connect).
-            ctx = Context(hub=self.hub, principal=ANONYMOUS, authenticated=False)
+            ctx = Context(
+                hub=self.hub, actor=Actor(ANONYMOUS, self.hub.policies), authenticated=False
+            )
             request.scope.setdefault("state", {})["hub_context"] = ctx
             return ctx
         principal = getattr(request.state, "principal", None)
         if principal is None:  # only the GraphiQL page gets here without a token
-            return Context(hub=self.hub, principal=ANONYMOUS, authenticated=False)
-        return Context(
-            hub=self.hub,
-            principal=principal,
-            purpose_header=request.headers.get("hub-purpose"),
+            return Context(
+                hub=self.hub, actor=Actor(ANONYMOUS, self.hub.policies), authenticated=False
+            )
+        actor = Actor(
+            principal, self.hub.policies, purpose_header=request.headers.get("hub-purpose")
         )
+        return Context(hub=self.hub, actor=actor)
 
     async def on_ws_connect(self, context: Context) -> Any:
         """Authenticate in connection_init: {"authorization": "Bearer …", "purpose": …}."""
@@ -115,9 +120,10 @@ class _Strawberry(GraphQL[Context, None]):
                 ]
             )
             raise ConnectionRejectionError({"code": error.code.value}) from None
-        context.principal = principal
         purpose = params.get("purpose")
-        context.purpose_header = str(purpose) if purpose else None
+        context.actor = Actor(
+            principal, self.hub.policies, purpose_header=str(purpose) if purpose else None
+        )
         context.expires_at = _expiry(token.strip())
         context.authenticated = True
         return UNSET

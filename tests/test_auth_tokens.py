@@ -29,7 +29,6 @@ from starlette.testclient import TestClient
 from hub.auth.clients import check_secret, hash_secret, register_client
 from hub.auth.issuer import EmbeddedIssuer
 from hub.auth.keys import KEY_FILE, SigningKey
-from hub.auth.principal import Principal
 from hub.auth.routes import auth_routes
 from hub.auth.verify import TokenVerifier, principal_for_request
 from hub.config import Settings
@@ -37,6 +36,7 @@ from hub.db import Database, upgrade
 from hub.errors import Code, HubError
 from hub.models.organisation import Organisation
 from hub.models.sex_worker import SexWorker
+from hub.policy.principal import Principal
 
 T = TypeVar("T")
 

@@ -26,7 +26,7 @@ from hub.models import (
     Premises,
     Referral,
 )
-from hub.resolvers.indicators import (
+from hub.services.statistics import (
     INDICATORS,
     exact_quarter,
     quarter_of,

@@ -39,13 +39,11 @@ from hub.models import (
     ShiftRegistration,
 )
 from hub.policy.engine import PolicySet
-from hub.retention import (
+from hub.services.erasure import Requester, UnknownSexWorker, erase_identity
+from hub.services.retention import (
     ERASED,
     RETENTION_RULES,
-    Requester,
     RetentionTask,
-    UnknownSexWorker,
-    erase_identity,
     run_retention,
     unsupported_retention,
 )
@@ -419,7 +417,7 @@ def test_a_retention_without_a_rule_is_reported_and_not_applied(hub, caplog):
 def test_one_replica_at_a_time_on_postgresql(hub):
     if hub.backend != "postgresql":
         pytest.skip("the advisory lock is PostgreSQL's")
-    from hub.retention import _LOCK_KEY
+    from hub.services.retention import _LOCK_KEY
 
     async def with_lock_held() -> dict[str, int]:
         async with hub.db.engine.connect() as conn:
@@ -623,7 +621,7 @@ def test_the_outbox_does_not_outlive_its_use(hub):
     writing if never sent; recent ones stay. Counted in the access log."""
     from hub.events.envelope import make_event
     from hub.models import AccessLogEntry, OutboxEvent
-    from hub.retention import prune_outbox
+    from hub.services.retention import prune_outbox
 
     now = datetime.now(UTC)
 

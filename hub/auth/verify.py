@@ -26,9 +26,9 @@ from joserfc.jwk import KeySet
 from joserfc.jws import JWSRegistry
 
 from hub.auth.keys import SigningKey
-from hub.auth.principal import Principal
 from hub.config import Settings
 from hub.errors import Code, HubError
+from hub.policy.principal import Principal
 from hub.policy.vocabulary import PURPOSES, ROLES
 
 log = logging.getLogger(__name__)

@@ -14,7 +14,7 @@ is kept there but never logged) and the consumer goes on with the next message:
 7. `rejected`         a workflow rule refused it (the same code as the GraphQL mutation)
 8. `error`            the database failed, after bounded retries
 
-Applying runs the mutation's own workflow (hub/resolvers/) in one transaction, with the
+Applying runs the mutation's own workflow (hub/services/) in one transaction, with the
 event id written to the inbox table in that same transaction: an event already applied is
 skipped. The offset is committed only after the database commit (or after the dead letter
 is acknowledged), so a crash in between applies the event at most once more, which the
@@ -29,13 +29,11 @@ import json
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import date
 from typing import Any, Literal
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.structs import ConsumerRecord
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
-from pydantic.alias_generators import to_camel
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col
@@ -45,13 +43,10 @@ from hub.connectors import kafka
 from hub.connectors.partners import Directory, Partner
 from hub.errors import Code, HubError
 from hub.models import InboxEvent
-from hub.models.enums import Branch, CareKind, CareLocation, InspectionOutcome
-from hub.resolvers.care import apply_care_contact
-from hub.resolvers.premises import apply_shift
-from hub.resolvers.safety import apply_inspection
-from hub.resolvers.writes import transaction
-from hub.schema import inputs
-from hub.schema.context import Context, HubState
+from hub.services import care, inspections, shifts
+from hub.services.actor import Actor
+from hub.services.base import Command, unit_of_work, validation_message
+from hub.state import HubState
 
 log = logging.getLogger("hub.connectors.inbound")
 DB_ATTEMPTS = 3
@@ -76,95 +71,27 @@ class Envelope(BaseModel):
     data: dict[str, Any]
 
 
-class _Data(BaseModel):
-    model_config = ConfigDict(extra="forbid", alias_generator=to_camel, strict=False)
+class CareContactBatch(Command):
+    """Several care contacts of one NGO system, applied all or none."""
+
+    contacts: list[care.RecordCareContact] = Field(min_length=1, max_length=500)
 
 
-class InspectionData(_Data):
-    branch: Branch
-    occurred_at: AwareDatetime
-    outcome: InspectionOutcome
-    persons_checked: int = Field(default=0, ge=0, le=1000)
-    administrative_arrests: int = Field(default=0, ge=0, le=1000)
-    judicial_arrests: int = Field(default=0, ge=0, le=1000)
-    hidden_form: bool = False
-    proactive: bool = True
-    zone: str | None = Field(default=None, max_length=80)
-    premises_id: str | None = Field(default=None, max_length=36)
-
-
-class ShiftData(_Data):
-    premises_id: str = Field(max_length=36)
-    window: int = Field(ge=1, le=1000)
-    sex_worker_id: str = Field(max_length=36)
-    starts_at: AwareDatetime
-    ends_at: AwareDatetime
-
-
-class CareContactData(_Data):
-    client_ref: str = Field(min_length=1, max_length=80)
-    contact_date: date
-    kind: CareKind
-    location: CareLocation
-    branch: Branch
-
-
-class CareContactBatch(_Data):
-    contacts: list[CareContactData] = Field(min_length=1, max_length=500)
-
-
-async def _inspection(ctx: Context, session: Any, data: Any) -> list[str]:
-    d: InspectionData = data
-    row = await apply_inspection(
-        ctx,
-        session,
-        inputs.InspectionInput(
-            branch=d.branch,
-            occurred_at=d.occurred_at,
-            outcome=d.outcome,
-            persons_checked=d.persons_checked,
-            administrative_arrests=d.administrative_arrests,
-            judicial_arrests=d.judicial_arrests,
-            hidden_form=d.hidden_form,
-            proactive=d.proactive,
-            zone=d.zone,
-            premises_id=d.premises_id,  # type: ignore[arg-type]
-        ),
-    )
+async def _inspection(actor: Actor, session: Any, data: Any) -> list[str]:
+    row = await inspections.record_inspection(session=session, actor=actor, command=data)
     return [row.id]
 
 
-async def _shift(ctx: Context, session: Any, data: Any) -> list[str]:
-    d: ShiftData = data
-    row = await apply_shift(
-        ctx,
-        session,
-        inputs.ShiftInput(
-            premises_id=d.premises_id,  # type: ignore[arg-type]
-            window=d.window,
-            sex_worker_id=d.sex_worker_id,  # type: ignore[arg-type]
-            starts_at=d.starts_at,
-            ends_at=d.ends_at,
-        ),
-    )
+async def _shift(actor: Actor, session: Any, data: Any) -> list[str]:
+    row = await shifts.register_shift(session=session, actor=actor, command=data)
     return [row.id]
 
 
-async def _care_batch(ctx: Context, session: Any, data: Any) -> list[str]:
-    d: CareContactBatch = data
+async def _care_batch(actor: Actor, session: Any, data: Any) -> list[str]:
+    batch: CareContactBatch = data
     ids = []
-    for c in d.contacts:  # all or none: one transaction
-        row = await apply_care_contact(
-            ctx,
-            session,
-            inputs.CareContactInput(
-                client_ref=c.client_ref,
-                contact_date=c.contact_date,
-                kind=c.kind,
-                location=c.location,
-                branch=c.branch,
-            ),
-        )
+    for c in batch.contacts:  # all or none: one transaction
+        row = await care.record_care_contact(session=session, actor=actor, command=c)
         ids.append(row.id)
     return ids
 
@@ -173,14 +100,18 @@ async def _care_batch(ctx: Context, session: Any, data: Any) -> list[str]:
 class Inbound:
     resource: str
     action: str
-    schema: type[_Data]
-    apply: Callable[[Context, Any, Any], Awaitable[list[str]]]
+    schema: type[Command]  # the workflow's own command: one validation for every entry
+    apply: Callable[[Actor, Any, Any], Awaitable[list[str]]]
 
 
-# The event types partner systems may send, and the mutation each one is.
+# The event types partner systems may send, and the workflow each one runs.
 INBOUND: dict[str, Inbound] = {
-    "be.hub.inspection.recorded.v1": Inbound("Inspection", "record", InspectionData, _inspection),
-    "be.hub.shift.registered.v1": Inbound("ShiftRegistration", "register", ShiftData, _shift),
+    "be.hub.inspection.recorded.v1": Inbound(
+        "Inspection", "record", inspections.RecordInspection, _inspection
+    ),
+    "be.hub.shift.registered.v1": Inbound(
+        "ShiftRegistration", "register", shifts.RegisterShift, _shift
+    ),
     "be.hub.care_contact.batch_recorded.v1": Inbound(
         "CareContact", "record", CareContactBatch, _care_batch
     ),
@@ -206,7 +137,7 @@ def _schema_detail(exc: ValidationError) -> str:
     )
 
 
-def parse(value: bytes | None) -> tuple[Envelope, Inbound, _Data]:
+def parse(value: bytes | None) -> tuple[Envelope, Inbound, Command]:
     """Steps 1 to 4: the envelope and the data, or Rejected."""
     try:
         raw = json.loads(value or b"")
@@ -224,7 +155,7 @@ def parse(value: bytes | None) -> tuple[Envelope, Inbound, _Data]:
     try:
         data = kind.schema.model_validate(envelope.data)
     except ValidationError as exc:
-        raise Rejected("invalid_data", _schema_detail(exc)) from None
+        raise Rejected("invalid_data", validation_message(exc, limit=10)) from None
     return envelope, kind, data
 
 
@@ -324,13 +255,13 @@ class InboundConsumer:
             raise Rejected("unknown_partner", self.partner.key)
         event_id = f"{self.partner.key}/{envelope.id}"
         for attempt in range(DB_ATTEMPTS):
-            ctx = Context(self.hub, principal, purpose_header=envelope.purpose)
+            actor = Actor(principal, self.hub.policies, purpose_header=envelope.purpose)
             try:
                 try:
-                    ctx.require_grant(kind.resource, kind.action)  # authorise first
-                    return await self._transaction(ctx, envelope, kind, data, event_id)
+                    actor.require_grant(kind.resource, kind.action)  # authorise first
+                    return await self._transaction(actor, envelope, kind, data, event_id)
                 finally:
-                    await ctx.flush_audit(f"kafka:{self.topic}")
+                    await actor.audit.flush(self.hub.audit, f"kafka:{self.topic}")
             except HubError as e:
                 reason = "forbidden" if e.code in _REFUSALS else "rejected"
                 raise Rejected(reason, f"{e.code.value}: {e}") from None
@@ -343,22 +274,22 @@ class InboundConsumer:
         raise AssertionError("unreachable")
 
     async def _transaction(
-        self, ctx: Context, envelope: Envelope, kind: Inbound, data: _Data, event_id: str
+        self, actor: Actor, envelope: Envelope, kind: Inbound, data: Command, event_id: str
     ) -> str:
-        async with transaction(ctx) as session:
+        async with unit_of_work(self.hub.db, actor, on_commit=self.hub.notify_committed) as session:
             done = await session.execute(
                 select(col(InboxEvent.event_id)).where(col(InboxEvent.event_id) == event_id)
             )
             if done.first() is not None:
                 return "duplicate"
-            await kind.apply(ctx, session, data)
+            await kind.apply(actor, session, data)
             session.add(
                 InboxEvent(
                     event_id=event_id,
                     source=envelope.source,
                     type=envelope.type,
                     topic=self.topic,
-                    processed_at=ctx.now,
+                    processed_at=actor.now,
                 )
             )
         return "applied"

@@ -17,10 +17,10 @@ import yaml
 from sqlalchemy import select
 from sqlmodel import col
 
-from hub.auth.principal import Principal
 from hub.db import Database
 from hub.events.envelope import EVENT_TYPES
 from hub.models import Organisation
+from hub.policy.principal import Principal
 from hub.policy.vocabulary import PURPOSES, ROLES
 
 KEY = re.compile(r"^[a-z][a-z0-9_]{1,60}$")

@@ -30,7 +30,7 @@ from hub.events.envelope import EVENT_TYPES, encode
 from hub.models import OutboxEvent
 from hub.models.base import utcnow
 from hub.policy.resources import RESOURCES
-from hub.schema.context import HubState
+from hub.state import HubState
 
 log = logging.getLogger("hub.connectors.relay")
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import signal
 
 from aiokafka import AIOKafkaProducer
 
@@ -24,7 +23,7 @@ from hub.connectors.feed import Feed
 from hub.connectors.inbound import InboundConsumer
 from hub.connectors.partners import Directory, load_partners
 from hub.connectors.relay import Relay
-from hub.schema.context import HubState
+from hub.state import HubState
 
 log = logging.getLogger("hub.connectors")
 MODES = ("inline", "off")
@@ -112,19 +111,3 @@ class Connectors:
             with contextlib.suppress(Exception):
                 await self._dlq.stop()
             self._dlq = None
-
-
-async def run_forever(settings: Settings) -> None:
-    """`hub connectors run`: the app's lifespan with connectors, without serving HTTP."""
-    from hub.app import create_app
-
-    app = create_app(settings.with_(connectors="inline"))
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError):
-            loop.add_signal_handler(sig, stop.set)
-    async with app.router.lifespan_context(app):
-        log.info("connectors running")
-        await stop.wait()  # until SIGINT or SIGTERM: then stop cleanly
-    log.info("connectors stopped")

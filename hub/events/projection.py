@@ -14,12 +14,12 @@ from typing import Any
 
 from sqlalchemy import select
 
-from hub.auth.principal import Principal
 from hub.db import Database
 from hub.events.envelope import EVENT_TYPES
 from hub.models.base import utcnow
 from hub.policy.effects import Pseudonymizer, apply
 from hub.policy.engine import PolicySet, request_vars
+from hub.policy.principal import Principal
 from hub.policy.resources import RESOURCES, field_kind
 
 # Relation fields whose key column is not `<field>_id`.

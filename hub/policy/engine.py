@@ -18,10 +18,10 @@ from sqlalchemy import and_, exists, false, or_
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import col
 
-from hub.auth.principal import Principal
 from hub.models import Consent
 from hub.policy.document import PolicyDocument, PolicyError, Rule, parse_document
 from hub.policy.effects import RANK
+from hub.policy.principal import Principal
 from hub.policy.resources import RESOURCES, Resource
 
 

@@ -10,9 +10,9 @@ from sqlalchemy import and_, case, false, func, not_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from hub.auth.principal import Principal
 from hub.models import ApiClient, Organisation
 from hub.policy.engine import Grant, PolicySet, request_vars
+from hub.policy.principal import Principal
 from hub.policy.resources import RESOURCES
 from hub.policy.vocabulary import PURPOSES, ROLES
 

@@ -21,7 +21,7 @@ from sqlalchemy import and_, false, not_, or_, true
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.sql.elements import ColumnElement
 
-from hub.auth.principal import PRINCIPAL_VARIABLES
+from hub.policy.principal import PRINCIPAL_VARIABLES
 from hub.policy.resources import COLUMN_VOCABULARIES
 
 Vars = Mapping[str, Any]

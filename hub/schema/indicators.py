@@ -1,6 +1,6 @@
 """GraphQL types of the action plan's indicators, and the `indicators` query.
 
-Counts only, under statistical disclosure control (see hub/resolvers/indicators.py): a
+Counts only, under statistical disclosure control (see hub/services/statistics.py): a
 suppressed count is `value: null, suppressed: true`. An indicator the policy does not let
 the caller count is null and named in `extensions.withheld` under `IndicatorReport`.
 """
@@ -13,10 +13,10 @@ from typing import Annotated, Any, Generic, TypeVar
 import strawberry
 from strawberry.types import Info
 
-from hub.resolvers import indicators as ind
-from hub.resolvers.reads import camel, selected
+from hub.read.nodes import camel, selected
 from hub.schema.context import Context
 from hub.schema.enums import Branch, CareKind, CertificateStatus, MeasureKind
+from hub.services import statistics as ind
 
 strawberry.enum(ind.ArrestKind, description="Arrests counted by inspections.")
 strawberry.enum(ind.CheckTrigger, description="Why a premises was checked.")
@@ -120,8 +120,10 @@ class IndicatorsQuery:
     ) -> IndicatorReport:
         ctx: Context = info.context
         wanted = selected(info) & frozenset(ind.INDICATORS)
-        result = await ind.indicators(ctx, city, from_, to, wanted)
-        ctx.withhold("IndicatorReport", frozenset(camel(n) for n in result.withheld))
+        result = await ind.indicators(
+            db=ctx.hub.db, actor=ctx.actor, city=city, start=from_, end=to, wanted=wanted
+        )
+        ctx.loaders.withhold("IndicatorReport", frozenset(camel(n) for n in result.withheld))
         return report(result)
 
 

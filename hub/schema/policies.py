@@ -12,8 +12,10 @@ from hub.models import PolicyApproval as ApprovalRow
 from hub.models import PolicyChange as ChangeRow
 from hub.models import PolicyVersion as VersionRow
 from hub.policy.preview import PreviewEntry
-from hub.resolvers import policy_changes as flow
+from hub.schema.context import Context
+from hub.schema.run import run
 from hub.schema.types import list_loader
+from hub.services import policy_changes as flow
 
 
 @strawberry.enum
@@ -126,13 +128,20 @@ class PolicyQuery:
         description="Every version of every policy document; `active` marks the one in force."
     )
     async def policies(self, info: Info) -> list[Policy]:
-        return [_policy(r) for r in await flow.list_policies(info)]
+        ctx: Context = info.context
+        async with ctx.hub.db.sessions() as session:
+            rows = await flow.list_policies(session=session, actor=ctx.actor)
+        return [_policy(r) for r in rows]
 
     @strawberry.field
     async def policy_changes(
         self, info: Info, status: PolicyChangeStatus | None = None
     ) -> list[PolicyChange]:
-        rows = await flow.list_changes(info, status.value if status else None)
+        ctx: Context = info.context
+        async with ctx.hub.db.sessions() as session:
+            rows = await flow.list_changes(
+                session=session, actor=ctx.actor, status=status.value if status else None
+            )
         return [_change(r) for r in rows]
 
 
@@ -145,11 +154,13 @@ class PolicyMutation:
     async def propose_policy_change(
         self, info: Info, resource: str, document: str, reason: str
     ) -> PolicyChange:
-        return _change(await flow.propose(info, resource, document, reason))
+        return _change(
+            await run(info, flow.propose, resource=resource, document=document, reason=reason)
+        )
 
     @strawberry.mutation
     async def preview_policy_change(self, info: Info, id: strawberry.ID) -> PolicyPreview:
-        resource, entries = await flow.preview_change(info, id)
+        resource, entries = await run(info, flow.preview_change, change_id=id)
         return PolicyPreview(change_id=id, resource=resource, entries=[_entry(e) for e in entries])
 
     @strawberry.mutation(
@@ -157,15 +168,17 @@ class PolicyMutation:
         "representative for resources holding sex-worker data."
     )
     async def approve_policy_change(self, info: Info, id: strawberry.ID) -> PolicyChange:
-        change, _activated = await flow.approve(info, id)
+        change, activated = await run(info, flow.approve, change_id=id)
+        if activated:
+            await info.context.hub.reload_policies()
         return _change(change)
 
     @strawberry.mutation
     async def reject_policy_change(
         self, info: Info, id: strawberry.ID, reason: str
     ) -> PolicyChange:
-        return _change(await flow.reject(info, id, reason))
+        return _change(await run(info, flow.reject, change_id=id, reason=reason))
 
     @strawberry.mutation(description="Proposes the earlier version again; approved the same way.")
     async def rollback_policy(self, info: Info, resource: str, version: int) -> PolicyChange:
-        return _change(await flow.rollback(info, resource, version))
+        return _change(await run(info, flow.rollback, resource=resource, version=version))

@@ -19,20 +19,35 @@ from strawberry.extensions import (
 from strawberry.types import Info
 from strawberry.types.execution import ExecutionContext
 
-from hub.errors import HubError
+from hub.errors import Code, HubError
+from hub.models import Alert as AlertRow
+from hub.models import Consent as ConsentRow
 from hub.models import Organisation as OrganisationRow
-from hub.resolvers import audit_views, care, consent, premises, reports, safety, sex_workers
-from hub.resolvers.reads import fetch_page, select_nodes, selected
+from hub.read import filters
+from hub.read.nodes import fetch_page, node_loader, read_back, select_nodes, selected
 from hub.schema import inputs
 from hub.schema.context import Context
 from hub.schema.enums import Branch, CertificateStatus, MeasureStatus, ReportStatus
 from hub.schema.indicators import IndicatorsQuery
 from hub.schema.limits import complexity_rule
 from hub.schema.policies import PolicyMutation, PolicyQuery
+from hub.schema.run import run
 from hub.schema.subscriptions import Subscription
 from hub.schema.types import (
+    ACCESS_LOG,
+    ALERT,
+    CARE_CONTACT,
+    CERTIFICATE,
+    CONSENT,
+    INSPECTION,
+    MEASURE,
     ORGANISATION,
+    PREMISES,
     REFERRAL,
+    RENTAL_AGREEMENT,
+    REPORT,
+    SEX_WORKER,
+    SHIFT,
     AccessLogEntry,
     Alert,
     CareContact,
@@ -51,6 +66,17 @@ from hub.schema.types import (
     Shift,
     connection,
 )
+from hub.services import (
+    care,
+    consent,
+    erasure,
+    inspections,
+    measures,
+    registration,
+    reports,
+    shifts,
+)
+from hub.services.base import command
 
 log = logging.getLogger("hub.graphql")
 ID = strawberry.ID
@@ -60,7 +86,7 @@ ID = strawberry.ID
 class Query(PolicyQuery, IndicatorsQuery):
     @strawberry.field(description="The caller, as its token says. Needs no purpose.")
     def me(self, info: Info) -> Principal:
-        p = info.context.principal
+        p = info.context.actor.principal
         return Principal(
             subject=p.subject,
             organisation_id=ID(p.org_id),
@@ -74,7 +100,7 @@ class Query(PolicyQuery, IndicatorsQuery):
     @strawberry.field
     async def organisations(self, info: Info) -> list[Organisation]:
         ctx: Context = info.context
-        grant = ctx.require_grant("Organisation", "read")
+        grant = ctx.actor.require_grant("Organisation", "read")
         pairs = await select_nodes(
             ctx,
             ORGANISATION,
@@ -93,7 +119,16 @@ class Query(PolicyQuery, IndicatorsQuery):
         first: int | None = None,
         after: str | None = None,
     ) -> Connection[Premises]:
-        return connection(*await premises.list_premises(info, city, first, after))
+        return connection(
+            *await fetch_page(
+                info,
+                PREMISES,
+                conditions=filters.premises(city),
+                order=filters.PREMISES_ORDER,
+                first=first,
+                after=after,
+            )
+        )
 
     @strawberry.field
     async def shifts(
@@ -105,7 +140,16 @@ class Query(PolicyQuery, IndicatorsQuery):
         first: int | None = None,
         after: str | None = None,
     ) -> Connection[Shift]:
-        return connection(*await premises.list_shifts(info, premises_id, from_, to, first, after))
+        return connection(
+            *await fetch_page(
+                info,
+                SHIFT,
+                conditions=filters.shifts(premises_id, from_, to),
+                order=filters.SHIFTS_ORDER,
+                first=first,
+                after=after,
+            )
+        )
 
     @strawberry.field
     async def rental_agreements(
@@ -115,11 +159,22 @@ class Query(PolicyQuery, IndicatorsQuery):
         first: int | None = None,
         after: str | None = None,
     ) -> Connection[RentalAgreement]:
-        return connection(*await premises.list_rental_agreements(info, premises_id, first, after))
+        return connection(
+            *await fetch_page(
+                info,
+                RENTAL_AGREEMENT,
+                conditions=filters.rental_agreements(premises_id),
+                order=filters.RENTALS_ORDER,
+                first=first,
+                after=after,
+            )
+        )
 
     @strawberry.field
     async def sex_worker(self, info: Info, id: ID) -> SexWorker | None:
-        return await sex_workers.get_sex_worker(info, id)  # type: ignore[no-any-return]
+        ctx: Context = info.context
+        ctx.actor.require_grant("SexWorker", "read")
+        return await node_loader(ctx, SEX_WORKER, "id", selected(info)).load(id)  # type: ignore[no-any-return]
 
     @strawberry.field
     async def inspections(
@@ -133,7 +188,14 @@ class Query(PolicyQuery, IndicatorsQuery):
         after: str | None = None,
     ) -> Connection[Inspection]:
         return connection(
-            *await safety.list_inspections(info, city, branch, from_, to, first, after)
+            *await fetch_page(
+                info,
+                INSPECTION,
+                conditions=filters.inspections(city, branch, from_, to),
+                order=filters.INSPECTIONS_ORDER,
+                first=first,
+                after=after,
+            )
         )
 
     @strawberry.field
@@ -145,7 +207,16 @@ class Query(PolicyQuery, IndicatorsQuery):
         first: int | None = None,
         after: str | None = None,
     ) -> Connection[Measure]:
-        return connection(*await safety.list_measures(info, city, status, first, after))
+        return connection(
+            *await fetch_page(
+                info,
+                MEASURE,
+                conditions=filters.measures(city, status),
+                order=filters.MEASURES_ORDER,
+                first=first,
+                after=after,
+            )
+        )
 
     @strawberry.field
     async def reports(
@@ -155,13 +226,33 @@ class Query(PolicyQuery, IndicatorsQuery):
         first: int | None = None,
         after: str | None = None,
     ) -> Connection[Report]:
-        return connection(*await reports.list_reports(info, status, first, after))
+        return connection(
+            *await fetch_page(
+                info,
+                REPORT,
+                conditions=filters.reports(status),
+                order=filters.REPORTS_ORDER,
+                first=first,
+                after=after,
+            )
+        )
 
     @strawberry.field
     async def alerts(
         self, info: Info, city: str | None = None, active_only: bool = True
     ) -> list[Alert]:
-        return await reports.list_alerts(info, city, active_only)  # type: ignore[no-any-return]
+        ctx: Context = info.context
+        grant = ctx.actor.require_grant("Alert", "read")
+        pairs = await select_nodes(
+            ctx,
+            ALERT,
+            grant,
+            selected(info),
+            *filters.alerts(city, active_only, ctx.actor.now),
+            order=[AlertRow.issued_at.desc(), AlertRow.id],  # type: ignore[attr-defined]
+            limit=ctx.hub.page_cap,
+        )
+        return [node for _row, node in pairs]
 
     @strawberry.field
     async def care_contacts(
@@ -172,11 +263,30 @@ class Query(PolicyQuery, IndicatorsQuery):
         first: int | None = None,
         after: str | None = None,
     ) -> Connection[CareContact]:
-        return connection(*await care.list_care_contacts(info, from_, to, first, after))
+        return connection(
+            *await fetch_page(
+                info,
+                CARE_CONTACT,
+                conditions=filters.care_contacts(from_, to),
+                order=filters.CARE_ORDER,
+                first=first,
+                after=after,
+            )
+        )
 
     @strawberry.field(description="Consents you gave (a sex worker), or that were given to you.")
     async def my_consents(self, info: Info) -> list[Consent]:
-        return await consent.my_consents(info)
+        ctx: Context = info.context
+        grant = ctx.actor.require_grant("Consent", "read")
+        pairs = await select_nodes(
+            ctx,
+            CONSENT,
+            grant,
+            selected(info),
+            order=[ConsentRow.granted_at.desc()],  # type: ignore[attr-defined]
+            limit=500,
+        )
+        return [n for _r, n in pairs]
 
     @strawberry.field(description="The access log, for privacy officers. Newest first.")
     async def access_log(
@@ -188,16 +298,39 @@ class Query(PolicyQuery, IndicatorsQuery):
         organisation_id: ID | None = None,
     ) -> Connection[AccessLogEntry]:
         return connection(
-            *await audit_views.list_access_log(info, first, after, subject_id, organisation_id)
+            *await fetch_page(
+                info,
+                ACCESS_LOG,
+                conditions=filters.access_log(subject_id, organisation_id),
+                order=filters.ACCESS_LOG_ORDER,
+                first=first,
+                after=after,
+            )
         )
 
     @strawberry.field(
-        description="For a sex worker: every access to her records, by whom and why. Newest first."
+        description="For a sex worker: every access to the worker's records, by whom and "
+        "why. Newest first."
     )
     async def my_access_log(
         self, info: Info, first: int | None = None, after: str | None = None
     ) -> Connection[AccessLogEntry]:
-        return connection(*await audit_views.list_my_access_log(info, first, after))
+        ctx: Context = info.context
+        me = ctx.actor.principal.sex_worker_id
+        if me is None:
+            raise ctx.actor.deny(
+                "read", "AccessLog", Code.FORBIDDEN, "myAccessLog is for sex workers"
+            )
+        return connection(
+            *await fetch_page(
+                info,
+                ACCESS_LOG,
+                conditions=filters.my_access_log(me),
+                order=filters.ACCESS_LOG_ORDER,
+                first=first,
+                after=after,
+            )
+        )
 
     @strawberry.field(description="Referrals from or to the caller's NGO.")
     async def referrals(
@@ -205,7 +338,7 @@ class Query(PolicyQuery, IndicatorsQuery):
     ) -> Connection[Referral]:
         return connection(
             *await fetch_page(
-                info, REFERRAL, order=[("created_at", True)], first=first, after=after
+                info, REFERRAL, order=filters.REFERRALS_ORDER, first=first, after=after
             )
         )
 
@@ -216,33 +349,56 @@ class Mutation(PolicyMutation):
     async def register_sex_worker(
         self, info: Info, input: inputs.RegisterSexWorkerInput
     ) -> SexWorker:
-        return await sex_workers.register_sex_worker(info, input)  # type: ignore[no-any-return]
+        row = await run(
+            info,
+            registration.register_sex_worker,
+            command=command(registration.RegisterSexWorker, input),
+            keyring=info.context.hub.keyring,
+        )
+        return await read_back(info, SEX_WORKER, row.id, "register")  # type: ignore[no-any-return]
 
     @strawberry.mutation(description="Operator, for its own premises.")
     async def record_rental_agreement(
         self, info: Info, input: inputs.RentalAgreementInput
     ) -> RentalAgreement:
-        return await premises.record_rental_agreement(info, input)  # type: ignore[no-any-return]
+        row = await run(
+            info, shifts.record_rental_agreement, command=command(shifts.RecordRental, input)
+        )
+        return await read_back(info, RENTAL_AGREEMENT, row.id, "record")  # type: ignore[no-any-return]
 
-    @strawberry.mutation(description="The worker herself.")
+    @strawberry.mutation(description="The worker whose rental it is.")
     async def confirm_rental_agreement(self, info: Info, id: ID) -> RentalAgreement:
-        return await premises.confirm_rental_agreement(info, id)  # type: ignore[no-any-return]
+        await run(info, shifts.confirm_rental_agreement, agreement_id=id)
+        return await read_back(info, RENTAL_AGREEMENT, id, "confirm")  # type: ignore[no-any-return]
 
     @strawberry.mutation(description="Operator, for its own premises.")
     async def register_shift(self, info: Info, input: inputs.ShiftInput) -> Shift:
-        return await premises.register_shift(info, input)  # type: ignore[no-any-return]
+        row = await run(info, shifts.register_shift, command=command(shifts.RegisterShift, input))
+        return await read_back(info, SHIFT, row.id, "register")  # type: ignore[no-any-return]
 
     @strawberry.mutation
     async def cancel_shift(self, info: Info, id: ID) -> Shift:
-        return await premises.cancel_shift(info, id)  # type: ignore[no-any-return]
+        await run(info, shifts.cancel_shift, shift_id=id)
+        return await read_back(info, SHIFT, id, "cancel")  # type: ignore[no-any-return]
 
     @strawberry.mutation(description="Police, on site.")
     async def validate_shift(self, info: Info, id: ID, input: inputs.ValidationInput) -> Shift:
-        return await premises.validate_shift(info, id, input)  # type: ignore[no-any-return]
+        await run(
+            info,
+            shifts.validate_shift,
+            shift_id=id,
+            command=command(shifts.ValidateShift, input),
+        )
+        return await read_back(info, SHIFT, id, "validate")  # type: ignore[no-any-return]
 
     @strawberry.mutation(description="Police.")
     async def record_inspection(self, info: Info, input: inputs.InspectionInput) -> Inspection:
-        return await safety.record_inspection(info, input)  # type: ignore[no-any-return]
+        row = await run(
+            info,
+            inspections.record_inspection,
+            command=command(inspections.RecordInspection, input),
+        )
+        return await read_back(info, INSPECTION, row.id, "record")  # type: ignore[no-any-return]
 
     @strawberry.mutation(description="City prostitution officer.")
     async def set_certificate_status(
@@ -253,54 +409,88 @@ class Mutation(PolicyMutation):
         reason: str,
         valid_until: date | None = None,
     ) -> Certificate:
-        return await premises.set_certificate_status(  # type: ignore[no-any-return]
-            info, premises_id, status, reason, valid_until
+        args = {
+            "premises_id": premises_id,
+            "status": status,
+            "reason": reason,
+            "valid_until": valid_until,
+        }
+        row = await run(
+            info,
+            inspections.set_certificate_status,
+            command=command(inspections.SetCertificateStatus, args),
         )
+        return await read_back(info, CERTIFICATE, row.id, "set_status")  # type: ignore[no-any-return]
 
     @strawberry.mutation(description="City administrative enforcement.")
     async def open_measure(self, info: Info, input: inputs.MeasureInput) -> Measure:
-        return await safety.open_measure(info, input)  # type: ignore[no-any-return]
+        row = await run(info, measures.open_measure, command=command(measures.OpenMeasure, input))
+        return await read_back(info, MEASURE, row.id, "open")  # type: ignore[no-any-return]
 
     @strawberry.mutation
     async def advance_measure(
         self, info: Info, id: ID, status: MeasureStatus, note: str | None = None
     ) -> Measure:
-        return await safety.advance_measure(info, id, status, note)  # type: ignore[no-any-return]
+        await run(
+            info,
+            measures.advance_measure,
+            measure_id=id,
+            command=command(measures.AdvanceMeasure, {"status": status, "note": note}),
+        )
+        return await read_back(info, MEASURE, id, "advance")  # type: ignore[no-any-return]
 
-    @strawberry.mutation(description="A sex worker, anonymously if she wishes.")
+    @strawberry.mutation(description="A sex worker, anonymously if the worker wishes.")
     async def file_report(self, info: Info, input: inputs.ReportInput) -> Report:
-        return await reports.file_report(info, input)  # type: ignore[no-any-return]
+        row = await run(info, reports.file_report, command=command(reports.FileReport, input))
+        return await read_back(info, REPORT, row.id, "file")  # type: ignore[no-any-return]
 
     @strawberry.mutation
     async def reply_to_report(self, info: Info, id: ID, text: str) -> Report:
-        return await reports.reply_to_report(info, id, text)  # type: ignore[no-any-return]
+        await run(
+            info,
+            reports.reply_to_report,
+            report_id=id,
+            command=command(reports.ReplyToReport, {"text": text}),
+        )
+        return await read_back(info, REPORT, id, "reply")  # type: ignore[no-any-return]
 
     @strawberry.mutation(description="Police or NGO.")
     async def issue_alert(self, info: Info, input: inputs.AlertInput) -> Alert:
-        return await reports.issue_alert(info, input)  # type: ignore[no-any-return]
+        row = await run(info, reports.issue_alert, command=command(reports.IssueAlert, input))
+        return await read_back(info, ALERT, row.id, "issue")  # type: ignore[no-any-return]
 
     @strawberry.mutation(description="NGO.")
     async def record_care_contact(self, info: Info, input: inputs.CareContactInput) -> CareContact:
-        return await care.record_care_contact(info, input)  # type: ignore[no-any-return]
+        row = await run(
+            info, care.record_care_contact, command=command(care.RecordCareContact, input)
+        )
+        return await read_back(info, CARE_CONTACT, row.id, "record")  # type: ignore[no-any-return]
 
     @strawberry.mutation(description="NGO, with the client's consent.")
     async def refer_client(self, info: Info, input: inputs.ReferralInput) -> Referral:
-        return await care.refer_client(info, input)  # type: ignore[no-any-return]
+        row = await run(info, care.refer_client, command=command(care.ReferClient, input))
+        return await read_back(info, REFERRAL, row.id, "refer")  # type: ignore[no-any-return]
 
     @strawberry.mutation(
-        description="Erase a sex worker's identity by destroying her data key: the worker "
-        "herself, or a privacy officer on her request. True if erased now, false if already."
+        description="Erase a sex worker's identity by destroying the worker's data key: the "
+        "worker, or a privacy officer on the worker's request. True if erased now, false if "
+        "already."
     )
     async def erase_identity(self, info: Info, sex_worker_id: ID) -> bool:
-        return await sex_workers.erase(info, sex_worker_id)
+        ctx: Context = info.context
+        return await erasure.request_erasure(
+            db=ctx.hub.db, audit=ctx.hub.audit, actor=ctx.actor, sex_worker_id=sex_worker_id
+        )
 
     @strawberry.mutation(description="A sex worker, to an organisation, for one purpose.")
     async def grant_consent(self, info: Info, input: inputs.ConsentInput) -> Consent:
-        return await consent.grant_consent(info, input)  # type: ignore[no-any-return]
+        row = await run(info, consent.grant_consent, command=command(consent.GrantConsent, input))
+        return await read_back(info, CONSENT, row.id, "grant")  # type: ignore[no-any-return]
 
     @strawberry.mutation(description="Takes effect on the very next request and event.")
     async def revoke_consent(self, info: Info, id: ID) -> Consent:
-        return await consent.revoke_consent(info, id)  # type: ignore[no-any-return]
+        await run(info, consent.revoke_consent, consent_id=id)
+        return await read_back(info, CONSENT, id, "revoke")  # type: ignore[no-any-return]
 
 
 class WithheldFields(SchemaExtension):
@@ -308,7 +498,8 @@ class WithheldFields(SchemaExtension):
 
     def get_results(self) -> dict[str, Any]:
         ctx = self.execution_context.context
-        withheld = getattr(ctx, "withheld", None)
+        loaders = getattr(ctx, "loaders", None)
+        withheld = loaders.withheld if loaders is not None else None
         if not withheld:
             return {}
         return {"withheld": {t: sorted(f) for t, f in sorted(withheld.items())}}
@@ -321,7 +512,7 @@ class AuditTrail(SchemaExtension):
     async def on_operation(self) -> AsyncIterator[None]:  # type: ignore[override]
         yield
         ctx = self.execution_context.context
-        if isinstance(ctx, Context) and ctx.audit:
+        if isinstance(ctx, Context) and ctx.actor.audit.records:
             op = self.execution_context.operation_name or (
                 self.execution_context.operation_type.value
                 if self.execution_context.operation_type

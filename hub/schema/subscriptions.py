@@ -19,7 +19,7 @@ from hub.errors import Code, HubError
 from hub.events.envelope import EVENT_TYPES
 from hub.models import Alert as AlertRow
 from hub.policy.resources import RESOURCES
-from hub.resolvers.reads import select_nodes, selected
+from hub.read.nodes import select_nodes, selected
 from hub.schema.context import Context
 from hub.schema.types import ALERT, Alert
 
@@ -45,7 +45,7 @@ def _begin(ctx: Context) -> str:
         raise HubError(
             Code.RATE_LIMITED, f"at most {MAX_SUBSCRIPTIONS} subscriptions per connection"
         )
-    purpose = ctx.purpose
+    purpose = ctx.actor.purpose
     ctx.active_subscriptions += 1
     return purpose
 
@@ -55,7 +55,7 @@ async def _audit(ctx: Context, event: dict[str, Any], fields: list[str]) -> None
     res = RESOURCES.get(resource)
     if res is not None and res.personal:
         subject = (event.get("data") or {}).get(res.subject_column or "", None)
-        ctx.record(
+        ctx.actor.record(
             "event",
             resource,
             record_ids=[event["subject"]],
@@ -83,7 +83,9 @@ class Subscription:
                 if types and event["type"] not in types:
                     continue
                 ctx.refresh()
-                seen = await ctx.hub.projector.project(event, ctx.principal, purpose, ctx.policies)
+                seen = await ctx.hub.projector.project(
+                    event, ctx.actor.principal, purpose, ctx.actor.policies
+                )
                 if seen is None:
                     continue
                 await _audit(ctx, event, sorted(seen["data"]))
@@ -115,7 +117,7 @@ class Subscription:
                 if city and (event.get("data") or {}).get("city") != city:
                     continue
                 ctx.refresh()
-                grant = ctx.grant("Alert", "read")
+                grant = ctx.actor.grant("Alert", "read")
                 if grant is None:
                     continue
                 pairs = await select_nodes(ctx, ALERT, grant, sel, AlertRow.id == event["subject"])

@@ -1,7 +1,7 @@
 """GraphQL output types. Every field but `id` may be null: a field the policy withholds
 resolves to null and is named in the response's `extensions.withheld`.
 
-Each type has a NodeSpec (hub/resolvers/reads.py) that builds it from a row and the row's
+Each type has a NodeSpec (hub/read/nodes.py) that builds it from a row and the row's
 field mask in one pass; relations resolve through DataLoaders and the related resource's
 own policy.
 """
@@ -25,7 +25,8 @@ from hub.models import SexWorker as SexWorkerRow
 from hub.policy.effects import age_band, apply, mask_text
 from hub.policy.engine import FieldMask
 from hub.policy.resources import RESOURCES, field_kind
-from hub.resolvers.reads import NodeSpec, camel, node_loader, related, selected, spec
+from hub.read.context import ReadContext
+from hub.read.nodes import NodeSpec, camel, node_loader, related, selected, spec
 from hub.schema.context import Context
 from hub.schema.enums import (
     AlertAudience,
@@ -87,7 +88,9 @@ class Principal:
 
 # --- builders ---------------------------------------------------------------------------
 
-Special = Callable[[dict[str, Any], Context, Any, FieldMask, frozenset[str], tuple[Any, ...]], None]
+Special = Callable[
+    [dict[str, Any], ReadContext, Any, FieldMask, frozenset[str], tuple[Any, ...]], None
+]
 
 # Pseudonym scopes shared between fields, so one partner sees one pseudonym per worker.
 PSEUDONYM_SCOPES = {
@@ -116,7 +119,7 @@ def builder(
     scopes = {f: PSEUDONYM_SCOPES.get((resource, f), f"{resource}.{f}") for f in scalars}
 
     def build(
-        ctx: Context, row: Any, mask: FieldMask, sel: frozenset[str], extra: tuple[Any, ...]
+        ctx: ReadContext, row: Any, mask: FieldMask, sel: frozenset[str], extra: tuple[Any, ...]
     ) -> Any:
         shown = mask.shown
         kw: dict[str, Any] = {"id": row.id}
@@ -129,7 +132,7 @@ def builder(
                     kinds[f],
                     kw[f],
                     pseudonyms=ctx.hub.pseudonyms,
-                    org_id=ctx.principal.org_id,
+                    org_id=ctx.actor.principal.org_id,
                     scope=scopes[f],
                     row=row,
                 )
@@ -142,7 +145,7 @@ def builder(
     return build
 
 
-def list_loader(ctx: Context, name: str, model: Any, key_column: str, order: Any) -> Any:
+def list_loader(ctx: ReadContext, name: str, model: Any, key_column: str, order: Any) -> Any:
     async def batch(keys: list[str]) -> list[list[Any]]:
         column = getattr(model, key_column)
         stmt = select(model).where(column.in_(set(keys))).order_by(order)
@@ -153,7 +156,7 @@ def list_loader(ctx: Context, name: str, model: Any, key_column: str, order: Any
             grouped[getattr(r, key_column)].append(r)
         return [grouped[k] for k in keys]
 
-    return ctx.loader(("list", name), lambda: DataLoader(batch))
+    return ctx.loaders.get(("list", name), lambda: DataLoader(batch))
 
 
 # --- types ------------------------------------------------------------------------------
@@ -192,7 +195,7 @@ class SexWorker:
 
 def _identity(
     kw: dict[str, Any],
-    ctx: Context,
+    ctx: ReadContext,
     row: Any,
     mask: FieldMask,
     sel: frozenset[str],
@@ -205,7 +208,7 @@ def _identity(
     keyring: Keyring = ctx.hub.keyring
     ident = keyring.decrypt(row.id, extra[0], row.identity)
     birth = date.fromisoformat(ident.birth_date)
-    band = age_band(birth, ctx.now.date())
+    band = age_band(birth, ctx.actor.now.date())
     effect = mask.effect("identity")
     if effect == "allow":
         kw["identity"] = SexWorkerIdentity(
@@ -442,8 +445,10 @@ class Report:
         )
         # The author sees every answer; an organisation sees hers and its own, never another
         # organisation's (an NGO's answer is not a case note for the police).
-        if not (self.author_id and self.author_id == ctx.principal.sex_worker_id):
-            rows = [r for r in rows if r.by_reporter or r.author_org_id == ctx.principal.org_id]
+        if not (self.author_id and self.author_id == ctx.actor.principal.sex_worker_id):
+            rows = [
+                r for r in rows if r.by_reporter or r.author_org_id == ctx.actor.principal.org_id
+            ]
         return [
             ReportReply(
                 id=strawberry.ID(r.id),
@@ -556,14 +561,14 @@ class AccessLogEntry:
         return await related(info, "AccessLogEntry", ORGANISATION, self.organisation_id)
 
 
-def _roles(kw: dict[str, Any], _c: Context, row: Any, mask: FieldMask, *_: Any) -> None:
+def _roles(kw: dict[str, Any], _c: ReadContext, row: Any, mask: FieldMask, *_: Any) -> None:
     kw["roles"] = [r for r in row.roles.split(",") if r] if "roles" in mask.shown else None
 
 
 def _key_if(field: str, attr: str) -> Special:
     """Keep the row id as the key of a to-many relation when that field is allowed."""
 
-    def fill(kw: dict[str, Any], _c: Context, row: Any, mask: FieldMask, *_: Any) -> None:
+    def fill(kw: dict[str, Any], _c: ReadContext, row: Any, mask: FieldMask, *_: Any) -> None:
         kw[attr] = row.id if field in mask.shown else None
 
     return fill

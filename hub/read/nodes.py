@@ -1,4 +1,5 @@
-"""Reading through the policy: every row a resolver returns comes from here.
+"""Reading through the policy, field by field (the generic path): every row a GraphQL
+field returns comes from here.
 
 One SQL statement per connection page and one per batch of related records (DataLoaders),
 whatever the number of rows. The policy's row filter is part of the statement; the rules
@@ -20,7 +21,7 @@ from strawberry.types import Info
 from hub.errors import Code, HubError
 from hub.policy.engine import FieldMask, Grant
 from hub.policy.resources import RESOURCES, Resource
-from hub.schema.context import Context
+from hub.read.context import ReadContext
 
 _CAMEL = re.compile(r"(?<!^)(?=[A-Z])")
 
@@ -34,7 +35,7 @@ def camel(name: str) -> str:
     return head + "".join(p.title() for p in rest)
 
 
-Builder = Callable[[Context, Any, FieldMask, frozenset[str], tuple[Any, ...]], Any]
+Builder = Callable[[ReadContext, Any, FieldMask, frozenset[str], tuple[Any, ...]], Any]
 
 
 @dataclass
@@ -95,20 +96,20 @@ def _collect(selections: Sequence[Any], out: set[str], path: tuple[str, ...]) ->
 
 def selected(info: Info, path: tuple[str, ...] = ()) -> frozenset[str]:
     """The policy field names selected below the current field (through `path`), cached."""
-    ctx: Context = info.context
+    ctx: ReadContext = info.context
     key = (id(info._raw_info.field_nodes[0]), path)
-    found = ctx.selections.get(key)  # type: ignore[call-overload]
+    found = ctx.loaders.selections.get(key)
     if found is None:
         out: set[str] = set()
         for f in info.selected_fields:
             _collect(f.selections, out, path)
         found = frozenset(out)
-        ctx.selections[key] = found  # type: ignore[index]
+        ctx.loaders.selections[key] = found
     return found
 
 
 async def select_nodes(
-    ctx: Context,
+    ctx: ReadContext,
     node: NodeSpec,
     grant: Grant,
     selection: frozenset[str],
@@ -122,7 +123,7 @@ async def select_nodes(
     Only the first `keep` rows are built, returned and logged; rows past it (a page's
     look-ahead row) come back as (row, None), never shown and so never logged.
     """
-    v = ctx.vars
+    v = ctx.actor.vars
     model = node.resource.model
     match = grant.match_columns(v)
     stmt: Select[Any] = select(model, *node.extra_columns, *match)
@@ -146,7 +147,7 @@ async def select_nodes(
         mask = grant.mask(matched)
         withheld = node.withheld(mask.shown, selection)
         if withheld:
-            ctx.withhold(node.type_name, withheld)
+            ctx.loaders.withhold(node.type_name, withheld)
         shown |= node.shown(mask, selection)
         built = node.build(ctx, row[0], mask, selection, tuple(row[1 : 1 + n_extra]))
         out.append((row[0], built))
@@ -154,7 +155,7 @@ async def select_nodes(
     personal = [r for r, n in out if n is not None and resource.is_personal(r)]
     if personal:
         subject = resource.subject_column
-        ctx.record(
+        ctx.actor.record(
             "read",
             resource.name,
             record_ids=[str(r.id) for r in personal],
@@ -164,7 +165,7 @@ async def select_nodes(
     return out
 
 
-def _page_size(ctx: Context, first: int | None) -> int:
+def _page_size(ctx: ReadContext, first: int | None) -> int:
     cap = ctx.hub.page_cap
     if first is None:
         return min(50, cap)
@@ -184,8 +185,8 @@ async def fetch_page(
     action: str = "read",
 ) -> tuple[list[tuple[str, Any]], bool]:
     """A keyset page of `node`s the caller may read: [(cursor, node)], has_next_page."""
-    ctx: Context = info.context
-    grant = ctx.require_grant(node.resource.name, action)
+    ctx: ReadContext = info.context
+    grant = ctx.actor.require_grant(node.resource.name, action)
     size = _page_size(ctx, first)
     model = node.resource.model
     keys = [(getattr(model, c), desc) for c, desc in order] + [(model.id, order[0][1])]
@@ -233,11 +234,13 @@ def _after(keys: list[tuple[Any, bool]], values: list[Any]) -> Any:
     return or_(*clauses)
 
 
-def node_loader(ctx: Context, node: NodeSpec, key_column: str, selection: frozenset[str]) -> Any:
+def node_loader(
+    ctx: ReadContext, node: NodeSpec, key_column: str, selection: frozenset[str]
+) -> Any:
     """A per-request DataLoader of `node`s by a unique column, through the read policy."""
 
     async def batch(keys: list[str]) -> list[Any]:
-        grant = ctx.grant(node.resource.name, "read")
+        grant = ctx.actor.grant(node.resource.name, "read")
         if grant is None:
             return [None] * len(keys)
         column = getattr(node.resource.model, key_column)
@@ -245,7 +248,7 @@ def node_loader(ctx: Context, node: NodeSpec, key_column: str, selection: frozen
         by_key = {getattr(row, key_column): built for row, built in pairs}
         return [by_key.get(k) for k in keys]
 
-    return ctx.loader(
+    return ctx.loaders.get(
         ("node", node.type_name, key_column, selection),
         lambda: DataLoader(batch, max_batch_size=500),
     )
@@ -257,8 +260,36 @@ async def related(
     """Resolve a to-one relation through the related resource's own policy."""
     if key is None:
         return None
-    ctx: Context = info.context
+    ctx: ReadContext = info.context
     found = await node_loader(ctx, node, key_column, selected(info)).load(key)
     if found is None:
-        ctx.withhold(parent_type, frozenset({info.python_name and camel(info.python_name)}))
+        ctx.loaders.withhold(parent_type, frozenset({info.python_name and camel(info.python_name)}))
     return found
+
+
+async def read_back(info: Info, node: NodeSpec, row_id: str, action: str) -> Any:
+    """A mutation's result, as the caller may see it: through the read rules, or else
+    through the rules of the action just performed (a worker filing an anonymous report
+    may see what was filed, though nothing links it to the worker afterwards)."""
+    ctx: ReadContext = info.context
+    model = node.resource.model
+    sel = selected(info)
+    for act in ("read", action):
+        grant = ctx.actor.grant(node.resource.name, act)
+        if grant is None:
+            continue
+        pairs = await select_nodes(ctx, node, grant, sel, model.id == row_id)
+        if pairs:
+            return pairs[0][1]
+    ctx.loaders.withhold(node.type_name, frozenset(f for f in sel if f != "id"))
+    return node.build(ctx, _IdOnly(row_id), FieldMask(frozenset({"id"})), frozenset(), (None,))
+
+
+class _IdOnly:
+    """A row of which the caller may see nothing but the id."""
+
+    def __init__(self, row_id: str) -> None:
+        self.id = row_id
+
+    def __getattr__(self, name: str) -> None:
+        return None

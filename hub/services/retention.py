@@ -35,16 +35,12 @@ they are gone, she is anonymised at the next run, so in effect a worker register
 than two years ago is anonymised a year after her last rental ended. A `last_active_at`
 column on SexWorker would let the rule measure the full retention from her last activity.
 
-Erasure (`erase_identity`) is the data subject's request: it destroys her data key and nulls
-the identity ciphertext, so her identity is unreadable everywhere (also in backups that
-lack the key row), and leaves her working name and history as they are.
+Erasure on the data subject's request is hub/services/erasure.py.
 
 The access log records counts, never the ids of the records removed: the log is append-only
 and outlives the data, so a list of ids would be a lasting index of which records existed
 and when they went, which is what retention is meant to end. The count is what
 accountability needs (the job ran, under which policy version, and removed that much).
-An erasure names its data subject (`subjects`), because it is her request and her view of
-the log should show that it was carried out.
 """
 
 from __future__ import annotations
@@ -63,9 +59,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import SQLModel, col
 
 from hub.audit.log import AuditLog, AuditRecord
-from hub.auth.principal import Principal
 from hub.db import Database
-from hub.events.envelope import make_event
 from hub.models import (
     AccessLogEntry,
     Alert,
@@ -428,114 +422,6 @@ async def prune_outbox(db: Database, audit: AuditLog, *, now: datetime) -> int:
 # --- erasure -------------------------------------------------------------------------------
 
 
-class UnknownSexWorker(LookupError):
-    """No sex worker with that id."""
-
-
-@dataclass(frozen=True)
-class Requester:
-    """Who asks for an erasure, as the access log records it."""
-
-    subject: str  # token `sub`, or e.g. "cli:<operator>" for the command line
-    organisation_id: str | None = None
-    roles: str = ""  # comma-separated, sorted
-    purpose: str = ""
-    operation: str = "erasure"
-    reason: str | None = None  # e.g. "GDPR art. 17 request"
-
-    @classmethod
-    def from_principal(
-        cls, principal: Principal, *, purpose: str, operation: str, reason: str | None = None
-    ) -> Requester:
-        return cls(
-            subject=principal.subject,
-            organisation_id=principal.org_id,
-            roles=",".join(sorted(principal.roles)),
-            purpose=purpose,
-            operation=operation,
-            reason=reason,
-        )
-
-
-async def erase_identity(
-    db: Database,
-    audit: AuditLog,
-    *,
-    sex_worker_id: str,
-    requested_by: Requester,
-    now: datetime,
-    policy_version: str = "",
-) -> bool:
-    """Destroy her data key and identity ciphertext; keep her working name and history.
-
-    Returns True if something was erased, False if it already was (idempotent). Every
-    request is audited (action "erasure", subjects=[her id]), the repeated one too.
-    Raises `UnknownSexWorker` for an unknown id (not audited: nothing was asked of a
-    record that exists).
-    """
-    async with db.session() as session, session.begin():
-        found = (
-            await session.execute(
-                select(col(SexWorker.id)).where(col(SexWorker.id) == sex_worker_id)
-            )
-        ).scalar_one_or_none()
-        if found is None:
-            raise UnknownSexWorker(sex_worker_id)
-        keys = await session.execute(
-            delete(DataKey).where(col(DataKey.sex_worker_id) == sex_worker_id)
-        )
-        ciphertexts = await session.execute(
-            update(SexWorker)
-            .where(col(SexWorker.id) == sex_worker_id, col(SexWorker.identity).is_not(None))
-            .values(identity=None)
-        )
-        erased = _rowcount(keys) + _rowcount(ciphertexts) > 0
-        if erased:
-            # Partners that hold her identity learn it is gone (no data beyond her id).
-            event = make_event(
-                "be.hub.sex_worker.identity_erased.v1",
-                subject=sex_worker_id,
-                data={"id": sex_worker_id},
-                time=now,
-                purpose=requested_by.purpose,
-                policy_version=policy_version,
-            )
-            session.add(
-                OutboxEvent(
-                    event_id=event["id"],
-                    type=event["type"],
-                    resource="SexWorker",
-                    record_id=sex_worker_id,
-                    envelope=event,
-                    created_at=now,
-                )
-            )
-    outcome = "data key destroyed, identity erased" if erased else "already erased"
-    reason = f"{requested_by.reason}: {outcome}" if requested_by.reason else outcome
-    await audit.append(
-        [
-            AuditRecord(
-                at=now,
-                action="erasure",
-                resource="SexWorker",
-                organisation_id=requested_by.organisation_id,
-                roles=requested_by.roles,
-                subject=requested_by.subject,
-                purpose=requested_by.purpose,
-                operation=requested_by.operation,
-                record_ids=[sex_worker_id],
-                fields=["identity"],
-                subjects=[sex_worker_id],
-                policy_version=policy_version,
-                outcome="allowed",
-                reason=reason[:300],
-            )
-        ]
-    )
-    log.info("erasure request: %s", "erased" if erased else "already erased")
-    return erased
-
-
 # --- the daily task ------------------------------------------------------------------------
 
 
@@ -663,12 +549,9 @@ def retention_summary(policies: PolicySet) -> Sequence[tuple[str, str, str, str]
 __all__ = [
     "ERASED",
     "RETENTION_RULES",
-    "Requester",
     "RetentionError",
     "RetentionRule",
     "RetentionTask",
-    "UnknownSexWorker",
-    "erase_identity",
     "retention_summary",
     "run_retention",
     "unsupported_retention",

@@ -69,11 +69,12 @@ from sqlalchemy import String, and_, case, distinct, func, literal, not_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
+from hub.db import Database
 from hub.errors import Code
 from hub.models import CareContact, Certificate, Inspection, Measure, Organisation, Premises
 from hub.models import Referral as ReferralRow
 from hub.models.enums import Branch, CareKind, CertificateStatus, MeasureKind
-from hub.schema.context import Context
+from hub.services.actor import Actor
 
 K = TypeVar("K", bound=Enum)
 
@@ -218,13 +219,13 @@ PERIOD_RULE = (
 # --- who may count ---------------------------------------------------------------------
 
 
-def allowed_resources(ctx: Context) -> dict[str, int]:
+def allowed_resources(actor: Actor) -> dict[str, int]:
     """Resource → min_cell, for the resources whose `aggregate` admits the caller."""
-    purpose = ctx.purpose
-    roles = ctx.principal.roles
+    purpose = actor.purpose
+    roles = actor.principal.roles
     out: dict[str, int] = {}
     for resource in dict.fromkeys(INDICATORS.values()):
-        doc = ctx.policies.documents.get(resource)
+        doc = actor.policies.documents.get(resource)
         agg = doc.aggregate if doc is not None else None
         if agg is not None and agg.roles & roles and purpose in agg.purposes:
             out[resource] = agg.min_cell
@@ -428,10 +429,10 @@ class Report:
     withheld: frozenset[str]  # asked for, but the policy does not let the caller count them
 
 
-def _city(ctx: Context, city: str) -> str:
+def _city(actor: Actor, city: str) -> str:
     name = city.strip()
     if not name or len(name) > MAX_CITY:
-        raise ctx.deny(
+        raise actor.deny(
             "aggregate",
             AUDIT_RESOURCE,
             Code.BAD_USER_INPUT,
@@ -440,23 +441,23 @@ def _city(ctx: Context, city: str) -> str:
     return name
 
 
-def _authorize(ctx: Context) -> dict[str, int]:
-    limits = allowed_resources(ctx)
+def _authorize(actor: Actor) -> dict[str, int]:
+    limits = allowed_resources(actor)
     if not limits:
-        roles = ", ".join(sorted(ctx.principal.roles))
-        raise ctx.deny(
+        roles = ", ".join(sorted(actor.principal.roles))
+        raise actor.deny(
             "aggregate",
             AUDIT_RESOURCE,
             Code.FORBIDDEN,
-            f"no aggregate policy lets {roles} count for purpose {ctx.purpose}",
+            f"no aggregate policy lets {roles} count for purpose {actor.purpose}",
         )
     return limits
 
 
-def _quarter(ctx: Context, start: date, end: date) -> Quarter:
-    today = ctx.now.astimezone(BELGIAN_TIME).date()
+def _quarter(actor: Actor, start: date, end: date) -> Quarter:
+    today = actor.now.astimezone(BELGIAN_TIME).date()
     if not FIRST_DAY <= start <= today:
-        raise ctx.deny(
+        raise actor.deny(
             "aggregate",
             AUDIT_RESOURCE,
             Code.BAD_USER_INPUT,
@@ -464,28 +465,34 @@ def _quarter(ctx: Context, start: date, end: date) -> Quarter:
         )
     quarter = exact_quarter(start, end)
     if quarter is None:
-        raise ctx.deny("aggregate", AUDIT_RESOURCE, Code.BAD_USER_INPUT, PERIOD_RULE)
+        raise actor.deny("aggregate", AUDIT_RESOURCE, Code.BAD_USER_INPUT, PERIOD_RULE)
     return quarter
 
 
 async def indicators(
-    ctx: Context, city: str, start: date, end: date, wanted: Iterable[str] | None = None
+    *,
+    db: Database,
+    actor: Actor,
+    city: str,
+    start: date,
+    end: date,
+    wanted: Iterable[str] | None = None,
 ) -> Report:
     """The suppressed indicators of `city` for the quarter [start, end].
 
     `wanted` names the indicators asked for (all when None); only those the policy allows
     are computed, with one statement per resource they count.
     """
-    limits = _authorize(ctx)
-    quarter = _quarter(ctx, start, end)
-    scope = Scope(_city(ctx, city), quarter)
+    limits = _authorize(actor)
+    quarter = _quarter(actor, start, end)
+    scope = Scope(_city(actor, city), quarter)
     names = set(INDICATORS if wanted is None else wanted)
     asked = [n for n in INDICATORS if n in names]
     computable = [n for n in asked if INDICATORS[n] in limits]
     values: dict[str, Indicator] = {}
-    async with ctx.hub.db.sessions() as session:
+    async with db.sessions() as session:
         for resource in dict.fromkeys(INDICATORS[n] for n in computable):
             found = await COUNTERS[resource](session, scope, limits[resource])
             values.update((n, v) for n, v in found.items() if n in computable)
-    ctx.record("aggregate", AUDIT_RESOURCE, fields=list(values))
+    actor.record("aggregate", AUDIT_RESOURCE, fields=list(values))
     return Report(scope.city, quarter, values, frozenset(asked) - frozenset(computable))

@@ -1,4 +1,6 @@
-"""Who is asking: the verified claims of an access token, and nothing the client merely says."""
+"""Who is asking: the verified claims of an access token, and nothing the client merely says.
+
+Authentication (hub/auth/) produces it; the policy reads it, so it lives here."""
 
 from __future__ import annotations
 

@@ -1,0 +1,225 @@
+"""What every workflow shares: commands (pydantic), the unit of work, authorisation of a
+write through the policy, and the outbox.
+
+A workflow is a plain function `(*, session, actor, command)` that runs inside a
+`unit_of_work`. It is allowed only where a rule for its action reaches the row: an existing
+row must match the rule's filter (`authorize_existing`); a new row is inserted, checked
+against the filter in the same transaction and rolled back if no rule reaches it
+(`authorize_new`). The same compiled SQL filters as for reads. Its event goes into the
+outbox in the same transaction (`emit`).
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from collections.abc import AsyncIterator, Callable, Mapping
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from functools import partial
+from typing import Annotated, Any, TypeVar
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, StringConstraints, ValidationError
+from pydantic.alias_generators import to_camel
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from hub.db import Database
+from hub.errors import Code, HubError
+from hub.events.envelope import EVENT_TYPES, make_event, snapshot
+from hub.models import OutboxEvent
+from hub.policy.resources import RESOURCES
+from hub.services.actor import Actor
+
+# --- commands ------------------------------------------------------------------------------
+
+# Characters that may never be stored in free text: C0/C1 controls (but tab and newline in
+# multi-line text) and the Unicode bidirectional overrides and isolates, which can make a
+# stored text read differently from what it is (CVE-2021-42574, "Trojan Source").
+_BIDI = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f\u061c")
+
+
+def clean_text(value: str, *, max_len: int, min_len: int = 1, multiline: bool = False) -> str:
+    """NFC-normalised and trimmed; refused if it holds control or bidi-override characters
+    or falls outside the length bounds."""
+    value = unicodedata.normalize("NFC", value).strip()
+    allowed = "\n\t" if multiline else ""
+    for ch in value:
+        if ch in _BIDI or (unicodedata.category(ch) in ("Cc", "Cf") and ch not in allowed):
+            raise ValueError("contains a control or text-direction character")
+    if not min_len <= len(value) <= max_len:
+        raise ValueError(f"must be {min_len} to {max_len} characters long")
+    return value
+
+
+def text_rule(max_len: int, *, min_len: int = 1, multiline: bool = False) -> AfterValidator:
+    """The validator of a free-text field: `Annotated[str, text_rule(80)]`."""
+    return AfterValidator(
+        partial(clean_text, max_len=max_len, min_len=min_len, multiline=multiline)
+    )
+
+
+def _moment(value: datetime) -> datetime:
+    if value.tzinfo is None:
+        raise ValueError("needs a UTC offset, e.g. 2026-01-01T20:00Z")
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:
+        raise ValueError("lies outside the years 1 to 9999 in UTC") from None
+
+
+# A moment in time: aware, and representable in UTC.
+Moment = Annotated[datetime, AfterValidator(_moment)]
+# A record id as it comes from outside: bounded before it reaches any query.
+Id = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
+
+
+class Command(BaseModel):
+    """A workflow's input: validated whole before anything runs. Field names are the
+    GraphQL ones in camelCase (and snake_case in Python)."""
+
+    model_config = ConfigDict(
+        extra="forbid", alias_generator=to_camel, populate_by_name=True, frozen=True
+    )
+
+
+C = TypeVar("C", bound=Command)
+
+
+def _loc(loc: tuple[Any, ...]) -> str:
+    return ".".join(to_camel(p) if isinstance(p, str) else str(p) for p in loc)
+
+
+def validation_message(exc: ValidationError, *, limit: int = 5) -> str:
+    """The errors of a command, by field, without echoing the values."""
+    parts = []
+    for e in exc.errors(include_input=False, include_url=False)[:limit]:
+        msg = str(e["msg"]).removeprefix("Value error, ")
+        parts.append(f"{_loc(e['loc'])}: {msg}" if e["loc"] else msg)
+    return "; ".join(parts)
+
+
+def command(model: type[C], data: Mapping[str, Any] | Any) -> C:
+    """Build a command from a mapping or a dataclass-like input (a GraphQL input object),
+    or refuse with BAD_USER_INPUT naming each wrong field."""
+    raw = data if isinstance(data, Mapping) else vars(data)
+    try:
+        return model.model_validate(dict(raw))
+    except ValidationError as exc:
+        raise HubError(Code.BAD_USER_INPUT, validation_message(exc)) from None
+
+
+# --- the unit of work ----------------------------------------------------------------------
+
+_WRITES = "hub.writes"  # session.info: (action, resource, record ids, subjects) of writes
+_EMITTED = "hub.emitted"  # session.info: events written to the outbox
+
+
+@asynccontextmanager
+async def unit_of_work(
+    db: Database, actor: Actor, *, on_commit: Callable[[], None] | None = None
+) -> AsyncIterator[AsyncSession]:
+    """One workflow's transaction. Its writes enter the actor's access-log entries once
+    committed, or as refused (with the error code) if it is rolled back by a refusal."""
+    async with db.sessions() as session:
+        session.info[_WRITES] = []
+        session.info[_EMITTED] = 0
+        try:
+            async with session.begin():
+                yield session
+        except HubError as error:
+            for action, resource, ids, subjects in session.info[_WRITES]:
+                actor.record(
+                    action,
+                    resource,
+                    record_ids=ids,
+                    subjects=subjects,
+                    outcome="refused",
+                    reason=error.code.value,
+                )
+            raise
+        writes, emitted = session.info[_WRITES], session.info[_EMITTED]
+    for action, resource, ids, subjects in writes:
+        actor.record(action, resource, record_ids=ids, subjects=subjects)
+    if emitted and on_commit is not None:
+        on_commit()
+
+
+def _record_write(session: AsyncSession, resource: str, action: str, row: Any) -> None:
+    subject_column = RESOURCES[resource].subject_column
+    subject = getattr(row, subject_column) if subject_column else None
+    session.info.setdefault(_WRITES, []).append(
+        (f"write:{action}", resource, [str(row.id)], [subject] if subject else [])
+    )
+
+
+async def authorize_existing(
+    session: AsyncSession, actor: Actor, resource: str, action: str, row_id: str
+) -> Any:
+    """Load `row_id` for `action`, locked for update, or refuse.
+
+    A row the caller can neither act on nor read is NOT_FOUND, so that refusals do not
+    reveal which records exist.
+    """
+    grant = actor.require_grant(resource, action)
+    model = RESOURCES[resource].model
+    stmt = select(model).where(model.id == row_id, grant.row_filter(actor.vars)).with_for_update()
+    row = (await session.execute(stmt)).scalar_one_or_none()
+    if row is not None:
+        if action != "read":  # loading a row to look at it (a preview) changes nothing
+            _record_write(session, resource, action, row)
+        return row
+    read = actor.grant(resource, "read")
+    if read is not None:
+        visible = select(model.id).where(model.id == row_id, read.row_filter(actor.vars))
+        if (await session.execute(visible)).first() is not None:
+            raise actor.deny(
+                action,
+                resource,
+                Code.FORBIDDEN,
+                f"your organisation may not {action} this {resource}",
+            )
+    raise actor.deny(action, resource, Code.NOT_FOUND, f"no {resource} {row_id}")
+
+
+async def authorize_new(
+    session: AsyncSession, actor: Actor, resource: str, action: str, row: Any, why: str
+) -> None:
+    """Insert `row` and check that a rule for `action` reaches it; refuse with `why`."""
+    grant = actor.require_grant(resource, action)
+    session.add(row)
+    await session.flush()
+    model = RESOURCES[resource].model
+    stmt = select(model.id).where(model.id == row.id, grant.row_filter(actor.vars))
+    if (await session.execute(stmt)).first() is None:
+        raise actor.deny(action, resource, Code.FORBIDDEN, why)
+    _record_write(session, resource, action, row)
+
+
+async def emit(session: AsyncSession, actor: Actor, type_: str, row: Any) -> None:
+    """Write the change's event into the outbox, in the change's own transaction."""
+    await session.flush()
+    await emit_data(session, actor, type_, subject=str(row.id), data=snapshot(row))
+
+
+async def emit_data(
+    session: AsyncSession, actor: Actor, type_: str, *, subject: str, data: dict[str, Any]
+) -> None:
+    event = make_event(
+        type_,
+        subject=subject,
+        data=data,
+        time=actor.now,
+        purpose=actor.purpose,
+        policy_version=actor.policies.resource_version(EVENT_TYPES[type_]),
+    )
+    session.add(
+        OutboxEvent(
+            event_id=event["id"],
+            type=type_,
+            resource=EVENT_TYPES[type_],
+            record_id=subject,
+            envelope=event,
+            created_at=actor.now,
+        )
+    )
+    session.info[_EMITTED] = session.info.get(_EMITTED, 0) + 1

@@ -1,0 +1,150 @@
+"""Police inspections (controles) and the city's suitability certificates
+(geschiktheidsverklaringen) of premises."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from typing import Annotated
+
+from pydantic import Field, model_validator
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
+
+from hub.errors import Code, HubError
+from hub.models import Certificate, Inspection, Premises
+from hub.models.enums import Branch, CertificateStatus, InspectionOutcome
+from hub.services.actor import Actor
+from hub.services.base import (
+    Command,
+    Id,
+    Moment,
+    authorize_existing,
+    authorize_new,
+    emit,
+    text_rule,
+)
+
+Count = Field(default=0, ge=0, le=1000)
+
+
+class RecordInspection(Command):
+    branch: Branch
+    occurred_at: Moment
+    outcome: InspectionOutcome
+    persons_checked: int = Count
+    administrative_arrests: int = Count
+    judicial_arrests: int = Count
+    hidden_form: bool = False
+    proactive: bool = True
+    zone: Annotated[str, text_rule(80)] | None = None
+    premises_id: Id | None = None
+
+    @model_validator(mode="after")
+    def _arrests(self) -> RecordInspection:
+        if self.administrative_arrests + self.judicial_arrests > self.persons_checked:
+            raise ValueError("more arrests than persons checked")
+        return self
+
+
+class SetCertificateStatus(Command):
+    premises_id: Id
+    status: CertificateStatus
+    reason: Annotated[str, text_rule(1000, multiline=True)]
+    valid_until: date | None = None
+
+
+async def premises_in_city(session: AsyncSession, premises_id: str | None, city: str) -> str | None:
+    """`premises_id` if it names premises in `city`; refused otherwise."""
+    if premises_id is None:
+        return None
+    found = (
+        await session.execute(select(col(Premises.city)).where(col(Premises.id) == premises_id))
+    ).scalar_one_or_none()
+    if found is None or found != city:
+        raise HubError(Code.BAD_USER_INPUT, "premisesId names no premises in your city")
+    return premises_id
+
+
+async def record_inspection(
+    *, session: AsyncSession, actor: Actor, command: RecordInspection
+) -> Inspection:
+    """For the GraphQL mutation and for a police system's event on its Kafka inbox alike."""
+    city = actor.city()
+    if command.occurred_at > actor.now:
+        raise HubError(Code.BAD_USER_INPUT, "occurredAt lies in the future")
+    row = Inspection(
+        city=city,
+        zone=command.zone,
+        branch=command.branch.value,
+        premises_id=await premises_in_city(session, command.premises_id, city),
+        occurred_at=command.occurred_at,
+        persons_checked=command.persons_checked,
+        outcome=command.outcome.value,
+        administrative_arrests=command.administrative_arrests,
+        judicial_arrests=command.judicial_arrests,
+        hidden_form=command.hidden_form,
+        proactive=command.proactive,
+        police_org_id=actor.principal.org_id,
+    )
+    await authorize_new(
+        session, actor, "Inspection", "record", row, "you may not record inspections here"
+    )
+    await emit(session, actor, "be.hub.inspection.recorded.v1", row)
+    return row
+
+
+async def set_certificate_status(
+    *, session: AsyncSession, actor: Actor, command: SetCertificateStatus
+) -> Certificate:
+    today = actor.now.date()
+    status = command.status.value
+    premises = (
+        await session.execute(select(Premises).where(col(Premises.id) == command.premises_id))
+    ).scalar_one_or_none()
+    if premises is None:
+        raise HubError(Code.NOT_FOUND, f"no premises {command.premises_id}")
+    existing = (
+        await session.execute(
+            select(col(Certificate.id)).where(col(Certificate.premises_id) == premises.id)
+        )
+    ).scalar_one_or_none()
+    cert: Certificate
+    if existing is None:
+        if status != CertificateStatus.GRANTED.value:
+            raise HubError(Code.CONFLICT, "these premises hold no certificate to change")
+        cert = Certificate(
+            premises_id=premises.id,
+            status=status,
+            valid_from=today,
+            valid_until=today,
+            decision=command.reason,
+            decided_by_id=actor.principal.org_id,
+        )
+        await authorize_new(
+            session,
+            actor,
+            "Certificate",
+            "set_status",
+            cert,
+            "these premises are outside your organisation's remit",
+        )
+    else:
+        cert = await authorize_existing(session, actor, "Certificate", "set_status", existing)
+        if cert.status == status:
+            raise HubError(Code.CONFLICT, f"the certificate is already {status}")
+    if status == CertificateStatus.GRANTED.value:
+        until = command.valid_until or today + timedelta(days=365)
+        if until <= today:
+            raise HubError(Code.BAD_USER_INPUT, "validUntil must be in the future")
+        cert.valid_from, cert.valid_until = today, until
+    elif command.valid_until is not None:
+        raise HubError(Code.BAD_USER_INPUT, "validUntil is only given when granting")
+    if status == CertificateStatus.EXPIRED.value:
+        cert.valid_until = min(cert.valid_until, today)
+    cert.status = status
+    cert.decision = command.reason
+    cert.decided_at = actor.now
+    cert.decided_by_id = actor.principal.org_id
+    await emit(session, actor, "be.hub.certificate.status_changed.v1", cert)
+    return cert

@@ -1,0 +1,102 @@
+"""The city's administrative measures (bestuurlijke maatregelen) and their procedure."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import Field, model_validator
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from hub.errors import Code, HubError
+from hub.models import Measure, MeasureTransition
+from hub.models.enums import MeasureKind, MeasureStatus
+from hub.services.actor import Actor
+from hub.services.base import Command, Id, authorize_existing, authorize_new, emit, text_rule
+from hub.services.inspections import premises_in_city
+
+# The procedure of an administrative measure; anything else is refused.
+TRANSITIONS: dict[str, frozenset[str]] = {
+    MeasureStatus.OPENED.value: frozenset({MeasureStatus.HEARING.value}),
+    MeasureStatus.HEARING.value: frozenset({MeasureStatus.DECIDED.value}),
+    MeasureStatus.DECIDED.value: frozenset(
+        {MeasureStatus.APPEALED.value, MeasureStatus.EXECUTED.value}
+    ),
+    MeasureStatus.APPEALED.value: frozenset({MeasureStatus.DECIDED.value}),
+    MeasureStatus.EXECUTED.value: frozenset(),
+}
+
+
+class OpenMeasure(Command):
+    kind: MeasureKind
+    target: Annotated[str, text_rule(200)]
+    premises_id: Id | None = None
+    amount_cents: int | None = Field(default=None, gt=0, le=100_000_000)
+
+    @model_validator(mode="after")
+    def _amount(self) -> OpenMeasure:
+        if self.kind is MeasureKind.FINE and self.amount_cents is None:
+            raise ValueError("a fine needs a positive amountCents")
+        if self.kind is not MeasureKind.FINE and self.amount_cents is not None:
+            raise ValueError("only a fine has an amount")
+        return self
+
+
+class AdvanceMeasure(Command):
+    status: MeasureStatus
+    note: Annotated[str, text_rule(1000, multiline=True)] | None = None
+
+
+async def open_measure(*, session: AsyncSession, actor: Actor, command: OpenMeasure) -> Measure:
+    city = actor.city()
+    row = Measure(
+        kind=command.kind.value,
+        city=city,
+        premises_id=await premises_in_city(session, command.premises_id, city),
+        target=command.target,
+        status=MeasureStatus.OPENED.value,
+        amount_cents=command.amount_cents,
+        org_id=actor.principal.org_id,
+        opened_at=actor.now,
+        updated_at=actor.now,
+    )
+    await authorize_new(session, actor, "Measure", "open", row, "you may not open measures here")
+    session.add(
+        MeasureTransition(
+            measure_id=row.id, to_status=row.status, at=actor.now, by_org_id=actor.principal.org_id
+        )
+    )
+    await emit(session, actor, "be.hub.measure.opened.v1", row)
+    return row
+
+
+async def advance_measure(
+    *, session: AsyncSession, actor: Actor, measure_id: str, command: AdvanceMeasure
+) -> Measure:
+    target = command.status.value
+    row: Measure = await authorize_existing(session, actor, "Measure", "advance", measure_id)
+    allowed = TRANSITIONS[row.status]
+    if target not in allowed:
+        options = ", ".join(sorted(allowed)) or "none: the procedure is closed"
+        raise HubError(
+            Code.CONFLICT, f"a measure cannot go from {row.status} to {target}; next: {options}"
+        )
+    session.add(
+        MeasureTransition(
+            measure_id=row.id,
+            from_status=row.status,
+            to_status=target,
+            note=command.note,
+            at=actor.now,
+            by_org_id=actor.principal.org_id,
+        )
+    )
+    row.status = target
+    row.updated_at = actor.now
+    decided = target == MeasureStatus.DECIDED.value
+    await emit(
+        session,
+        actor,
+        "be.hub.measure.decided.v1" if decided else "be.hub.measure.advanced.v1",
+        row,
+    )
+    return row

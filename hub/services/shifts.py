@@ -1,0 +1,240 @@
+"""Rental agreements (afspraken) and the pandkalender: shift registrations by the operator,
+confirmed rentals, cancellation and on-site validation by the police."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from pydantic import Field, model_validator
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
+
+from hub.errors import Code, HubError
+from hub.models import Certificate, Premises, RentalAgreement, SexWorker, ShiftRegistration
+from hub.models.enums import CertificateStatus, ShiftStatus
+from hub.services.actor import Actor
+from hub.services.base import Command, Id, Moment, authorize_existing, authorize_new, emit
+
+MAX_SHIFT = timedelta(hours=24)
+REGISTRATION_GRACE = timedelta(hours=1)  # the pandkalender is filled in before the shift
+LIVE_SHIFT = (ShiftStatus.REGISTERED.value, ShiftStatus.VALIDATED.value)
+
+
+class _Period(Command):
+    premises_id: Id
+    window: int = Field(ge=1, le=1000)
+    sex_worker_id: Id
+    starts_at: Moment
+    ends_at: Moment
+
+    @model_validator(mode="after")
+    def _ordered(self) -> _Period:
+        if self.ends_at <= self.starts_at:
+            raise ValueError("endsAt must be after startsAt")
+        return self
+
+
+class RecordRental(_Period):
+    """An operator records that a worker rents a window for a period."""
+
+
+class RegisterShift(_Period):
+    """An operator registers, in advance, who works in which window when."""
+
+
+class ValidateShift(Command):
+    """What the police established on site."""
+
+    identity_checked: bool
+    adult_verified: bool
+
+
+async def _premises(session: AsyncSession, premises_id: str, *, lock: bool = False) -> Premises:
+    stmt = select(Premises).where(col(Premises.id) == premises_id)
+    if lock:
+        # Serialises registrations per premises, so two cannot overlap on PostgreSQL.
+        stmt = stmt.with_for_update()
+    found = (await session.execute(stmt)).scalar_one_or_none()
+    if found is None:
+        raise HubError(Code.NOT_FOUND, f"no premises {premises_id}")
+    return found
+
+
+def _window(premises: Premises, window: int) -> None:
+    if not 1 <= window <= premises.windows:
+        raise HubError(
+            Code.BAD_USER_INPUT,
+            f"window must be between 1 and {premises.windows} on these premises",
+        )
+
+
+async def _sex_worker_exists(session: AsyncSession, sex_worker_id: str) -> None:
+    stmt = select(col(SexWorker.id)).where(col(SexWorker.id) == sex_worker_id)
+    if (await session.execute(stmt)).first() is None:
+        raise HubError(Code.NOT_FOUND, f"no sex worker {sex_worker_id}")
+
+
+async def record_rental_agreement(
+    *, session: AsyncSession, actor: Actor, command: RecordRental
+) -> RentalAgreement:
+    premises = await _premises(session, command.premises_id)
+    await _sex_worker_exists(session, command.sex_worker_id)
+    row = RentalAgreement(
+        premises_id=premises.id,
+        window=command.window,
+        sex_worker_id=command.sex_worker_id,
+        starts_at=command.starts_at,
+        ends_at=command.ends_at,
+        recorded_by_id=actor.principal.org_id,
+    )
+    await authorize_new(
+        session,
+        actor,
+        "RentalAgreement",
+        "record",
+        row,
+        "these premises are not operated by your organisation",
+    )
+    _window(premises, command.window)
+    await emit(session, actor, "be.hub.rental.recorded.v1", row)
+    return row
+
+
+async def confirm_rental_agreement(
+    *, session: AsyncSession, actor: Actor, agreement_id: str
+) -> RentalAgreement:
+    row: RentalAgreement = await authorize_existing(
+        session, actor, "RentalAgreement", "confirm", agreement_id
+    )
+    if row.confirmed:
+        raise HubError(Code.CONFLICT, "this rental agreement is already confirmed")
+    row.confirmed = True
+    row.confirmed_at = actor.now
+    await emit(session, actor, "be.hub.rental.confirmed.v1", row)
+    return row
+
+
+async def register_shift(
+    *, session: AsyncSession, actor: Actor, command: RegisterShift
+) -> ShiftRegistration:
+    """For the GraphQL mutation and for an operator's tool on its Kafka inbox alike."""
+    actor.require_grant("ShiftRegistration", "register")
+    start, end = command.starts_at, command.ends_at
+    if end - start > MAX_SHIFT:
+        raise HubError(Code.BAD_USER_INPUT, "a shift lasts at most 24 hours")
+    if start < actor.now - REGISTRATION_GRACE:
+        raise HubError(Code.BAD_USER_INPUT, "shifts are registered in advance, not afterwards")
+    premises = await _premises(session, command.premises_id, lock=True)
+    await _sex_worker_exists(session, command.sex_worker_id)
+    row = ShiftRegistration(
+        premises_id=premises.id,
+        window=command.window,
+        sex_worker_id=command.sex_worker_id,
+        starts_at=start,
+        ends_at=end,
+        status=ShiftStatus.REGISTERED.value,
+        registered_by_id=actor.principal.org_id,
+    )
+    await authorize_new(
+        session,
+        actor,
+        "ShiftRegistration",
+        "register",
+        row,
+        "these premises are not operated by your organisation",
+    )
+    _window(premises, command.window)
+    await _certificate_allows(session, premises.id, start, end)
+    row.rental_agreement_id = await _confirmed_rental(session, row)
+    overlap = await session.execute(
+        select(col(ShiftRegistration.id)).where(
+            col(ShiftRegistration.premises_id) == premises.id,
+            col(ShiftRegistration.window) == command.window,
+            col(ShiftRegistration.id) != row.id,
+            col(ShiftRegistration.status).in_(LIVE_SHIFT),
+            col(ShiftRegistration.starts_at) < end,
+            col(ShiftRegistration.ends_at) > start,
+        )
+    )
+    if overlap.first() is not None:
+        raise HubError(Code.CONFLICT, "another shift is registered on this window in that period")
+    await emit(session, actor, "be.hub.shift.registered.v1", row)
+    return row
+
+
+async def _certificate_allows(
+    session: AsyncSession, premises_id: str, start: datetime, end: datetime
+) -> None:
+    cert = (
+        await session.execute(
+            select(Certificate).where(col(Certificate.premises_id) == premises_id)
+        )
+    ).scalar_one_or_none()
+    if cert is None:
+        raise HubError(Code.CONFLICT, "these premises hold no suitability certificate")
+    if cert.status != CertificateStatus.GRANTED.value:
+        raise HubError(Code.CONFLICT, f"the suitability certificate is {cert.status}")
+    first_day, last_day = start.astimezone(UTC).date(), end.astimezone(UTC).date()
+    if not (cert.valid_from <= first_day and last_day <= cert.valid_until):
+        raise HubError(
+            Code.CONFLICT, "the suitability certificate is expired or not valid for that period"
+        )
+
+
+async def _confirmed_rental(session: AsyncSession, shift: ShiftRegistration) -> str:
+    covering: Any = (
+        await session.execute(
+            select(col(RentalAgreement.id), col(RentalAgreement.confirmed))
+            .where(
+                col(RentalAgreement.premises_id) == shift.premises_id,
+                col(RentalAgreement.window) == shift.window,
+                col(RentalAgreement.sex_worker_id) == shift.sex_worker_id,
+                col(RentalAgreement.starts_at) <= shift.starts_at,
+                col(RentalAgreement.ends_at) >= shift.ends_at,
+            )
+            .order_by(col(RentalAgreement.confirmed).desc())
+        )
+    ).first()
+    if covering is None:
+        raise HubError(
+            Code.CONFLICT, "no rental agreement with this worker covers this window and period"
+        )
+    if not covering.confirmed:
+        raise HubError(Code.CONFLICT, "the worker has not confirmed the rental agreement yet")
+    return str(covering.id)
+
+
+async def cancel_shift(*, session: AsyncSession, actor: Actor, shift_id: str) -> ShiftRegistration:
+    row: ShiftRegistration = await authorize_existing(
+        session, actor, "ShiftRegistration", "cancel", shift_id
+    )
+    if row.status not in LIVE_SHIFT:
+        raise HubError(Code.CONFLICT, f"a {row.status} shift cannot be cancelled")
+    if row.ends_at <= actor.now:
+        raise HubError(Code.CONFLICT, "this shift has already ended")
+    row.status = ShiftStatus.CANCELLED.value
+    await emit(session, actor, "be.hub.shift.cancelled.v1", row)
+    return row
+
+
+async def validate_shift(
+    *, session: AsyncSession, actor: Actor, shift_id: str, command: ValidateShift
+) -> ShiftRegistration:
+    row: ShiftRegistration = await authorize_existing(
+        session, actor, "ShiftRegistration", "validate", shift_id
+    )
+    if row.status != ShiftStatus.REGISTERED.value:
+        raise HubError(Code.CONFLICT, f"a {row.status} shift cannot be validated")
+    ok = command.identity_checked and command.adult_verified
+    row.status = (ShiftStatus.VALIDATED if ok else ShiftStatus.REFUSED).value
+    row.validated_at = actor.now
+    row.validated_by_id = actor.principal.org_id
+    row.adult_verified_on_site = command.adult_verified
+    if ok:
+        worker = await session.get(SexWorker, row.sex_worker_id)
+        assert worker is not None
+        worker.adult_verified = True
+    await emit(session, actor, "be.hub.shift.validated.v1", row)
+    return row
