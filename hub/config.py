@@ -1,66 +1,76 @@
-"""Settings, read once from HUB_* environment variables and passed down explicitly."""
+"""Settings, read once from HUB_* environment variables (pydantic-settings) and passed down
+explicitly. Every setting is validated at start: a wrong value stops the hub with a message
+naming the variable, rather than surfacing later."""
 
 from __future__ import annotations
 
-import os
-from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
-def _bool(value: str | None, default: bool) -> bool:
-    if value is None or value == "":
-        return default
-    return value.strip().lower() in {"1", "true", "yes", "on"}
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="HUB_",
+        frozen=True,
+        extra="ignore",
+        validate_default=True,
+        populate_by_name=True,
+    )
 
-
-@dataclass(frozen=True)
-class Settings:
-    database_url: str = "sqlite+aiosqlite:///./hub.db"
-    secret_dir: Path = Path("./.hub-secrets")
-    policy_dir: Path = Path("./policies")
-    # Token issuer: unset means the hub is its own authorization server.
-    oidc_issuer: str | None = None
-    oidc_audience: str = "hub"
-    issuer_url: str = "http://127.0.0.1:8000"
-    token_lifetime_s: int = 3600
-    kafka_bootstrap: str | None = None
-    # The idempotent producer (on in production; the Tansu test broker lacks it).
-    kafka_idempotence: bool = True
-    kafka_session_timeout_ms: int = 10_000  # consumer groups; a group joins in about half
-    # Relay and inbound consumers: inside `hub serve` ("inline") or not ("off": run them
-    # with `hub connectors run`). Each replica's feed of hub.events runs whenever Kafka is on.
-    connectors: str = "inline"
-    page_cap: int = 100
-    max_depth: int = 10
-    max_aliases: int = 15
-    max_tokens: int = 2000
-    sql_echo: bool = False
-    extra: dict[str, str] = field(default_factory=dict)
+    database_url: str = Field(
+        default="sqlite+aiosqlite:///./hub.db",
+        description="SQLAlchemy async URL: sqlite+aiosqlite:///FILE or postgresql+asyncpg://…",
+    )
+    secret_dir: Path = Field(
+        default=Path("./.hub-secrets"),
+        description="Keys, created on first start: the master key, signing and sealing keys.",
+    )
+    policy_dir: Path = Field(default=Path("./policies"), description="The policy documents (YAML).")
+    oidc_issuer: str | None = Field(
+        default=None, description="An external OpenID Connect issuer; unset: the hub issues tokens."
+    )
+    oidc_audience: str = Field(
+        default="hub", description="The `aud` every access token must carry."
+    )
+    issuer_url: str = Field(
+        default="http://127.0.0.1:8000",
+        description="The embedded issuer's URL (the `iss` of its tokens); `hub serve` sets it "
+        "from the address it binds unless this is given.",
+    )
+    token_lifetime_s: int = Field(default=3600, ge=60, le=86_400, alias="HUB_TOKEN_LIFETIME")
+    kafka_bootstrap: str | None = Field(
+        default=None, description="Kafka brokers (host:port,…); unset: the in-process event bus."
+    )
+    kafka_idempotence: bool = Field(
+        default=True,
+        description="The idempotent producer (on in production; the test broker lacks it).",
+    )
+    kafka_session_timeout_ms: int = Field(
+        default=10_000, ge=1000, le=300_000, description="Consumer-group session timeout."
+    )
+    connectors: Literal["inline", "off"] = Field(
+        default="inline",
+        description="Relay and inbound consumers inside `hub serve` (inline) or not (off: run "
+        "them with `hub connectors run`). Each replica's feed runs whenever Kafka is on.",
+    )
+    page_cap: int = Field(
+        default=100, ge=1, le=1000, description="The largest page a list returns."
+    )
+    max_depth: int = Field(default=10, ge=1, le=50, description="The deepest GraphQL selection.")
+    max_aliases: int = Field(default=15, ge=1, le=1000, description="Aliases per GraphQL document.")
+    max_tokens: int = Field(
+        default=2000, ge=10, le=100_000, description="Tokens per GraphQL document."
+    )
+    sql_echo: bool = Field(default=False, description="Log SQL statements (never in production).")
 
     @classmethod
-    def from_env(cls, env: dict[str, str] | None = None) -> Settings:
-        e = dict(os.environ if env is None else env)
-        d = cls()
-        return cls(
-            database_url=e.get("HUB_DATABASE_URL", d.database_url),
-            secret_dir=Path(e.get("HUB_SECRET_DIR", str(d.secret_dir))),
-            policy_dir=Path(e.get("HUB_POLICY_DIR", str(d.policy_dir))),
-            oidc_issuer=e.get("HUB_OIDC_ISSUER") or None,
-            oidc_audience=e.get("HUB_OIDC_AUDIENCE", d.oidc_audience),
-            issuer_url=e.get("HUB_ISSUER_URL", d.issuer_url),
-            token_lifetime_s=int(e.get("HUB_TOKEN_LIFETIME", d.token_lifetime_s)),
-            kafka_bootstrap=e.get("HUB_KAFKA_BOOTSTRAP") or None,
-            kafka_idempotence=_bool(e.get("HUB_KAFKA_IDEMPOTENCE"), True),
-            kafka_session_timeout_ms=int(
-                e.get("HUB_KAFKA_SESSION_TIMEOUT_MS", d.kafka_session_timeout_ms)
-            ),
-            connectors=e.get("HUB_CONNECTORS", d.connectors),
-            page_cap=int(e.get("HUB_PAGE_CAP", d.page_cap)),
-            max_depth=int(e.get("HUB_MAX_DEPTH", d.max_depth)),
-            max_aliases=int(e.get("HUB_MAX_ALIASES", d.max_aliases)),
-            max_tokens=int(e.get("HUB_MAX_TOKENS", d.max_tokens)),
-            sql_echo=_bool(e.get("HUB_SQL_ECHO"), False),
-        )
+    def from_env(cls) -> Settings:
+        """The settings of the process environment."""
+        return cls()
 
-    def with_(self, **changes: object) -> Settings:
-        return replace(self, **changes)  # type: ignore[arg-type]
+    def with_(self, **changes: Any) -> Settings:
+        """A copy with some settings changed, validated like the originals."""
+        return type(self).model_validate({**self.model_dump(), **changes})

@@ -24,6 +24,7 @@ from sqlmodel import col
 
 from hub.db import Database
 from hub.models import AccessLogEntry, AccessLogSubject, AuditHead
+from hub.retry import Backoff, retry
 
 log = logging.getLogger("hub.audit")
 GENESIS = "0" * 64
@@ -122,14 +123,12 @@ class AuditLog:
         """Another process may extend the chain between our read of its head and our
         insert (SQLite takes no row lock): the positions then collide and the transaction
         is rolled back whole, so it is safe to read the new head and try again."""
-        for attempt in range(WRITE_ATTEMPTS):
-            try:
-                await self._write(records)
-                return
-            except IntegrityError:
-                if attempt == WRITE_ATTEMPTS - 1:
-                    raise
-                await asyncio.sleep(0.01 * (attempt + 1))
+        await retry(
+            lambda: self._write(records),
+            attempts=WRITE_ATTEMPTS,
+            retry_on=(IntegrityError,),
+            backoff=Backoff(min_s=0.01, max_s=0.1),
+        )
 
     async def _write(self, records: list[AuditRecord]) -> None:
         async with self.db.sessions() as session, session.begin():

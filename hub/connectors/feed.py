@@ -21,6 +21,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from hub.config import Settings
 from hub.connectors import kafka
 from hub.events.hub import EventHub
+from hub.retry import Backoff, supervise
 
 log = logging.getLogger("hub.connectors.feed")
 SEEN = 10_000  # ids remembered for de-duplication
@@ -45,28 +46,26 @@ class Feed:
         self._seen: OrderedDict[str, None] = OrderedDict()
 
     async def run(self) -> None:
-        backoff = self.backoff_min_s
-        while True:
-            consumer: AIOKafkaConsumer | None = None
-            try:
-                consumer = await self._connect()
-                backoff = self.backoff_min_s
-                while True:
-                    batches = await consumer.getmany(timeout_ms=200, max_records=500)
-                    for messages in batches.values():
-                        for message in messages:
-                            self._deliver(message.value)
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                self.ready.clear()
-                log.warning("feed failed (%s); reconnecting in %.1fs", type(exc).__name__, backoff)
-                await asyncio.sleep(backoff)  # a backoff, not a synchronisation
-                backoff = min(backoff * 2, self.backoff_max_s)
-            finally:
-                if consumer is not None:
-                    with contextlib.suppress(Exception):
-                        await consumer.stop()
+        await supervise(
+            self._session,
+            what="feed",
+            log=log,
+            backoff=Backoff(self.backoff_min_s, self.backoff_max_s),
+        )
+
+    async def _session(self, backoff: Backoff) -> None:
+        consumer = await self._connect()
+        try:
+            backoff.reset()
+            while True:
+                batches = await consumer.getmany(timeout_ms=200, max_records=500)
+                for messages in batches.values():
+                    for message in messages:
+                        self._deliver(message.value)
+        finally:
+            self.ready.clear()
+            with contextlib.suppress(Exception):
+                await consumer.stop()
 
     async def _connect(self) -> AIOKafkaConsumer:
         await kafka.ensure_topics(self.settings, [kafka.HUB_EVENTS])

@@ -31,11 +31,11 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaProducer
 from aiokafka.structs import ConsumerRecord
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
 from sqlmodel import col
 
 from hub.config import Settings
@@ -43,6 +43,7 @@ from hub.connectors import kafka
 from hub.connectors.partners import Directory, Partner
 from hub.errors import Code, HubError
 from hub.models import InboxEvent
+from hub.retry import Backoff, retry, supervise
 from hub.services import care, inspections, shifts
 from hub.services.actor import Actor
 from hub.services.base import Command, unit_of_work, validation_message
@@ -160,6 +161,8 @@ def parse(value: bytes | None) -> tuple[Envelope, Inbound, Command]:
 
 
 _REFUSALS = {Code.FORBIDDEN, Code.UNAUTHENTICATED, Code.PURPOSE_REQUIRED}
+# Failures worth another attempt: the database was busy or the connection dropped.
+_TRANSIENT = (OperationalError, InterfaceError, OSError, TimeoutError)
 
 
 class InboundConsumer:
@@ -194,44 +197,37 @@ class InboundConsumer:
         self.dead_lettered = 0
 
     async def run(self) -> None:
-        backoff = self.backoff_min_s
-        while True:
-            consumer: AIOKafkaConsumer | None = None
-            try:
-                await kafka.ensure_topics(self.settings, [self.topic, kafka.DEADLETTER])
-                consumer = kafka.consumer(
-                    self.settings,
-                    self.topic,
-                    group_id=self.group_id,
-                    auto_offset_reset="earliest",
-                    fetch_max_wait_ms=100,
-                )
-                await consumer.start()  # joins the group
-                backoff = self.backoff_min_s
-                while True:
-                    if consumer.assignment():
-                        self.ready.set()
-                    batches = await consumer.getmany(timeout_ms=200, max_records=100)
-                    for tp, messages in batches.items():
-                        for message in messages:
-                            await self.handle(message)
-                            await consumer.commit({tp: message.offset + 1})
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                self.ready.clear()
-                log.warning(
-                    "inbound %s failed (%s); reconnecting in %.1fs",
-                    self.topic,
-                    type(exc).__name__,
-                    backoff,
-                )
-                await asyncio.sleep(backoff)  # a backoff, not a synchronisation
-                backoff = min(backoff * 2, self.backoff_max_s)
-            finally:
-                if consumer is not None:
-                    with contextlib.suppress(Exception):
-                        await consumer.stop()
+        await supervise(
+            self._session,
+            what=f"inbound {self.topic}",
+            log=log,
+            backoff=Backoff(self.backoff_min_s, self.backoff_max_s),
+        )
+
+    async def _session(self, backoff: Backoff) -> None:
+        await kafka.ensure_topics(self.settings, [self.topic, kafka.DEADLETTER])
+        consumer = kafka.consumer(
+            self.settings,
+            self.topic,
+            group_id=self.group_id,
+            auto_offset_reset="earliest",
+            fetch_max_wait_ms=100,
+        )
+        try:
+            await consumer.start()  # joins the group
+            backoff.reset()
+            while True:
+                if consumer.assignment():
+                    self.ready.set()
+                batches = await consumer.getmany(timeout_ms=200, max_records=100)
+                for tp, messages in batches.items():
+                    for message in messages:
+                        await self.handle(message)
+                        await consumer.commit({tp: message.offset + 1})
+        finally:
+            self.ready.clear()
+            with contextlib.suppress(Exception):
+                await consumer.stop()
 
     async def handle(self, message: ConsumerRecord[Any, Any]) -> str:
         """Apply one message or dead-letter it; returns the outcome. Raises only if the
@@ -254,24 +250,29 @@ class InboundConsumer:
         if principal is None:
             raise Rejected("unknown_partner", self.partner.key)
         event_id = f"{self.partner.key}/{envelope.id}"
-        for attempt in range(DB_ATTEMPTS):
+
+        async def attempt() -> str:
             actor = Actor(principal, self.hub.policies, purpose_header=envelope.purpose)
             try:
-                try:
-                    actor.require_grant(kind.resource, kind.action)  # authorise first
-                    return await self._transaction(actor, envelope, kind, data, event_id)
-                finally:
-                    await actor.audit.flush(self.hub.audit, f"kafka:{self.topic}")
-            except HubError as e:
-                reason = "forbidden" if e.code in _REFUSALS else "rejected"
-                raise Rejected(reason, f"{e.code.value}: {e}") from None
-            except IntegrityError:
-                return "duplicate"  # another consumer applied it just now
-            except Exception as exc:
-                if attempt == DB_ATTEMPTS - 1:
-                    raise Rejected("error", type(exc).__name__) from None
-                await asyncio.sleep(self.backoff_min_s * 2**attempt)
-        raise AssertionError("unreachable")
+                actor.require_grant(kind.resource, kind.action)  # authorise first
+                return await self._transaction(actor, envelope, kind, data, event_id)
+            finally:
+                await actor.audit.flush(self.hub.audit, f"kafka:{self.topic}")
+
+        try:
+            return await retry(
+                attempt,
+                attempts=DB_ATTEMPTS,
+                retry_on=_TRANSIENT,
+                backoff=Backoff(self.backoff_min_s, self.backoff_max_s),
+            )
+        except HubError as e:
+            reason = "forbidden" if e.code in _REFUSALS else "rejected"
+            raise Rejected(reason, f"{e.code.value}: {e}") from None
+        except IntegrityError:
+            return "duplicate"  # another consumer applied it just now
+        except Exception as exc:
+            raise Rejected("error", type(exc).__name__) from None
 
     async def _transaction(
         self, actor: Actor, envelope: Envelope, kind: Inbound, data: Command, event_id: str

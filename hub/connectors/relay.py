@@ -30,6 +30,7 @@ from hub.events.envelope import EVENT_TYPES, encode
 from hub.models import OutboxEvent
 from hub.models.base import utcnow
 from hub.policy.resources import RESOURCES
+from hub.retry import Backoff, supervise
 from hub.state import HubState
 
 log = logging.getLogger("hub.connectors.relay")
@@ -70,27 +71,27 @@ class Relay:
 
     async def run(self) -> None:
         """Forever: publish what is pending, then wait for a wake-up or the next poll."""
-        backoff = self.backoff_min_s
+        await supervise(
+            self._session,
+            what="relay",
+            log=log,
+            backoff=Backoff(self.backoff_min_s, self.backoff_max_s),
+            on_failure=self._failed,
+        )
+
+    async def _session(self, backoff: Backoff) -> None:
         while True:
-            try:
-                sent = await self.publish_pending()
-                backoff = self.backoff_min_s
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                self.failures += 1
-                log.warning(
-                    "relay pass failed (%s); retrying in %.1fs", type(exc).__name__, backoff
-                )
-                await self._close_producer()
-                await asyncio.sleep(backoff)  # a backoff, not a synchronisation
-                backoff = min(backoff * 2, self.backoff_max_s)
-                continue
+            sent = await self.publish_pending()
+            backoff.reset()
             if sent >= self.batch:
                 continue  # more are waiting
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self.poll_s)
             self._wake.clear()
+
+    async def _failed(self, _exc: BaseException) -> None:
+        self.failures += 1
+        await self._close_producer()
 
     async def close(self) -> None:
         await self._close_producer()
