@@ -5,7 +5,10 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
+from sqlalchemy import select
+from sqlmodel import col
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
@@ -24,6 +27,7 @@ from hub.db import Database
 from hub.events.hub import EventHub
 from hub.events.projection import Projector
 from hub.graphql_app import GraphQLEndpoint
+from hub.models import DataKey
 from hub.policy.effects import Pseudonymizer
 from hub.policy.engine import PolicySet
 from hub.policy.store import PolicyStore
@@ -35,6 +39,27 @@ from hub.state import HubState
 logging.getLogger("aiosqlite").setLevel(logging.INFO)
 
 
+class MasterKeyMismatch(RuntimeError):
+    """The database holds identities that the configured master key cannot open."""
+
+
+async def check_master_key(db: Database, keyring: Keyring, secret_dir: Path) -> None:
+    """Refuse to start on a master key that does not open the data already stored: with a
+    wrong HUB_SECRET_DIR the hub would otherwise run and write identities no one can read
+    together with the old ones."""
+    async with db.sessions() as session:
+        sample = (
+            await session.execute(
+                select(col(DataKey.sex_worker_id), col(DataKey.wrapped_key)).limit(1)
+            )
+        ).first()
+    if sample is not None and not keyring.opens(sample[0], sample[1]):
+        raise MasterKeyMismatch(
+            f"the master key in {secret_dir} does not open the identities stored in the "
+            "database: is HUB_SECRET_DIR the directory this database was created with?"
+        )
+
+
 def create_app(settings: Settings | None = None) -> Starlette:
     settings = settings or Settings.from_env()
     db = Database(settings.database_url, echo=settings.sql_echo)
@@ -42,10 +67,11 @@ def create_app(settings: Settings | None = None) -> Starlette:
     # installs the database's active versions, seeded from these files on first start.
     policies = PolicySet.from_directory(settings.policy_dir)
     audit = AuditLog(db)
+    keyring = Keyring.from_secret_dir(settings.secret_dir)
     hub = HubState(
         db=db,
         audit=audit,
-        keyring=Keyring.from_secret_dir(settings.secret_dir),
+        keyring=keyring,
         cursors=CursorCodec(load_or_create_key(settings.secret_dir / "cursor.key")),
         policies=policies,
         pseudonyms=Pseudonymizer(load_or_create_key(settings.secret_dir / "pseudonym.key")),
@@ -81,6 +107,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
 
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
+        await check_master_key(db, keyring, settings.secret_dir)
         assert hub.store is not None
         await hub.store.load()  # the database's active versions (seeded from the files)
         hub.store.start()

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 _NONCE = 12
@@ -79,6 +80,14 @@ class Keyring:
     def wrap(self, subject_id: str, data_key: bytes) -> bytes:
         nonce = os.urandom(_NONCE)
         return nonce + self._master.encrypt(nonce, data_key, b"data-key:" + subject_id.encode())
+
+    def opens(self, subject_id: str, wrapped: bytes) -> bool:
+        """Whether this master key is the one that wrapped `wrapped`."""
+        try:
+            self.unwrap(subject_id, wrapped)
+        except InvalidTag:
+            return False
+        return True
 
     def unwrap(self, subject_id: str, wrapped: bytes) -> bytes:
         return self._master.decrypt(
