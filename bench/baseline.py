@@ -7,6 +7,10 @@ workers (joined with their data keys), identities decrypted with the same keyrin
 only filter is the city the bench names (`BENCH_CITY`), so that it returns the same rows
 as the hub does for a police officer of that city; it is a plain join, not a policy.
 
+For bench/side_by_side.py it also answers `premises(first: N)` (ordered as the hub orders
+them: city, address, id) and `Premises.shifts(first: M)` (each premises' first M shifts by
+start; one DataLoader batch with a window function per page of premises).
+
 Run by bench/query.py as
     uvicorn bench.baseline:create_app --factory --app-dir <repo>
 with BENCH_DATABASE_URL, BENCH_SECRET_DIR and BENCH_CITY in the environment.
@@ -22,8 +26,9 @@ from pathlib import Path
 from typing import Any
 
 import strawberry
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlalchemy.orm import aliased
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
@@ -41,6 +46,7 @@ from hub.models import ShiftRegistration as ShiftRow
 from hub.models import enums as e
 
 ShiftStatus = strawberry.enum(e.ShiftStatus)
+PremisesKind = strawberry.enum(e.PremisesKind)
 
 
 @strawberry.type
@@ -64,6 +70,18 @@ class Premises:
     address: str
     city: str
     zone: str | None
+    kind: PremisesKind  # type: ignore[valid-type]
+    windows: int
+
+    @strawberry.field
+    async def shifts(self, info: Info, first: int = 50) -> ShiftConnection:
+        loader = info.context["shifts_of_premises"].get(first)
+        if loader is None:
+            state: State = info.context["state"]
+            loader = DataLoader(lambda keys: state.load_shifts_of_premises(keys, first))
+            info.context["shifts_of_premises"][first] = loader
+        edges: list[ShiftEdge] = await loader.load(self.id)
+        return ShiftConnection(edges=edges)
 
 
 @strawberry.type
@@ -96,6 +114,39 @@ class ShiftConnection:
 
 
 @strawberry.type
+class PremisesEdge:
+    node: Premises
+
+
+@strawberry.type
+class PremisesConnection:
+    edges: list[PremisesEdge]
+
+
+def _shift(r: ShiftRow) -> Shift:
+    return Shift(
+        id=strawberry.ID(r.id),
+        window=r.window,
+        starts_at=r.starts_at,
+        ends_at=r.ends_at,
+        status=r.status,
+        premises_id=r.premises_id,
+        sex_worker_id=r.sex_worker_id,
+    )
+
+
+def _premises(r: PremisesRow) -> Premises:
+    return Premises(
+        id=strawberry.ID(r.id),
+        address=r.address,
+        city=r.city,
+        zone=r.zone,
+        kind=r.kind,
+        windows=r.windows,
+    )
+
+
+@strawberry.type
 class Query:
     @strawberry.field
     async def shifts(self, info: Info, first: int = 50) -> ShiftConnection:
@@ -109,22 +160,20 @@ class Query:
         )
         async with state.sessions() as session:
             rows = (await session.execute(stmt)).scalars().all()
-        return ShiftConnection(
-            edges=[
-                ShiftEdge(
-                    node=Shift(
-                        id=strawberry.ID(r.id),
-                        window=r.window,
-                        starts_at=r.starts_at,
-                        ends_at=r.ends_at,
-                        status=r.status,
-                        premises_id=r.premises_id,
-                        sex_worker_id=r.sex_worker_id,
-                    )
-                )
-                for r in rows
-            ]
+        return ShiftConnection(edges=[ShiftEdge(node=_shift(r)) for r in rows])
+
+    @strawberry.field
+    async def premises(self, info: Info, first: int = 50) -> PremisesConnection:
+        state: State = info.context["state"]
+        stmt = (
+            select(PremisesRow)
+            .where(PremisesRow.city == state.city)
+            .order_by(PremisesRow.city, PremisesRow.address, PremisesRow.id)
+            .limit(min(first, 100))
         )
+        async with state.sessions() as session:
+            rows = (await session.execute(stmt)).scalars().all()
+        return PremisesConnection(edges=[PremisesEdge(node=_premises(r)) for r in rows])
 
 
 class State:
@@ -138,11 +187,35 @@ class State:
         stmt = select(PremisesRow).where(PremisesRow.id.in_(set(keys)))  # type: ignore[union-attr]
         async with self.sessions() as session:
             rows = (await session.execute(stmt)).scalars().all()
-        found = {
-            r.id: Premises(id=strawberry.ID(r.id), address=r.address, city=r.city, zone=r.zone)
-            for r in rows
-        }
+        found = {r.id: _premises(r) for r in rows}
         return [found.get(k) for k in keys]
+
+    async def load_shifts_of_premises(self, keys: list[str], first: int) -> list[list[ShiftEdge]]:
+        n = (
+            func.row_number()
+            .over(
+                partition_by=ShiftRow.premises_id,
+                order_by=(ShiftRow.starts_at, ShiftRow.id),
+            )
+            .label("n")
+        )
+        ranked = (
+            select(ShiftRow, n)
+            .where(ShiftRow.premises_id.in_(set(keys)))  # type: ignore[attr-defined]
+            .subquery()
+        )
+        shift = aliased(ShiftRow, ranked)
+        stmt = (
+            select(shift)
+            .where(ranked.c.n <= min(first, 100))
+            .order_by(shift.premises_id, shift.starts_at, shift.id)
+        )
+        async with self.sessions() as session:
+            rows = (await session.execute(stmt)).scalars().all()
+        found: dict[str, list[ShiftEdge]] = {k: [] for k in keys}
+        for r in rows:
+            found[r.premises_id].append(ShiftEdge(node=_shift(r)))
+        return [found[k] for k in keys]
 
     async def load_sex_workers(self, keys: list[str]) -> list[SexWorker | None]:
         stmt = (
@@ -179,6 +252,7 @@ class _GraphQL(GraphQL[dict[str, Any], None]):
             "state": self.state,
             "premises": DataLoader(self.state.load_premises),
             "sex_workers": DataLoader(self.state.load_sex_workers),
+            "shifts_of_premises": {},
         }
 
 
