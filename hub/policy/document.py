@@ -178,29 +178,25 @@ def _where_problem(model: Any, expr: Any, at: Path) -> Problem | None:
     if message is None:
         return None
     for key, arg in expr.items() if isinstance(expr, dict) else ():
+        parts: list[tuple[Path, Any]]
         if key in ("and", "or") and isinstance(arg, list):
-            subs = (_where_problem(model, a, at + (key, i)) for i, a in enumerate(arg))
-            found = next((p for p in subs if p), None)
+            parts = [((key, i), a) for i, a in enumerate(arg)]
         elif key == "not":
-            found = _where_problem(model, arg, at + (key,))
+            parts = [((key,), arg)]
+        elif isinstance(arg, dict) and len(arg) > 1:  # one operator at a time
+            parts = [((), {key: {op: value}}) for op, value in arg.items()]
+        elif len(expr) > 1:  # one comparison at a time
+            parts = [((), {key: arg})]
         else:
-            found = _comparison_problem(model, str(key), arg, at + (key,))
-        if found:
-            return found
-    return at, message, None
-
-
-def _comparison_problem(model: Any, path: str, ops: Any, at: Path) -> Problem | None:
-    message = _where_error(model, {path: ops})
-    if message is None:
-        return None
-    column, close = _column(model, path)
-    if column is None or not isinstance(ops, dict):
-        return at, message, close
-    for op, value in ops.items():
-        one = _where_error(model, {path: {op: value}})
-        if one is not None:
-            return at + (op,), one, _value_suggestion(column, op, value)
+            column, close = _column(model, str(key))
+            if column is None or not isinstance(arg, dict) or not arg:
+                return at + (key,), message, close
+            ((op, value),) = arg.items()
+            return at + (key, op), message, _value_suggestion(column, op, value)
+        for step, part in parts:
+            found = _where_problem(model, part, at + step)
+            if found:
+                return found
     return at, message, None
 
 

@@ -14,7 +14,7 @@ import difflib
 import types
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Annotated, Any, TypeVar, Union, get_args, get_origin
+from typing import Any, TypeVar, Union, get_args, get_origin
 
 import yaml
 from pydantic import BaseModel, BeforeValidator, ConfigDict, RootModel, ValidationError
@@ -193,7 +193,7 @@ def _keys(model: type[BaseModel], loc: Sequence[Any]) -> list[str]:
     kind: Any = model
     steps = list(loc)
     while True:
-        while get_origin(kind) is Annotated or get_origin(kind) in (Union, types.UnionType):
+        if get_origin(kind) in (Union, types.UnionType):  # an optional model
             kind = next(a for a in get_args(kind) if a is not type(None))
         is_model = isinstance(kind, type) and issubclass(kind, BaseModel)
         if is_model and issubclass(kind, RootModel):
@@ -214,70 +214,59 @@ def load(text: str, file: str) -> Source:
     """Read one YAML document; raises PolicyError naming the line of a syntax error, a
     duplicate key, or a document too large once its aliases are expanded."""
     loader = _Loader(text)
+    marks: dict[Path, tuple[int, int]] = {(): (1, 1)}
     try:
         node = loader.get_single_node()
-        data = loader.construct_document(node) if node is not None else None
-        marks: dict[Path, tuple[int, int]] = {(): _mark(node) if node is not None else (1, 1)}
-        if node is not None:
-            problems = _index(loader, node, (), marks)
-            if problems:
-                raise PolicyError(
-                    Issue(file=file, line=m[0], column=m[1], path=render(p), message=msg)
-                    for p, m, msg in problems
-                )
+        data = loader.construct_document(node) if node else None
+        found = _index(loader, node, marks) if node else []
     except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        problem = exc.problem or exc.context or "unreadable"
-        if exc.context and exc.context_mark:
-            problem += f" ({exc.context} at line {exc.context_mark.line + 1})"
-        raise PolicyError(
-            [
-                Issue(
-                    file=file,
-                    line=mark.line + 1 if mark else None,
-                    column=mark.column + 1 if mark else None,
-                    message=f"not valid YAML: {problem}",
-                )
-            ]
-        ) from None
+        mark, problem = exc.problem_mark or exc.context_mark, exc.problem or exc.context
+        if exc.problem and exc.context and exc.context_mark:
+            problem = f"{exc.context} (line {exc.context_mark.line + 1}), {problem}"
+        line, column = (mark.line + 1, mark.column + 1) if mark else (None, None)
+        message = f"not valid YAML: {problem}"
+        raise PolicyError([Issue(file=file, line=line, column=column, message=message)]) from None
     except (yaml.YAMLError, RecursionError) as exc:
         raise PolicyError([Issue(file=file, message=f"not valid YAML: {exc}")]) from None
     finally:
         loader.dispose()
-    return Source(file, data, marks)
-
-
-def _mark(node: yaml.Node) -> tuple[int, int]:
-    return node.start_mark.line + 1, node.start_mark.column + 1
+    source = Source(file, data, marks)
+    if found:
+        raise PolicyError(source.issue(path, message) for path, message in found)
+    return source
 
 
 def _index(
-    loader: Any, root: yaml.Node, at: Path, marks: dict[Path, tuple[int, int]]
-) -> list[tuple[Path, tuple[int, int], str]]:
-    """Record the place of every key and item below `root`; return the duplicate keys, or
-    the one reason the document is too large."""
-    problems: list[tuple[Path, tuple[int, int], str]] = []
-    stack: list[tuple[yaml.Node, Path]] = [(root, at)]
+    loader: Any, root: yaml.Node, marks: dict[Path, tuple[int, int]]
+) -> list[tuple[Path, str]]:
+    """Record the place of every key and item (of a repeated key, the last, whose value
+    counts); return the duplicate keys, or the one reason the document is too large."""
+    found: list[tuple[Path, str]] = []
+    stack: list[tuple[yaml.Node, Path]] = [(root, ())]
+    marks[()] = _mark(root)
     count = 0
     while stack:
         node, path = stack.pop()
         count += 1
         if count > MAX_NODES or len(path) > MAX_DEPTH:
-            return [(path, _mark(node), "the document is too large or too deeply nested")]
-        children: list[tuple[Path, yaml.Node, yaml.Node]] = []
+            return [(path, "the document is too large or too deeply nested")]
         if isinstance(node, yaml.MappingNode):
             seen: set[Any] = set()
             for key_node, value_node in node.value:
                 key = loader.construct_object(key_node, deep=True)
-                if key in seen:
-                    problems.append((path + (key,), _mark(key_node), f"duplicate key {key!r}"))
-                seen.add(key)
                 # YAML reads a bare `null:` key as the null value.
-                step = "null" if key is None else key
-                children.append((path + (step,), key_node, value_node))
+                child = path + ("null" if key is None else key,)
+                if key in seen:
+                    found.append((child, f"duplicate key {key!r}"))
+                seen.add(key)
+                marks[child] = _mark(key_node)
+                stack.append((value_node, child))
         elif isinstance(node, yaml.SequenceNode):
-            children = [(path + (i,), item, item) for i, item in enumerate(node.value)]
-        for child, placed, value_node in children:
-            marks.setdefault(child, _mark(placed))
-            stack.append((value_node, child))
-    return problems
+            for i, item in enumerate(node.value):
+                marks[path + (i,)] = _mark(item)
+                stack.append((item, path + (i,)))
+    return found
+
+
+def _mark(node: yaml.Node) -> tuple[int, int]:
+    return node.start_mark.line + 1, node.start_mark.column + 1
