@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, Field, StringConstraints
+from pydantic import AfterValidator, Field
 from pydantic_core import PydanticCustomError
 from sqlalchemy import select
 from sqlmodel import col
@@ -23,7 +23,7 @@ from hub.auth.principal import Principal
 from hub.db import Database
 from hub.events.envelope import EVENT_TYPES
 from hub.models import Organisation
-from hub.policy.vocabulary import PURPOSES, ROLES
+from hub.policy.document import Purpose, Role, Text
 from hub.policy.yamlsource import PolicyError, Problem, Strict, known_name, load
 
 KEY = re.compile(r"^[a-z][a-z0-9_]{1,60}$")
@@ -40,9 +40,9 @@ class PartnerError(PolicyError):
 
 
 class PartnerSpec(Strict):
-    organisation: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
-    role: Annotated[str, known_name("role", ROLES)]
-    purposes: Annotated[list[Annotated[str, known_name("purpose", PURPOSES)]], Field(min_length=1)]
+    organisation: Text
+    role: Role
+    purposes: Annotated[list[Purpose], Field(min_length=1)]
     events: list[Annotated[str, known_name("event type", EVENT_TYPES)]] = []
     topic: str | None = None
     inbox: bool = False

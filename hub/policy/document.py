@@ -122,14 +122,14 @@ class DocumentSpec(Strict):
     resource: Annotated[str, known_name("resource", RESOURCES)]
     description: str | None = None
     retention: Annotated[timedelta, BeforeValidator(_duration)] | None = None
-    rules: list[RuleSpec] = []
+    rules: list[RuleSpec] | None = None  # none: nobody may access the resource
     aggregate: AggregateSpec | None = None
 
     @model_validator(mode="after")
     def _names_unique(self) -> DocumentSpec:
         seen: set[str] = set()
         found: list[Problem] = []
-        for i, rule in enumerate(self.rules):
+        for i, rule in enumerate(self.rules or ()):
             if rule.name in seen:
                 found.append((("rules", i, "name"), f"a second rule named {rule.name!r}", None))
             seen.add(rule.name)
@@ -258,5 +258,5 @@ def parse_document(text: str, *, origin: str = "<document>") -> PolicyDocument:
     if spec.aggregate is not None:
         agg = spec.aggregate
         aggregate = Aggregate(frozenset(agg.roles), frozenset(agg.purposes), agg.min_cell)
-    rules = tuple(_rule(r, resource) for r in spec.rules)
+    rules = tuple(_rule(r, resource) for r in spec.rules or ())
     return PolicyDocument(resource, spec.retention, rules, aggregate, source=text)
