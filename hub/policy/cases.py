@@ -40,7 +40,9 @@ client for it::
         purposes: [care]
         sex_worker: worker               # only with the sex_worker role: a `$demo.*` worker
 
-The principal's city and organisation kind are those of its organisation.
+The principal's city and organisation kind are those of its organisation; its roles and
+purposes must be known ones. A case's `purpose` outside the vocabulary is taken for a
+misspelling unless the case expects `error: BAD_USER_INPUT`, the hub's answer to it.
 
 Paths are the response's field names (or aliases) joined by dots, from the top of `data`;
 they walk through lists implicitly, so `shifts.edges.node.premises.city` is the city of
