@@ -266,7 +266,7 @@ def cmd_policy_export(args: argparse.Namespace) -> int:
 
 
 def cmd_policy_test(args: argparse.Namespace) -> int:
-    from hub.policy.testing import run_policy_tests
+    from hub.commands.policy_test import run_policy_tests
 
     directory = Path(args.dir) if args.dir else Settings.from_env().policy_dir
     tests = Path(args.tests) if args.tests else directory / "tests"

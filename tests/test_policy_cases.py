@@ -8,15 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from hub.policy.testing import (
-    Case,
-    CaseError,
-    Symbols,
-    check,
-    parse_cases,
-    run_policy_tests,
-    walk,
-)
+from hub.commands.policy_test import run_policy_tests
+from hub.policy.cases import Case, CaseError, Symbols, check, parse_cases, walk
 
 ROOT = Path(__file__).resolve().parent.parent
 POLICIES = ROOT / "policies"
@@ -97,7 +90,7 @@ def test_an_unreadable_case_file_and_an_empty_directory_fail(tmp_path: Path) -> 
     )
     failures, output = _run(bad)
     assert failures == 1
-    assert "unknown key(s) nul" in output
+    assert "typo.yaml:4:12: [0].expect.nul: unknown key 'nul'; did you mean 'null'?" in output
 
 
 # --- the checks themselves, without a hub --------------------------------------------------

@@ -12,25 +12,56 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Annotated, Any, Literal
 
-import yaml
+from pydantic import AfterValidator, Field
+from pydantic_core import PydanticCustomError
 from sqlalchemy import select
 from sqlmodel import col
 
 from hub.db import Database
 from hub.events.envelope import EVENT_TYPES
 from hub.models import Organisation
+from hub.policy.document import Purpose, Role, Text
 from hub.policy.principal import Principal
-from hub.policy.vocabulary import PURPOSES, ROLES
+from hub.policy.yamlsource import PolicyError, Problem, Strict, known_name, load
 
 KEY = re.compile(r"^[a-z][a-z0-9_]{1,60}$")
-FIELDS = {"organisation", "role", "purposes", "events", "topic", "inbox"}
 
 
-class PartnerError(ValueError):
-    def __init__(self, errors: list[str]) -> None:
-        super().__init__("; ".join(errors))
-        self.errors = errors
+def _key(value: str) -> str:
+    if not KEY.match(value):
+        raise PydanticCustomError("partner_key", "a partner key is lower_snake_case", {})
+    return value
+
+
+class PartnerError(PolicyError):
+    """A `partners.yaml` that cannot be used whole."""
+
+
+class PartnerSpec(Strict):
+    organisation: Text
+    role: Role
+    purposes: Annotated[list[Purpose], Field(min_length=1)]
+    events: list[Annotated[str, known_name("event type", EVENT_TYPES)]] = []
+    topic: str | None = None
+    inbox: bool = False
+
+
+class PartnersFile(Strict):
+    version: Literal[1] = 1
+    partners: dict[Annotated[str, AfterValidator(_key)], PartnerSpec]
+
+
+def _topics(data: Any) -> list[Problem]:
+    """A topic other than partner.<key>.events (the model of an entry does not see its key)."""
+    entries = data.get("partners") if isinstance(data, dict) else None
+    return [
+        (("partners", key, "topic"), f"topic must be partner.{key}.events", None)
+        for key, spec in (entries.items() if isinstance(entries, dict) else ())
+        if isinstance(spec, dict)
+        and spec.get("topic", f"partner.{key}.events") != f"partner.{key}.events"
+    ]
 
 
 @dataclass(frozen=True)
@@ -58,65 +89,22 @@ class Partner:
 def parse_partners(text: str, origin: str = "partners.yaml") -> list[Partner]:
     """Every error at once; a file with any error is refused whole."""
     try:
-        doc = yaml.safe_load(text) or {}
-    except yaml.YAMLError as exc:
-        raise PartnerError([f"{origin}: not YAML: {exc}"]) from None
-    entries = doc.get("partners") if isinstance(doc, dict) else None
-    if not isinstance(entries, dict):
-        raise PartnerError([f"{origin}: needs a `partners:` mapping"])
-    errors: list[str] = []
-    partners: list[Partner] = []
-    for key, spec in entries.items():
-        where = f"{origin}: partner {key}"
-        if not isinstance(key, str) or not KEY.match(key):
-            errors.append(f"{where}: key must be lower_snake_case")
-            continue
-        if not isinstance(spec, dict):
-            errors.append(f"{where}: must be a mapping")
-            continue
-        unknown = set(spec) - FIELDS
-        if unknown:
-            errors.append(f"{where}: unknown fields {sorted(unknown)}")
-        org = spec.get("organisation")
-        role = spec.get("role")
-        purposes = spec.get("purposes") or []
-        events = spec.get("events") or []
-        topic = spec.get("topic", f"partner.{key}.events")
-        inbox = spec.get("inbox", False)
-        if not isinstance(org, str) or not org.strip():
-            errors.append(f"{where}: needs an organisation name")
-        if role not in ROLES:
-            errors.append(f"{where}: unknown role {role!r}")
-        if not isinstance(purposes, list) or not purposes:
-            errors.append(f"{where}: needs a list of purposes")
-            purposes = []
-        for p in purposes:
-            if p not in PURPOSES:
-                errors.append(f"{where}: unknown purpose {p!r}")
-        if not isinstance(events, list):
-            errors.append(f"{where}: events must be a list")
-            events = []
-        for t in events:
-            if t not in EVENT_TYPES:
-                errors.append(f"{where}: unknown event type {t!r}")
-        if topic != f"partner.{key}.events":
-            errors.append(f"{where}: topic must be partner.{key}.events")
-        if not isinstance(inbox, bool):
-            errors.append(f"{where}: inbox must be true or false")
-        partners.append(
-            Partner(
-                key=key,
-                organisation=str(org),
-                role=str(role),
-                purposes=tuple(purposes),
-                events=frozenset(events),
-                topic=str(topic),
-                inbox=f"partner.{key}.inbox" if inbox is True else None,
-            )
+        source = load(text, origin)
+        spec = source.validate(PartnersFile, more=_topics(source.data))
+    except PolicyError as exc:
+        raise PartnerError(exc.issues) from None
+    return [
+        Partner(
+            key=key,
+            organisation=p.organisation,
+            role=p.role,
+            purposes=tuple(p.purposes),
+            events=frozenset(p.events),
+            topic=f"partner.{key}.events",
+            inbox=f"partner.{key}.inbox" if p.inbox else None,
         )
-    if errors:
-        raise PartnerError(errors)
-    return partners
+        for key, p in spec.partners.items()
+    ]
 
 
 def load_partners(policy_dir: Path) -> list[Partner]:

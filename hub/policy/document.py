@@ -1,7 +1,11 @@
-"""Policy documents: parse and validate one YAML document per resource.
+"""Policy documents: one YAML document per resource, validated whole.
 
-Everything unknown is an error: a role, purpose, action, field, effect, operator, path or
-key. A document with any error is refused whole; the errors name the rule and the problem.
+The models below check a document's shape and its closed vocabularies (roles, purposes,
+effects, the resource, durations); each rule's validator then checks it against the
+resource registry: its actions and fields, the effects that fit each field's kind, its
+`where` expression, consent. Everything unknown is an error naming the file, line and
+path, with the closest known name where there is one; a document with any error is
+refused whole.
 """
 
 from __future__ import annotations
@@ -9,28 +13,35 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any
+from typing import Annotated, Any
 
-import yaml
+from pydantic import BeforeValidator, Field, StringConstraints, ValidationInfo, model_validator
+from pydantic_core import PydanticCustomError
+from sqlalchemy import inspect as sa_inspect
 
 from hub.policy.effects import EFFECTS, EFFECTS_FOR_KIND
-from hub.policy.resources import RESOURCES, Resource, field_kind
+from hub.policy.resources import COLUMN_VOCABULARIES, RESOURCES, Resource, field_kind
 from hub.policy.vocabulary import PURPOSES, ROLES
-from hub.policy.where import Filter, WhereError, compile_where
-
-_RULE_KEYS = frozenset(
-    {"name", "roles", "purposes", "legal_basis", "actions", "where", "fields", "requires_consent"}
+from hub.policy.where import (
+    OPERATORS,
+    PRINCIPAL_VARIABLES,
+    Filter,
+    WhereError,
+    compile_where,
 )
-_DOC_KEYS = frozenset({"resource", "retention", "rules", "aggregate", "description"})
+from hub.policy.yamlsource import (
+    OneOrMany,
+    Path,
+    Problem,
+    Strict,
+    known_name,
+    load,
+    problems,
+    suggest,
+)
+from hub.policy.yamlsource import PolicyError as PolicyError
+
 _DURATION = re.compile(r"^P(?:(\d+)Y)?(?:(\d+)M)?(?:(\d+)W)?(?:(\d+)D)?$")
-
-
-class PolicyError(ValueError):
-    """A policy that cannot be compiled completely. `errors` lists every reason."""
-
-    def __init__(self, errors: list[str]) -> None:
-        super().__init__("; ".join(errors))
-        self.errors = errors
 
 
 @dataclass(frozen=True)
@@ -62,154 +73,190 @@ class PolicyDocument:
     source: str = field(repr=False, default="")
 
 
-def parse_duration(text: str) -> timedelta:
+def _duration(text: Any) -> timedelta:
     """ISO 8601 durations of whole days, weeks, months (30 d) and years (365 d)."""
-    m = _DURATION.match(text)
+    m = _DURATION.match(text) if isinstance(text, str) else None
     if not m or not any(m.groups()):
-        raise ValueError(f"retention {text!r} is not an ISO 8601 duration like P180D")
+        raise PydanticCustomError(
+            "duration", f"{text!r} is not an ISO 8601 duration like P180D", {}
+        )
     y, mo, w, d = (int(g) if g else 0 for g in m.groups())
     return timedelta(days=365 * y + 30 * mo + 7 * w + d)
 
 
-def _names(
-    value: Any, allowed: frozenset[str], what: str, where: str, errs: list[str]
-) -> frozenset[str]:
-    if isinstance(value, str):
-        value = [value]
-    if not isinstance(value, list) or not value or not all(isinstance(v, str) for v in value):
-        errs.append(f"{where}: {what} must be a non-empty list of names")
-        return frozenset()
-    unknown = sorted(set(value) - allowed)
-    if unknown:
-        errs.append(f"{where}: unknown {what} {', '.join(unknown)}")
-    return frozenset(value) & allowed
+Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
+Role = Annotated[str, known_name("role", ROLES)]
+Purpose = Annotated[str, known_name("purpose", PURPOSES)]
+Roles = Annotated[list[Role], OneOrMany, Field(min_length=1)]
+Purposes = Annotated[list[Purpose], OneOrMany, Field(min_length=1)]
 
 
-def _fields(value: Any, resource: Resource, where: str, errs: list[str]) -> dict[str, str]:
-    if not isinstance(value, dict) or not value:
-        errs.append(f"{where}: fields must map field names (or *) to an effect")
-        return {}
-    default = "deny"
-    explicit: dict[str, str] = {}
-    for name, effect in value.items():
-        if effect not in EFFECTS:
-            errs.append(
-                f"{where}: unknown effect {effect!r} for {name} (known: {', '.join(EFFECTS)})"
-            )
-            continue
+class AggregateSpec(Strict):
+    roles: Roles
+    purposes: Purposes
+    min_cell: Annotated[int, Field(ge=1)]
+
+
+class RuleSpec(Strict):
+    name: Text
+    roles: Roles
+    purposes: Purposes
+    legal_basis: Text
+    actions: Annotated[list[str], OneOrMany, Field(min_length=1)] = ["read"]
+    where: dict[str, Any] | None = None
+    fields: Annotated[
+        dict[str, Annotated[str, known_name("effect", EFFECTS)]], Field(min_length=1)
+    ] = {"*": "allow"}
+    requires_consent: bool = False
+
+    @model_validator(mode="after")
+    def _fits_resource(self, info: ValidationInfo) -> RuleSpec:
+        resource = (info.context or {}).get("resource")
+        found = _misfits(self, resource) if resource is not None else []
+        if found:
+            raise problems(found)
+        return self
+
+
+class DocumentSpec(Strict):
+    resource: Annotated[str, known_name("resource", RESOURCES)]
+    description: str | None = None
+    retention: Annotated[timedelta, BeforeValidator(_duration)] | None = None
+    rules: list[RuleSpec] | None = None  # none: nobody may access the resource
+    aggregate: AggregateSpec | None = None
+
+    @model_validator(mode="after")
+    def _names_unique(self) -> DocumentSpec:
+        seen: set[str] = set()
+        found: list[Problem] = []
+        for i, rule in enumerate(self.rules or ()):
+            if rule.name in seen:
+                found.append((("rules", i, "name"), f"a second rule named {rule.name!r}", None))
+            seen.add(rule.name)
+        if found:
+            raise problems(found)
+        return self
+
+
+def _misfits(rule: RuleSpec, resource: Resource) -> list[Problem]:
+    """What in a rule the resource does not have, or does not allow."""
+    found: list[Problem] = []
+    for i, action in enumerate(rule.actions):
+        if action not in resource.actions:
+            message = f"unknown action {action!r} of {resource.name}"
+            found.append((("actions", i), message, suggest(action, resource.actions)))
+    for name, effect in rule.fields.items():
+        at: Path = ("fields", name)
         if name == "*":
             if effect not in ("allow", "deny"):
-                errs.append(f"{where}: * takes allow or deny; name the fields for {effect}")
-                continue
-            default = effect
-        elif name in resource.fields:
-            kind = field_kind(resource, name)
-            if effect not in EFFECTS_FOR_KIND[kind]:
-                errs.append(f"{where}: {effect} does not apply to {name} (a {kind} field)")
-                continue
-            explicit[name] = effect
+                found.append((at, f"* takes allow or deny; name the fields for {effect}", None))
+        elif name not in resource.fields:
+            message = f"unknown field {name!r} of {resource.name}"
+            found.append((at, message, suggest(name, resource.fields)))
+        elif effect not in EFFECTS_FOR_KIND[kind := field_kind(resource, name)]:
+            fits = ", ".join(e for e in EFFECTS if e in EFFECTS_FOR_KIND[kind])
+            message = f"{effect} does not apply to {name} (a {kind} field: {fits})"
+            found.append((at, message, None))
+    if rule.requires_consent and resource.subject_column is None:
+        message = f"requires_consent on {resource.name}, which has no data subject"
+        found.append((("requires_consent",), message, None))
+    problem = _where_problem(resource.model, rule.where, ("where",))
+    return found + ([problem] if problem else [])
+
+
+def _where_error(model: Any, expr: Any) -> str | None:
+    try:
+        compile_where(model, expr, "where")
+    except WhereError as exc:
+        return str(exc).removeprefix("where: ")
+    return None
+
+
+def _where_problem(model: Any, expr: Any, at: Path) -> Problem | None:
+    """Where a `where` expression does not compile: its innermost failing part, and why."""
+    message = _where_error(model, expr)
+    if message is None:
+        return None
+    for key, arg in expr.items() if isinstance(expr, dict) else ():
+        parts: list[tuple[Path, Any]]
+        if key in ("and", "or") and isinstance(arg, list):
+            parts = [((key, i), a) for i, a in enumerate(arg)]
+        elif key == "not":
+            parts = [((key,), arg)]
+        elif isinstance(arg, dict) and len(arg) > 1:  # one operator at a time
+            parts = [((), {key: {op: value}}) for op, value in arg.items()]
+        elif len(expr) > 1:  # one comparison at a time
+            parts = [((), {key: arg})]
         else:
-            errs.append(f"{where}: unknown field {name!r} of {resource.name}")
-    out = {f: explicit.get(f, default) for f in resource.fields}
+            column, close = _column(model, str(key))
+            if column is None or not isinstance(arg, dict) or not arg:
+                return at + (key,), message, close
+            ((op, value),) = arg.items()
+            return at + (key, op), message, _value_suggestion(column, op, value)
+        for step, part in parts:
+            found = _where_problem(model, part, at + step)
+            if found:
+                return found
+    return at, message, None
+
+
+def _column(model: Any, path: str) -> tuple[Any, str | None]:
+    """The column a `where` path names (None if it names none), or a close known path."""
+    mapper = sa_inspect(model)
+    head, _, rest = path.partition(".")
+    if head in mapper.relationships:
+        if not rest:
+            return None, None
+        column, close = _column(mapper.relationships[head].mapper.class_, rest)
+        return column, f"{head}.{close}" if close else None
+    if head in mapper.columns and not rest:
+        return mapper.columns[head], None
+    close = suggest(head, [*mapper.columns.keys(), *mapper.relationships.keys()])
+    return None, (f"{close}.{rest}" if rest else close) if close else None
+
+
+def _value_suggestion(column: Any, op: str, value: Any) -> str | None:
+    if op not in OPERATORS:
+        return suggest(op, OPERATORS)
+    variables = ["$now", *(f"$principal.{v}" for v in PRINCIPAL_VARIABLES)]
+    vocabulary = COLUMN_VOCABULARIES.get((column.table.name, column.name))
+    known = {m.value for m in vocabulary} if vocabulary else set()
+    for v in value if isinstance(value, list) else [value]:
+        if isinstance(v, str) and v.startswith("$") and v not in variables:
+            return suggest(v, variables)
+        if isinstance(v, str) and known and not v.startswith("$") and v not in known:
+            return suggest(v, known)
+    return None
+
+
+def _rule(spec: RuleSpec, resource: Resource) -> Rule:
+    default = spec.fields.get("*", "deny")
+    fields = {f: spec.fields.get(f, default) for f in resource.fields}
     # A visible row is always identified by its id; hiding it would hide the row itself.
-    out["id"] = "allow"
-    return out
+    fields["id"] = "allow"
+    return Rule(
+        name=spec.name,
+        roles=frozenset(spec.roles),
+        purposes=frozenset(spec.purposes),
+        actions=frozenset(spec.actions),
+        legal_basis=spec.legal_basis,
+        where=spec.where,
+        where_filter=compile_where(resource.model, spec.where),
+        fields=fields,
+        requires_consent=spec.requires_consent,
+    )
 
 
 def parse_document(text: str, *, origin: str = "<document>") -> PolicyDocument:
-    errs: list[str] = []
-    try:
-        raw = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise PolicyError([f"{origin}: not valid YAML ({exc.__class__.__name__})"]) from None
-    if not isinstance(raw, dict):
-        raise PolicyError([f"{origin}: a policy document is a mapping"])
-    for key in sorted(set(raw) - _DOC_KEYS):
-        errs.append(f"{origin}: unknown key {key!r}")
-    resource = RESOURCES.get(str(raw.get("resource")))
-    if resource is None:
-        raise PolicyError(errs + [f"{origin}: unknown resource {raw.get('resource')!r}"])
-    origin = f"{origin} ({resource.name})"
-
-    retention = None
-    if raw.get("retention") is not None:
-        try:
-            retention = parse_duration(str(raw["retention"]))
-        except ValueError as exc:
-            errs.append(f"{origin}: {exc}")
-
-    rules: list[Rule] = []
-    seen: set[str] = set()
-    raw_rules = raw.get("rules") or []
-    if not isinstance(raw_rules, list):
-        errs.append(f"{origin}: rules must be a list")
-        raw_rules = []
-    for i, r in enumerate(raw_rules):
-        where = f"{origin} rule {i + 1}"
-        if not isinstance(r, dict):
-            errs.append(f"{where}: a rule is a mapping")
-            continue
-        name = r.get("name")
-        if not isinstance(name, str) or not name:
-            errs.append(f"{where}: every rule needs a name")
-            name = f"#{i + 1}"
-        where = f"{origin} rule {name!r}"
-        if name in seen:
-            errs.append(f"{where}: duplicate rule name")
-        seen.add(name)
-        for key in sorted(set(r) - _RULE_KEYS):
-            errs.append(f"{where}: unknown key {key!r}")
-        legal_basis = r.get("legal_basis")
-        if not isinstance(legal_basis, str) or not legal_basis.strip():
-            errs.append(f"{where}: every rule states its legal_basis")
-            legal_basis = ""
-        roles = _names(r.get("roles"), ROLES, "roles", where, errs)
-        purposes = _names(r.get("purposes"), PURPOSES, "purposes", where, errs)
-        actions = _names(r.get("actions", ["read"]), resource.actions, "actions", where, errs)
-        fields = _fields(r.get("fields", {"*": "allow"}), resource, where, errs)
-        consent = r.get("requires_consent", False)
-        if not isinstance(consent, bool):
-            errs.append(f"{where}: requires_consent is true or false")
-            consent = False
-        if consent and resource.subject_column is None:
-            errs.append(f"{where}: requires_consent on {resource.name}, which has no data subject")
-        try:
-            where_filter = compile_where(resource.model, r.get("where"), where)
-        except WhereError as exc:
-            errs.append(str(exc))
-            continue
-        rules.append(
-            Rule(
-                name=name,
-                roles=roles,
-                purposes=purposes,
-                actions=actions,
-                legal_basis=legal_basis,
-                where=r.get("where"),
-                where_filter=where_filter,
-                fields=fields,
-                requires_consent=consent,
-            )
-        )
-
+    """Validate and compile one document; raises PolicyError with every problem."""
+    source = load(text, origin)
+    named = source.data.get("resource") if isinstance(source.data, dict) else None
+    resource = RESOURCES.get(named) if isinstance(named, str) else None
+    spec = source.validate(DocumentSpec, context={"resource": resource})
+    assert resource is not None  # a valid document names a known resource
     aggregate = None
-    agg = raw.get("aggregate")
-    if agg is not None:
-        where = f"{origin} aggregate"
-        if not isinstance(agg, dict):
-            errs.append(f"{where}: must be a mapping")
-        else:
-            for key in sorted(set(agg) - {"roles", "purposes", "min_cell"}):
-                errs.append(f"{where}: unknown key {key!r}")
-            min_cell = agg.get("min_cell")
-            if not isinstance(min_cell, int) or isinstance(min_cell, bool) or min_cell < 1:
-                errs.append(f"{where}: min_cell must be a whole number of at least 1")
-                min_cell = 1
-            aggregate = Aggregate(
-                roles=_names(agg.get("roles"), ROLES, "roles", where, errs),
-                purposes=_names(agg.get("purposes"), PURPOSES, "purposes", where, errs),
-                min_cell=min_cell,
-            )
-    if errs:
-        raise PolicyError(errs)
-    return PolicyDocument(resource, retention, tuple(rules), aggregate, source=text)
+    if spec.aggregate is not None:
+        agg = spec.aggregate
+        aggregate = Aggregate(frozenset(agg.roles), frozenset(agg.purposes), agg.min_cell)
+    rules = tuple(_rule(r, resource) for r in spec.rules or ())
+    return PolicyDocument(resource, spec.retention, rules, aggregate, source=text)

@@ -23,6 +23,7 @@ from hub.policy.document import PolicyDocument, PolicyError, Rule, parse_documen
 from hub.policy.effects import RANK
 from hub.policy.principal import Principal
 from hub.policy.resources import RESOURCES, Resource
+from hub.policy.yamlsource import Issue
 
 
 def request_vars(principal: Principal, now: datetime) -> dict[str, Any]:
@@ -167,13 +168,13 @@ class PolicySet:
         versions: Mapping[str, int] | None = None,
     ) -> PolicySet:
         """Compile documents given as {origin: yaml}; refuse the whole set on any error."""
-        errors: list[str] = []
+        errors: list[str | Issue] = []
         docs: dict[str, PolicyDocument] = {}
         for origin, text in sorted(texts.items()):
             try:
                 doc = parse_document(text, origin=origin)
             except PolicyError as exc:
-                errors.extend(exc.errors)
+                errors.extend(exc.issues)
                 continue
             if doc.resource.name in docs:
                 errors.append(f"{origin}: a second document for {doc.resource.name}")

@@ -1,0 +1,1 @@
+"""What the `hub` command runs: implementations of its subcommands."""
