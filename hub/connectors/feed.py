@@ -42,6 +42,8 @@ class Feed:
         self.ready = asyncio.Event()  # positioned at the end of every partition
         self.delivered = 0
         self.duplicates = 0
+        self.lag: int | None = None  # for /metrics
+        self._consumer: AIOKafkaConsumer | None = None
         self._seen: OrderedDict[str, None] = OrderedDict()
 
     async def run(self) -> None:
@@ -50,12 +52,14 @@ class Feed:
             consumer: AIOKafkaConsumer | None = None
             try:
                 consumer = await self._connect()
+                self._consumer = consumer
                 backoff = self.backoff_min_s
                 while True:
                     batches = await consumer.getmany(timeout_ms=200, max_records=500)
                     for messages in batches.values():
                         for message in messages:
                             self._deliver(message.value)
+                    self.lag = await kafka.lag(consumer)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
@@ -64,9 +68,23 @@ class Feed:
                 await asyncio.sleep(backoff)  # a backoff, not a synchronisation
                 backoff = min(backoff * 2, self.backoff_max_s)
             finally:
+                self._consumer = None
                 if consumer is not None:
                     with contextlib.suppress(Exception):
                         await consumer.stop()
+
+    async def broker_answers(self, timeout_s: float) -> bool:
+        """Whether the broker answers this feed now (one metadata request): for /ready, since
+        a consumer whose broker is gone keeps polling without raising."""
+        consumer = self._consumer
+        if consumer is None or not self.ready.is_set():
+            return False
+        try:
+            async with asyncio.timeout(timeout_s):
+                await consumer.topics()
+        except Exception:
+            return False
+        return True
 
     async def _connect(self) -> AIOKafkaConsumer:
         await kafka.ensure_topics(self.settings, [kafka.HUB_EVENTS])

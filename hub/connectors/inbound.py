@@ -27,6 +27,7 @@ import asyncio
 import contextlib
 import json
 import logging
+from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import date
@@ -261,6 +262,8 @@ class InboundConsumer:
         self.applied = 0
         self.duplicates = 0
         self.dead_lettered = 0
+        self.dead_letters: Counter[str] = Counter()  # by reason, for /metrics
+        self.lag: int | None = None
 
     async def run(self) -> None:
         backoff = self.backoff_min_s
@@ -285,6 +288,7 @@ class InboundConsumer:
                         for message in messages:
                             await self.handle(message)
                             await consumer.commit({tp: message.offset + 1})
+                    self.lag = await kafka.lag(consumer)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
@@ -310,6 +314,7 @@ class InboundConsumer:
         except Rejected as r:
             await self._dead_letter(message, r)
             self.dead_lettered += 1
+            self.dead_letters[r.reason] += 1
             return r.reason
         if outcome == "applied":
             self.applied += 1
