@@ -35,6 +35,13 @@ class Settings:
     max_aliases: int = 15
     max_tokens: int = 2000
     sql_echo: bool = False
+    # Operations (hub/observability/): log level and format (json, or text for people),
+    # OTLP/HTTP traces when an endpoint is set, and an optional bearer token on /metrics.
+    log_level: str = "INFO"
+    log_format: str = "json"
+    otlp_endpoint: str | None = None
+    otel_service_name: str = "hub"
+    metrics_token: str | None = None
     extra: dict[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -60,6 +67,13 @@ class Settings:
             max_aliases=int(e.get("HUB_MAX_ALIASES", d.max_aliases)),
             max_tokens=int(e.get("HUB_MAX_TOKENS", d.max_tokens)),
             sql_echo=_bool(e.get("HUB_SQL_ECHO"), False),
+            log_level=e.get("HUB_LOG_LEVEL") or d.log_level,
+            log_format=e.get("HUB_LOG_FORMAT") or d.log_format,
+            otlp_endpoint=(
+                e.get("HUB_OTLP_ENDPOINT") or e.get("OTEL_EXPORTER_OTLP_ENDPOINT") or None
+            ),
+            otel_service_name=e.get("OTEL_SERVICE_NAME") or d.otel_service_name,
+            metrics_token=e.get("HUB_METRICS_TOKEN") or None,
         )
 
     def with_(self, **changes: object) -> Settings:
