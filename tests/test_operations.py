@@ -40,7 +40,13 @@ from tests.conftest import (
     _seed,
     require_backend,
 )
+from tests.kafka_broker import Broker, event_bytes, produce
+from tests.test_kafka import POLICE_INBOX, _inspect_via_graphql, _inspection_event, kafka_broker
+from tests.test_kafka import _instance as kafka_instance
+from tests.test_kafka import _settings as kafka_settings
 from tests.test_subscriptions import EVENTS, PROTOCOL, _connect, _subscribe
+
+__all__ = ["kafka_broker"]  # the session's test broker (a fixture)
 
 POLICE = "demo-police-antwerp"
 SHIFTS = SHIFTS_Q.replace("query(", "query ShiftsWithIdentities(", 1)
@@ -544,3 +550,75 @@ def test_hub_serve_writes_json_lines_and_no_access_log(tmp_path: Path) -> None:
     assert line["status"] == 401 and line["outcome"] == "UNAUTHENTICATED"
     assert not [x for x in lines if x["logger"] == "uvicorn.access"]
     assert "SERVE-SECRET" not in text and "NOT-A-REAL-TOKEN" not in text
+
+
+# --- Kafka mode ------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def kafka_hub(templates: Templates, tmp_path: Path, kafka_broker: Broker) -> Iterator[Hub]:
+    """A hub in Kafka mode (SQLite: the broker side is what is tested here), connectors
+    inline and ready."""
+    url = templates.new_url("sqlite")
+    try:
+        with kafka_instance(kafka_settings(url, tmp_path / "secrets", kafka_broker)) as hub:
+            hub.demo = hub.run(_seed(hub))
+            yield hub
+    finally:
+        templates.drop(url)
+
+
+@pytest.mark.kafka
+def test_kafka_mode_metrics_and_readiness(kafka_hub: Hub, kafka_broker: Broker) -> None:
+    hub = kafka_hub
+    ready = hub.client.get("/ready")
+    assert ready.status_code == 200, ready.text
+    assert ready.json()["checks"] == {"database": "ok", "policy": "ok", "kafka": "ok"}
+    s = scrape(hub)
+    lags = {
+        (x.labels["consumer"], x.labels["topic"]): x.value
+        for x in s.families["hub_kafka_consumer_lag_messages"].samples
+    }
+    assert lags.get(("feed", "hub.events")) == 0
+    assert lags.get(("inbound", POLICE_INBOX)) == 0
+
+    # A malformed and an unknown event on the police inbox: two dead letters by reason.
+    unknown = _inspection_event()
+    unknown["type"] = "be.hub.premises.demolished.v1"
+    consumer = next(c for c in hub.app.state.connectors.inbound if c.topic == POLICE_INBOX)
+    before = consumer.dead_lettered
+    hub.run(
+        produce(
+            kafka_broker.bootstrap,
+            POLICE_INBOX,
+            [b"{not json", event_bytes(unknown)],
+            key=b"ops-1",
+        )
+    )
+    _wait(lambda: consumer.dead_lettered == before + 2, seconds=20, what="two dead letters")
+    s = scrape(hub)
+    assert s.value("hub_dead_letters_total", reason="malformed") >= 1
+    assert s.value("hub_dead_letters_total", reason="unknown_type") >= 1
+
+    # A mutation's event is published by the relay: the outbox drains.
+    published = s.value("hub_outbox_published_total")
+    _inspect_via_graphql(hub)
+
+    def drained() -> bool:
+        now = scrape(hub)
+        return (
+            now.value("hub_outbox_published_total") > published
+            and now.value("hub_outbox_pending_events") == 0
+        )
+
+    _wait(drained, seconds=20, what="the relay to publish the inspection")
+
+    # The broker goes away: not ready, naming Kafka; back: ready again.
+    kafka_broker.stop()
+    try:
+        r = hub.client.get("/ready")
+        assert r.status_code == 503
+        assert r.json()["failing"] == ["kafka"]
+    finally:
+        kafka_broker.start()
+    _wait(lambda: hub.client.get("/ready").status_code == 200, seconds=30, what="ready again")
