@@ -120,6 +120,8 @@ class RequestMiddleware:
             _finish_span(span, info, route, status)
         quiet = info.path in QUIET_PATHS and status < 400
         level = logging.WARNING if status >= 500 else logging.DEBUG if quiet else logging.INFO
+        if not log.isEnabledFor(level):
+            return
         log.log(
             level,
             "%s %s %d",
