@@ -46,7 +46,8 @@ from tests.test_kafka import _instance as kafka_instance
 from tests.test_kafka import _settings as kafka_settings
 from tests.test_subscriptions import EVENTS, PROTOCOL, _connect, _subscribe
 
-__all__ = ["kafka_broker"]  # the session's test broker (a fixture)
+# The Tansu broker fixture of tests/test_kafka.py, re-exported so this module can use it.
+__all__ = ["kafka_broker"]
 
 POLICE = "demo-police-antwerp"
 SHIFTS = SHIFTS_Q.replace("query(", "query ShiftsWithIdentities(", 1)
