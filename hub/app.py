@@ -10,8 +10,7 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlmodel import col
 from starlette.applications import Starlette
-from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.middleware import Middleware
 from starlette.routing import Route, WebSocketRoute
 
 from hub.audit.log import AuditLog
@@ -28,6 +27,11 @@ from hub.events.hub import EventHub
 from hub.events.projection import Projector
 from hub.graphql_app import GraphQLEndpoint
 from hub.models import DataKey
+from hub.observability.graphql import observer
+from hub.observability.metrics import Metrics
+from hub.observability.middleware import RequestMiddleware
+from hub.observability.routes import operation_routes
+from hub.observability.tracing import Tracing
 from hub.policy.effects import Pseudonymizer
 from hub.policy.engine import PolicySet
 from hub.policy.store import PolicyStore
@@ -63,10 +67,14 @@ async def check_master_key(db: Database, keyring: Keyring, secret_dir: Path) -> 
 def create_app(settings: Settings | None = None) -> Starlette:
     settings = settings or Settings.from_env()
     db = Database(settings.database_url, echo=settings.sql_echo)
+    metrics = Metrics()  # this app's own registry
+    tracing = Tracing.from_settings(settings)  # None unless an OTLP endpoint is set
+    if tracing is not None:
+        tracing.trace_statements(db.engine)
     # The files are checked at once (refusing to start on any error); the lifespan then
     # installs the database's active versions, seeded from these files on first start.
     policies = PolicySet.from_directory(settings.policy_dir)
-    audit = AuditLog(db)
+    audit = AuditLog(db, on_batch=metrics.observe_audit_batch)
     keyring = Keyring.from_secret_dir(settings.secret_dir)
     hub = HubState(
         db=db,
@@ -87,10 +95,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
         max_aliases=settings.max_aliases,
         max_tokens=settings.max_tokens,
     )
+    # First, so that its span holds the other extensions' work (the access-log write too).
+    schema.extensions = (observer(tracing.tracer if tracing else None), *schema.extensions)
     graphql = GraphQLEndpoint(schema, hub, verifier)
-
-    async def health(_request: Request) -> JSONResponse:
-        return JSONResponse({"status": "ok", "policy_version": hub.policies.version})
 
     hub.store = PolicyStore(db, settings.policy_dir, hub.install_policies)
     hub.events = EventHub(db, tail_outbox=settings.kafka_bootstrap is None)
@@ -104,6 +111,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         if settings.kafka_bootstrap
         else None
     )
+    metrics.attach(events=hub.events, connectors=connectors)
 
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
@@ -127,18 +135,32 @@ def create_app(settings: Settings | None = None) -> Starlette:
             await verifier.aclose()
             await audit.close()
             await db.dispose()
+            if tracing is not None:
+                tracing.shutdown()
 
     app = Starlette(
         routes=[
             Route("/graphql", graphql, methods=["GET", "POST"]),
             WebSocketRoute("/graphql", graphql),
-            Route("/health", health, methods=["GET"]),
+            *operation_routes(
+                db=db,
+                metrics=metrics,
+                store=lambda: hub.store,
+                events=hub.events,
+                connectors=connectors,
+                kafka=settings.kafka_bootstrap is not None,
+                metrics_token=settings.metrics_token,
+                policy_version=lambda: hub.policies.version,
+            ),
             *auth_routes(issuer, signing_key),
         ],
+        middleware=[Middleware(RequestMiddleware, metrics=metrics, tracing=tracing)],
         lifespan=lifespan,
     )
     app.state.hub = hub
     app.state.issuer = issuer
     app.state.settings = settings
     app.state.connectors = connectors
+    app.state.metrics = metrics
+    app.state.tracing = tracing
     return app

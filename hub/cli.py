@@ -33,13 +33,36 @@ def _serve(settings: Settings, host: str, port: int) -> None:
 
     from hub.app import create_app
 
-    uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
+    # Logging is the hub's (_logging): uvicorn neither configures it nor writes its access
+    # log, whose lines carry the query string.
+    uvicorn.run(
+        create_app(settings),
+        host=host,
+        port=port,
+        log_config=None,
+        log_level=settings.log_level.lower(),
+        access_log=False,
+    )
+
+
+def _logging(settings: Settings) -> bool:
+    """Configure logging from HUB_LOG_LEVEL and HUB_LOG_FORMAT; False if they are wrong."""
+    from hub.observability.logs import configure_logging
+
+    try:
+        configure_logging(settings)
+    except ValueError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return False
+    return True
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
     from hub.db import upgrade
 
     settings = _settings_for(args.host, args.port)
+    if not _logging(settings):
+        return 2
     upgrade(settings.database_url)
     _serve(settings, args.host, args.port)
     return 0
@@ -109,6 +132,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from hub.db import upgrade
 
     settings = _settings_for(args.host, args.port)
+    if not _logging(settings):
+        return 2
     if settings.oidc_issuer:
         print(
             "hub demo runs with the built-in token issuer; unset HUB_OIDC_ISSUER", file=sys.stderr
@@ -337,7 +362,6 @@ async def _run_connectors(settings: Settings) -> None:
 
 def cmd_connectors_run(_args: argparse.Namespace) -> int:
     import contextlib
-    import logging
 
     from hub.db import upgrade
 
@@ -345,7 +369,8 @@ def cmd_connectors_run(_args: argparse.Namespace) -> int:
     if not settings.kafka_bootstrap:
         print("set HUB_KAFKA_BOOTSTRAP to run the Kafka connectors", file=sys.stderr)
         return 2
-    logging.basicConfig(level=logging.INFO)
+    if not _logging(settings):
+        return 2
     upgrade(settings.database_url)
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(_run_connectors(settings))

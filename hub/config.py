@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -65,6 +65,26 @@ class Settings(BaseSettings):
         default=2000, ge=10, le=100_000, description="Tokens per GraphQL document."
     )
     sql_echo: bool = Field(default=False, description="Log SQL statements (never in production).")
+    # Operations (hub/observability/).
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
+        default="INFO", description="The lowest level logged."
+    )
+    log_format: Literal["json", "text"] = Field(
+        default="json", description="One JSON object per line, or text for people."
+    )
+    otlp_endpoint: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("HUB_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_ENDPOINT"),
+        description="OTLP/HTTP endpoint for traces; unset: no tracing at all.",
+    )
+    otel_service_name: str = Field(
+        default="hub",
+        validation_alias=AliasChoices("OTEL_SERVICE_NAME", "otel_service_name"),
+        description="The service name on traces.",
+    )
+    metrics_token: str | None = Field(
+        default=None, description="A bearer token /metrics asks for; unset: open."
+    )
 
     @classmethod
     def from_env(cls) -> Settings:

@@ -30,6 +30,7 @@ from hub.audit.log import AuditRecord
 from hub.auth.verify import TokenVerifier, principal_for_request
 from hub.errors import Code, HubError
 from hub.models.base import utcnow
+from hub.observability import request as observed
 from hub.policy.principal import Principal
 from hub.schema.context import Context
 from hub.services.actor import Actor
@@ -92,6 +93,7 @@ class _Strawberry(GraphQL[Context, None]):
             return Context(
                 hub=self.hub, actor=Actor(ANONYMOUS, self.hub.policies), authenticated=False
             )
+        _note(principal, request.headers.get("hub-purpose"))
         actor = Actor(
             principal, self.hub.policies, purpose_header=request.headers.get("hub-purpose")
         )
@@ -124,17 +126,30 @@ class _Strawberry(GraphQL[Context, None]):
         context.actor = Actor(
             principal, self.hub.policies, purpose_header=str(purpose) if purpose else None
         )
+        _note(principal, context.actor.purpose_header)
         context.expires_at = _expiry(token.strip())
         context.authenticated = True
         return UNSET
 
     async def process_result(self, request: Any, result: ExecutionResult) -> GraphQLHTTPResponse:
         out: GraphQLHTTPResponse = {"data": result.data}
-        if result.errors:
-            out["errors"] = [format_error(e) for e in result.errors]  # type: ignore[typeddict-item]
+        errors = [format_error(e) for e in result.errors or []]
+        if errors:
+            out["errors"] = errors  # type: ignore[typeddict-item]
+        info = observed.current()
+        if info is not None:
+            info.outcome = str(errors[0]["extensions"]["code"]) if errors else "OK"
         if result.extensions:
             out["extensions"] = result.extensions
         return out
+
+
+def _note(principal: Principal, purpose_header: str | None) -> None:
+    """Who asks, for which purpose, as the request's log line names it."""
+    info = observed.current()
+    if info is not None:
+        info.client_id = observed.client_id(principal.client_id)
+        info.purpose = observed.purpose(purpose_header, principal.purposes)
 
 
 def _expiry(token: str) -> float | None:
@@ -219,6 +234,9 @@ class GraphQLEndpoint:
             principal = principal_for_request(principal, request.headers.get("hub-role"))
         except HubError as error:
             # Refused at the door: recorded without any claim of the unverified token.
+            info = observed.current()
+            if info is not None:
+                info.outcome = error.code.value
             await self.hub.audit.append(
                 [
                     AuditRecord(

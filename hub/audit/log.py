@@ -11,9 +11,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import hashlib
 import json
 import logging
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -76,9 +79,14 @@ def entry_hash(
     return hashlib.sha256(data).hexdigest()
 
 
+# Called after each batch with its records, the seconds it took and whether it committed.
+BatchObserver = Callable[[list["AuditRecord"], float, bool], None]
+
+
 class AuditLog:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, *, on_batch: BatchObserver | None = None) -> None:
         self.db = db
+        self.on_batch = on_batch
         self._pending: list[tuple[AuditRecord, asyncio.Future[None]]] = []
         self._wakeup: asyncio.Event | None = None
         self._writer: asyncio.Task[None] | None = None
@@ -90,7 +98,9 @@ class AuditLog:
         loop = asyncio.get_running_loop()
         if self._writer is None or self._writer.done():
             self._wakeup = asyncio.Event()
-            self._writer = loop.create_task(self._run())
+            # The writer serves every request: it must not carry the context (request id,
+            # trace) of the request that happened to start it.
+            self._writer = loop.create_task(self._run(), context=contextvars.Context())
         futures = []
         for r in records:
             fut: asyncio.Future[None] = loop.create_future()
@@ -107,17 +117,30 @@ class AuditLog:
             self._wakeup.clear()
             while self._pending:
                 batch, self._pending = self._pending[:MAX_BATCH], self._pending[MAX_BATCH:]
+                started = time.perf_counter()
                 try:
                     await self._write_retrying([r for r, _ in batch])
                 except Exception as exc:  # every waiting request fails rather than go unaudited
                     log.error("audit write failed: %s", type(exc).__name__)
+                    self._observe(batch, started, committed=False)
                     for _, fut in batch:
                         if not fut.done():
                             fut.set_exception(RuntimeError("audit log unavailable"))
                     continue
+                self._observe(batch, started, committed=True)
                 for _, fut in batch:
                     if not fut.done():
                         fut.set_result(None)
+
+    def _observe(
+        self, batch: list[tuple[AuditRecord, asyncio.Future[None]]], started: float, committed: bool
+    ) -> None:
+        if self.on_batch is None:
+            return
+        try:
+            self.on_batch([r for r, _ in batch], time.perf_counter() - started, committed)
+        except Exception as exc:  # metrics must never stop the writer
+            log.warning("audit batch observer failed: %s", type(exc).__name__)
 
     async def _write_retrying(self, records: list[AuditRecord]) -> None:
         """Another process may extend the chain between our read of its head and our

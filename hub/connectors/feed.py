@@ -43,6 +43,8 @@ class Feed:
         self.ready = asyncio.Event()  # positioned at the end of every partition
         self.delivered = 0
         self.duplicates = 0
+        self.lag: int | None = None  # for /metrics
+        self._consumer: AIOKafkaConsumer | None = None
         self._seen: OrderedDict[str, None] = OrderedDict()
 
     async def run(self) -> None:
@@ -55,6 +57,7 @@ class Feed:
 
     async def _session(self, backoff: Backoff) -> None:
         consumer = await self._connect()
+        self._consumer = consumer
         try:
             backoff.reset()
             while True:
@@ -62,10 +65,25 @@ class Feed:
                 for messages in batches.values():
                     for message in messages:
                         self._deliver(message.value)
+                self.lag = await kafka.lag(consumer)
         finally:
             self.ready.clear()
+            self._consumer = None
             with contextlib.suppress(Exception):
                 await consumer.stop()
+
+    async def broker_answers(self, timeout_s: float) -> bool:
+        """Whether the broker answers this feed now (one metadata request): for /ready, since
+        a consumer whose broker is gone keeps polling without raising."""
+        consumer = self._consumer
+        if consumer is None or not self.ready.is_set():
+            return False
+        try:
+            async with asyncio.timeout(timeout_s):
+                await consumer.topics()
+        except Exception:
+            return False
+        return True
 
     async def _connect(self) -> AIOKafkaConsumer:
         await kafka.ensure_topics(self.settings, [kafka.HUB_EVENTS])

@@ -27,6 +27,7 @@ import asyncio
 import contextlib
 import json
 import logging
+from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -195,6 +196,8 @@ class InboundConsumer:
         self.applied = 0
         self.duplicates = 0
         self.dead_lettered = 0
+        self.dead_letters: Counter[str] = Counter()  # by reason, for /metrics
+        self.lag: int | None = None
 
     async def run(self) -> None:
         await supervise(
@@ -224,6 +227,7 @@ class InboundConsumer:
                     for message in messages:
                         await self.handle(message)
                         await consumer.commit({tp: message.offset + 1})
+                self.lag = await kafka.lag(consumer)
         finally:
             self.ready.clear()
             with contextlib.suppress(Exception):
@@ -237,6 +241,7 @@ class InboundConsumer:
         except Rejected as r:
             await self._dead_letter(message, r)
             self.dead_lettered += 1
+            self.dead_letters[r.reason] += 1
             return r.reason
         if outcome == "applied":
             self.applied += 1

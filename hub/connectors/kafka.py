@@ -53,6 +53,19 @@ def consumer(settings: Settings, *topics: str, group_id: str | None, **kw: Any) 
     )
 
 
+async def lag(consumer: AIOKafkaConsumer) -> int | None:
+    """Messages on the consumer's assigned partitions that it has not read yet (from the
+    high-water marks of its latest fetches); None before the first fetch."""
+    total, known = 0, False
+    for tp in consumer.assignment():
+        high = consumer.highwater(tp)
+        if high is None:
+            continue
+        total += max(0, high - await consumer.position(tp))
+        known = True
+    return total if known else None
+
+
 async def ensure_topics(settings: Settings, names: Iterable[str]) -> None:
     """Create the topics that do not exist yet (the broker may not auto-create them)."""
     admin = AIOKafkaAdminClient(

@@ -66,6 +66,15 @@ class EventHub:
         self.delivered = 0
         self._commit_listeners: list[Callable[[], None]] = []
 
+    @property
+    def subscriber_count(self) -> int:
+        return len(self._subscribers)
+
+    @property
+    def position(self) -> int:
+        """The outbox sequence number up to which the tail has delivered (embedded mode)."""
+        return self._cursor
+
     def subscribe(self) -> Subscription:
         sub = Subscription(self)
         self._subscribers.add(sub)
