@@ -1,18 +1,19 @@
-"""Appending to the hash-chained access log, with group commit.
+"""Appending to the access log, a Merkle tree (RFC 9162), with group commit.
 
 Requests hand their entries to `AuditLog.append` and wait: a single writer task takes every
-entry waiting at that moment, extends the chain in one transaction (locking the chain's
-head row, so several replicas on one database still extend a single chain), commits, and
-only then releases the waiting requests. An entry is therefore durable before the response
-that it describes leaves; if the write fails, the requests fail with it (fail closed).
+entry waiting at that moment and, in one transaction, locks the tree's head row (so several
+replicas on one database still extend a single tree), reads the hashes of the tree's right
+edge (at most log2 n of them), inserts the entries as the next leaves with the stored
+hashes they complete (about two per entry) and moves the head to the new size and root;
+it commits, and only then releases the waiting requests. An entry is therefore in the tree
+before the response that it describes leaves; if the write fails, the requests fail with
+it (fail closed). What a leaf commits to is in hub/audit/leaf.py.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
-import json
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -20,15 +21,21 @@ from typing import Any
 
 from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
+from hub.audit import leaf
+from hub.audit.merkle import EMPTY_ROOT, Frontier, leaf_hash
 from hub.db import Database
-from hub.models import AccessLogEntry, AccessLogSubject, AuditHead
+from hub.models import AccessLogEntry, AccessLogSubject, AuditHead, AuditTreeHash
 
 log = logging.getLogger("hub.audit")
-GENESIS = "0" * 64
 MAX_BATCH = 500
 WRITE_ATTEMPTS = 5
+
+
+class AuditIntegrityError(RuntimeError):
+    """The stored tree does not match its head: appending would hide the damage."""
 
 
 @dataclass
@@ -49,30 +56,23 @@ class AuditRecord:
     reason: str | None = None
 
 
-def entry_hash(
-    seq: int, prev_hash: str, r: AuditRecord | AccessLogEntry, subjects: list[str]
-) -> str:
-    """The chained hash of one entry: everything it says, in a canonical form."""
-    body = [
-        seq,
-        r.at.isoformat(),
-        r.organisation_id,
-        r.roles,
-        r.subject,
-        r.purpose,
-        r.operation,
-        r.action,
-        r.resource,
-        list(r.record_ids),
-        list(r.fields),
-        sorted(subjects),
-        r.policy_version,
-        r.outcome,
-        r.reason,
-        prev_hash,
-    ]
-    data = json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
-    return hashlib.sha256(data).hexdigest()
+async def load_frontier(session: AsyncSession, size: int) -> Frontier:
+    """The right edge of the stored tree of `size` leaves (one statement)."""
+    indexes = Frontier.indexes(size)
+    if not indexes:
+        return Frontier(0, [])
+    rows = dict(
+        (
+            await session.execute(
+                select(col(AuditTreeHash.index), col(AuditTreeHash.hash)).where(
+                    col(AuditTreeHash.index).in_(indexes)
+                )
+            )
+        ).all()
+    )
+    if len(rows) != len(indexes):
+        raise AuditIntegrityError("stored tree hashes are missing")
+    return Frontier(size, [rows[i] for i in indexes])
 
 
 class AuditLog:
@@ -109,7 +109,7 @@ class AuditLog:
                 try:
                     await self._write_retrying([r for r, _ in batch])
                 except Exception as exc:  # every waiting request fails rather than go unaudited
-                    log.error("audit write failed: %s", type(exc).__name__)
+                    log.error("audit write failed: %s: %s", type(exc).__name__, _why(exc))
                     for _, fut in batch:
                         if not fut.done():
                             fut.set_exception(RuntimeError("audit log unavailable"))
@@ -119,9 +119,9 @@ class AuditLog:
                         fut.set_result(None)
 
     async def _write_retrying(self, records: list[AuditRecord]) -> None:
-        """Another process may extend the chain between our read of its head and our
-        insert (SQLite takes no row lock): the positions then collide and the transaction
-        is rolled back whole, so it is safe to read the new head and try again."""
+        """Another process may extend the tree between our read of its head and our insert
+        (SQLite takes no row lock): the positions then collide and the transaction is
+        rolled back whole, so it is safe to read the new head and try again."""
         for attempt in range(WRITE_ATTEMPTS):
             try:
                 await self._write(records)
@@ -139,16 +139,21 @@ class AuditLog:
                 )
             ).scalar_one_or_none()
             if head is None:
-                head = AuditHead(id=1, seq=0, hash=GENESIS)
+                head = AuditHead(id=1, seq=0, hash=EMPTY_ROOT.hex())
                 session.add(head)
                 await session.flush()
-            seq, prev = head.seq, head.hash
+            tree = await load_frontier(session, head.seq)
+            if tree.root().hex() != head.hash:
+                raise AuditIntegrityError("the tree's stored hashes do not match its head")
             entries: list[dict[str, Any]] = []
             subjects: list[dict[str, Any]] = []
+            hashes: list[dict[str, Any]] = []
             for r in records:
-                seq += 1
+                seq = tree.size + 1
                 subs = sorted(set(r.subjects))
-                digest = entry_hash(seq, prev, r, subs)
+                salt = leaf.new_salt()
+                data = leaf.entry_leaf_data(leaf.values(r, subs), salt)
+                hashes += [{"index": i, "hash": h} for i, h in tree.append(leaf_hash(data))]
                 entries.append(
                     {
                         "id": seq,
@@ -165,17 +170,18 @@ class AuditLog:
                         "policy_version": r.policy_version,
                         "outcome": r.outcome,
                         "reason": r.reason,
-                        "prev_hash": prev,
-                        "hash": digest,
+                        "salt": salt,
                     }
                 )
                 subjects += [{"entry_id": seq, "sex_worker_id": s} for s in subs]
-                prev = digest
             await session.execute(insert(AccessLogEntry), entries)
             if subjects:
                 await session.execute(insert(AccessLogSubject), subjects)
+            await session.execute(insert(AuditTreeHash), hashes)
             await session.execute(
-                update(AuditHead).where(col(AuditHead.id) == 1).values(seq=seq, hash=prev)
+                update(AuditHead)
+                .where(col(AuditHead.id) == 1)
+                .values(seq=tree.size, hash=tree.root().hex())
             )
 
     async def close(self) -> None:
@@ -184,3 +190,8 @@ class AuditLog:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._writer
             self._writer = None
+
+
+def _why(exc: Exception) -> str:
+    # Only our own message: a driver's error may quote the statement's parameters.
+    return str(exc) if isinstance(exc, AuditIntegrityError) else "see the database's log"
