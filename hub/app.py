@@ -11,12 +11,16 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route, WebSocketRoute
 
+from hub.audit.checkpoints import CheckpointTask
 from hub.audit.log import AuditLog
+from hub.audit.note import Signer
+from hub.audit.routes import audit_routes
 from hub.auth.issuer import EmbeddedIssuer
 from hub.auth.keys import SigningKey
 from hub.auth.routes import auth_routes
 from hub.auth.verify import TokenVerifier
 from hub.config import Settings
+from hub.connectors.checkpoints import CheckpointPublisher
 from hub.connectors.runner import Connectors
 from hub.crypto import Keyring, load_or_create_key
 from hub.db import Database
@@ -71,6 +75,14 @@ def create_app(settings: Settings | None = None) -> Starlette:
     hub.projector = Projector(db, hub.pseudonyms)
     # Daily; it reads the policy in force at each run, and skips if a replica just ran it.
     retention = RetentionTask(db, lambda: hub.policies, audit)
+    # The access log's signed checkpoints (hub/audit/): every interval when the log grew,
+    # also sent to Kafka when it is configured.
+    checkpoints = CheckpointTask(
+        db,
+        Signer.from_secret_dir(settings.secret_dir, settings.audit_origin),
+        settings.audit_checkpoint_interval_s,
+        CheckpointPublisher(settings) if settings.kafka_bootstrap else None,
+    )
     # Kafka mode: this replica's feed of hub.events, and (unless HUB_CONNECTORS=off) the
     # outbox relay and the partner inbox consumers (hub/connectors/).
     connectors = (
@@ -87,6 +99,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         assert hub.events is not None
         await hub.events.start()
         retention.start()
+        checkpoints.start()
         if connectors is not None:
             connectors.start()
         try:
@@ -95,6 +108,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             if connectors is not None:
                 await connectors.stop()
             await retention.stop()
+            await checkpoints.stop()
             await hub.events.stop()
             await hub.store.stop()
             await verifier.aclose()
@@ -107,6 +121,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             WebSocketRoute("/graphql", graphql),
             Route("/health", health, methods=["GET"]),
             *auth_routes(issuer, signing_key),
+            *audit_routes(db, checkpoints.signer.verifier),
         ],
         lifespan=lifespan,
     )
@@ -114,4 +129,5 @@ def create_app(settings: Settings | None = None) -> Starlette:
     app.state.issuer = issuer
     app.state.settings = settings
     app.state.connectors = connectors
+    app.state.checkpoints = checkpoints
     return app

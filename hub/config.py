@@ -35,6 +35,10 @@ class Settings:
     max_aliases: int = 15
     max_tokens: int = 2000
     sql_echo: bool = False
+    # The access log's checkpoints: the origin line (and key name) naming this hub's log,
+    # and how often a checkpoint is signed when the log grew.
+    audit_origin: str = "hub.local/access-log"
+    audit_checkpoint_interval_s: float = 60.0
     extra: dict[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -60,6 +64,10 @@ class Settings:
             max_aliases=int(e.get("HUB_MAX_ALIASES", d.max_aliases)),
             max_tokens=int(e.get("HUB_MAX_TOKENS", d.max_tokens)),
             sql_echo=_bool(e.get("HUB_SQL_ECHO"), False),
+            audit_origin=e.get("HUB_AUDIT_ORIGIN", d.audit_origin),
+            audit_checkpoint_interval_s=float(
+                e.get("HUB_AUDIT_CHECKPOINT_INTERVAL", d.audit_checkpoint_interval_s)
+            ),
         )
 
     def with_(self, **changes: object) -> Settings:
