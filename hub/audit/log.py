@@ -2,12 +2,13 @@
 
 Requests hand their entries to `AuditLog.append` and wait: a single writer task takes every
 entry waiting at that moment and, in one transaction, locks the tree's head row (so several
-replicas on one database still extend a single tree), reads the hashes of the tree's right
-edge (at most log2 n of them), inserts the entries as the next leaves with the stored
-hashes they complete (about two per entry) and moves the head to the new size and root;
-it commits, and only then releases the waiting requests. An entry is therefore in the tree
-before the response that it describes leaves; if the write fails, the requests fail with
-it (fail closed). What a leaf commits to is in hub/audit/leaf.py.
+replicas on one database still extend a single tree; the row also holds the hashes of the
+tree's right edge, at most log2 n of them, all an append reads), inserts the entries as the
+next leaves with the stored hashes they complete (about two per entry) and moves the head
+to the new size, root and edge; it commits, and only then releases the waiting requests.
+An entry is therefore in the tree before the response that it describes leaves; if the
+write fails, the requests fail with it (fail closed). What a leaf commits to is in
+hub/audit/leaf.py.
 """
 
 from __future__ import annotations
@@ -21,7 +22,6 @@ from typing import Any
 
 from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from hub.audit import leaf
@@ -54,25 +54,6 @@ class AuditRecord:
     policy_version: str = ""
     outcome: str = "allowed"
     reason: str | None = None
-
-
-async def load_frontier(session: AsyncSession, size: int) -> Frontier:
-    """The right edge of the stored tree of `size` leaves (one statement)."""
-    indexes = Frontier.indexes(size)
-    if not indexes:
-        return Frontier(0, [])
-    rows = dict(
-        (
-            await session.execute(
-                select(col(AuditTreeHash.index), col(AuditTreeHash.hash)).where(
-                    col(AuditTreeHash.index).in_(indexes)
-                )
-            )
-        ).all()
-    )
-    if len(rows) != len(indexes):
-        raise AuditIntegrityError("stored tree hashes are missing")
-    return Frontier(size, [rows[i] for i in indexes])
 
 
 class AuditLog:
@@ -139,12 +120,15 @@ class AuditLog:
                 )
             ).scalar_one_or_none()
             if head is None:
-                head = AuditHead(id=1, seq=0, hash=EMPTY_ROOT.hex())
+                head = AuditHead(id=1, seq=0, hash=EMPTY_ROOT.hex(), frontier=b"")
                 session.add(head)
                 await session.flush()
-            tree = await load_frontier(session, head.seq)
+            try:
+                tree = Frontier.from_bytes(head.seq, bytes(head.frontier))
+            except ValueError:
+                raise AuditIntegrityError("the tree's head is damaged") from None
             if tree.root().hex() != head.hash:
-                raise AuditIntegrityError("the tree's stored hashes do not match its head")
+                raise AuditIntegrityError("the tree's head does not match its root")
             entries: list[dict[str, Any]] = []
             subjects: list[dict[str, Any]] = []
             hashes: list[dict[str, Any]] = []
@@ -181,7 +165,7 @@ class AuditLog:
             await session.execute(
                 update(AuditHead)
                 .where(col(AuditHead.id) == 1)
-                .values(seq=tree.size, hash=tree.root().hex())
+                .values(seq=tree.size, hash=tree.root().hex(), frontier=tree.to_bytes())
             )
 
     async def close(self) -> None:

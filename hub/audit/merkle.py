@@ -136,7 +136,18 @@ class Frontier:
 
     @staticmethod
     def indexes(size: int) -> list[int]:
+        """The stored hashes that make up the frontier of `size` leaves."""
         return subtree_indexes(0, size)
+
+    @classmethod
+    def from_bytes(cls, size: int, blob: bytes) -> Frontier:
+        if len(blob) != HASH_SIZE * size.bit_count():
+            raise ValueError("a frontier needs one hash per set bit of the size")
+        return cls(size, [blob[i : i + HASH_SIZE] for i in range(0, len(blob), HASH_SIZE)])
+
+    def to_bytes(self) -> bytes:
+        """The hashes, largest subtree first (the order `indexes` names them in)."""
+        return b"".join(self._by_level[level] for level in sorted(self._by_level, reverse=True))
 
     def append(self, leaf: bytes) -> list[tuple[int, bytes]]:
         """Add a leaf hash; returns the (stored index, hash) pairs to store."""

@@ -55,7 +55,7 @@ class Verifier:
 
     @classmethod
     def parse(cls, vkey: str) -> Verifier:
-        parts = vkey.strip().split("+")
+        parts = vkey.strip().split("+", 2)  # base64 may hold "+"; the name may not
         if len(parts) != 3:
             raise NoteError("a verifier key is <name>+<hex id>+<base64 key>")
         name, hex_id, b64 = parts

@@ -24,6 +24,7 @@ _IN_CHUNK = 5000  # bind parameters per statement, well under both databases' li
 class TreeHead:
     size: int
     root: bytes
+    edge: bytes = b""  # the frontier's hashes (merkle.Frontier.to_bytes)
 
 
 async def head(session: AsyncSession) -> TreeHead:
@@ -32,7 +33,7 @@ async def head(session: AsyncSession) -> TreeHead:
     ).scalar_one_or_none()
     if row is None:
         return TreeHead(0, merkle.EMPTY_ROOT)
-    return TreeHead(row.seq, bytes.fromhex(row.hash))
+    return TreeHead(row.seq, bytes.fromhex(row.hash), bytes(row.frontier))
 
 
 async def fetch_hashes(session: AsyncSession, indexes: Sequence[int]) -> dict[int, bytes]:

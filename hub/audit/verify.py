@@ -90,9 +90,15 @@ async def verify_log(
         stored_cps = await _stored_checkpoints(db, stored_verifier) if use_stored else []
     except _Bad as bad:
         return Verdict(False, 0, bad.finding.first, bad.finding.problem)
-    external = sorted(checkpoints, key=lambda c: c.size)
-    every = sorted({(c.size, c.root) for c in [*external, *stored_cps]})
-    sizes = {size for size, _ in every}
+    # (size, root, whether a match bounds where damage can start): a witness's checkpoint
+    # does; the database's own only when no other is given (whoever rewrote the log may
+    # hold the key and have re-signed).
+    given = {(c.size, c.root) for c in checkpoints}
+    every = sorted(
+        [(size, root, True) for size, root in given]
+        + [(c.size, c.root, not given) for c in stored_cps if (c.size, c.root) not in given]
+    )
+    sizes = {size for size, _, _ in every}
     roots: dict[int, bytes] = {}
 
     findings: list[_Finding] = []
@@ -169,12 +175,12 @@ async def verify_log(
                 findings.append(_Finding(n + 1, "entries missing at the end (removed)"))
             elif head.size < n:
                 findings.append(_Finding(head.size + 1, "entries past the tree's head"))
-            elif head.root != frontier.root():
+            elif head.root != frontier.root() or head.edge != frontier.to_bytes():
                 findings.append(_Finding(n, "the tree's head does not match the entries"))
 
     checked = 0
-    matched = 0  # the largest checkpoint size whose root the entries still give
-    for size, root in every:
+    matched = 0  # the largest trusted checkpoint size whose root the entries still give
+    for size, root, bounds in every:
         checked += 1
         if size > n:
             findings.append(
@@ -185,7 +191,7 @@ async def verify_log(
             )
             break
         if size == 0 or roots.get(size) == root:
-            matched = size
+            matched = size if bounds else matched
             continue
         if size not in roots:
             break  # the stream stopped before this size: an earlier finding says why

@@ -93,6 +93,7 @@ class WitnessState:
             if path.read_text() != note:
                 raise WitnessRefused(f"a different checkpoint of size {checkpoint.size} is held")
             return
+        self.dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         self._write(path, note)
 
     @staticmethod

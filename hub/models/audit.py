@@ -49,14 +49,16 @@ class AccessLogSubject(SQLModel, table=True):
 
 
 class AuditHead(SQLModel, table=True):
-    """The tree's size and root (hex): locked by every append so that replicas extend one
-    tree."""
+    """The tree's size, root (hex) and right edge: locked by every append so that replicas
+    extend one tree. The edge (the hashes of the complete subtrees the tree splits into,
+    largest first) is all an append needs to read."""
 
     __tablename__ = "audit_head"
 
     id: int = Field(default=1, primary_key=True)
     seq: int = Field(sa_column=Column(BigInteger, nullable=False))
     hash: str = Field(max_length=64)
+    frontier: bytes = Field(default=b"", sa_column=Column(LargeBinary, nullable=False))
 
 
 class AuditTreeHash(SQLModel, table=True):

@@ -8,7 +8,7 @@ The hash chain (prev_hash, hash) gives way to a Merkle tree: a salt per entry, t
 stored hashes, and the signed checkpoints. Existing entries become the first leaves, in
 their order, after their chain is checked: a log whose chain is already broken is not
 turned into a tree that would vouch for it (the upgrade stops and names the entry).
-The head row keeps the tree's size and root.
+The head row keeps the tree's size and root, and now its right edge.
 """
 
 import hashlib
@@ -52,7 +52,11 @@ _subjects = sa.table(
     "access_log_subject", sa.column("entry_id", sa.BigInteger), sa.column("sex_worker_id")
 )
 _head = sa.table(
-    "audit_head", sa.column("id", sa.Integer), sa.column("seq", sa.BigInteger), sa.column("hash")
+    "audit_head",
+    sa.column("id", sa.Integer),
+    sa.column("seq", sa.BigInteger),
+    sa.column("hash"),
+    sa.column("frontier", sa.LargeBinary),
 )
 _tree = sa.table(
     "audit_tree_hash", sa.column("index", sa.BigInteger), sa.column("hash", sa.LargeBinary)
@@ -130,13 +134,14 @@ def upgrade() -> None:
     )
     # SQLite adds a NOT NULL column only with a default, and recreating access_log (which
     # access_log_subject refers to) is not possible with foreign keys enforced.
-    if sqlite:
-        op.add_column(
-            "access_log",
-            sa.Column("salt", sa.LargeBinary(), nullable=False, server_default=sa.text("X''")),
-        )
-    else:
-        op.add_column("access_log", sa.Column("salt", sa.LargeBinary(), nullable=True))
+    for table, name in (("access_log", "salt"), ("audit_head", "frontier")):
+        if sqlite:
+            op.add_column(
+                table,
+                sa.Column(name, sa.LargeBinary(), nullable=False, server_default=sa.text("X''")),
+            )
+        else:
+            op.add_column(table, sa.Column(name, sa.LargeBinary(), nullable=True))
 
     old = sa.table("access_log", sa.column("id"), sa.column("salt"))
     head = bind.execute(sa.select(_head.c.seq, _head.c.hash).where(_head.c.id == 1)).first()
@@ -164,10 +169,15 @@ def upgrade() -> None:
     if head is not None and (head.seq != frontier.size or head.hash != prev):
         raise RuntimeError(f"access log entries after {frontier.size} were removed")
     if head is not None:
-        bind.execute(_head.update().where(_head.c.id == 1).values(hash=frontier.root().hex()))
+        bind.execute(
+            _head.update()
+            .where(_head.c.id == 1)
+            .values(hash=frontier.root().hex(), frontier=frontier.to_bytes())
+        )
 
     if not sqlite:
         op.alter_column("access_log", "salt", nullable=False)
+        op.alter_column("audit_head", "frontier", nullable=False)
     op.drop_column("access_log", "prev_hash")
     op.drop_column("access_log", "hash")
 
@@ -198,6 +208,7 @@ def downgrade() -> None:
         op.alter_column("access_log", "prev_hash", nullable=False)
         op.alter_column("access_log", "hash", nullable=False)
     op.drop_column("access_log", "salt")
+    op.drop_column("audit_head", "frontier")
     op.drop_index("ix_audit_checkpoint_published_at", table_name="audit_checkpoint")
     op.drop_table("audit_checkpoint")
     op.drop_table("audit_tree_hash")
