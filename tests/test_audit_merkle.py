@@ -1121,3 +1121,32 @@ def test_migration_refuses_a_broken_chain(blank_url):
     asyncio.run(fill())
     with pytest.raises(RuntimeError, match="entry 1 does not match its hash chain"):
         upgrade(blank_url)
+
+
+def test_the_audit_tables_match_their_models(audit_hub):
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+    from sqlmodel import SQLModel
+
+    ours = {"access_log", "access_log_subject", "audit_head", "audit_tree_hash", "audit_checkpoint"}
+
+    def table_of(diff: Any) -> str | None:
+        for part in diff if isinstance(diff, list) else [diff]:
+            for x in part:
+                name = getattr(x, "name", None) if not isinstance(x, str) else None
+                table = getattr(getattr(x, "table", None), "name", None) or name
+                if table in ours:
+                    return str(table)
+                if isinstance(x, str) and x in ours:
+                    return x
+        return None
+
+    async def diffs() -> list[Any]:
+        async with audit_hub.db.engine.connect() as conn:
+            return await conn.run_sync(
+                lambda c: compare_metadata(
+                    MigrationContext.configure(c, opts={"compare_type": True}), SQLModel.metadata
+                )
+            )
+
+    assert [d for d in audit_hub.run(diffs()) if table_of(d)] == []
