@@ -178,33 +178,30 @@ async def verify_log(
             elif head.root != frontier.root() or head.edge != frontier.to_bytes():
                 findings.append(_Finding(n, "the tree's head does not match the entries"))
 
-    checked = 0
     matched = 0  # the largest trusted checkpoint size whose root the entries still give
     for size, root, bounds in every:
-        checked += 1
-        if size > n:
+        if size == 0 or roots.get(size) == root:
+            matched = size if bounds else matched
+            continue
+        if size in roots:
+            findings.append(
+                _Finding(
+                    matched + 1,
+                    f"the log was rewritten: its first {size} entries no longer give the "
+                    "checkpoint's root",
+                    last=size,
+                )
+            )
+        elif not stop:  # every size up to the entries' end has its root: this one is past it
             findings.append(
                 _Finding(
                     n + 1,
                     f"entries missing: a checkpoint covers {size} entries, the log holds {n}",
                 )
             )
-            break
-        if size == 0 or roots.get(size) == root:
-            matched = size if bounds else matched
-            continue
-        if size not in roots:
-            break  # the stream stopped before this size: an earlier finding says why
-        findings.append(
-            _Finding(
-                matched + 1,
-                f"the log was rewritten: its first {size} entries no longer give the "
-                "checkpoint's root",
-                last=size,
-            )
-        )
-        break
+        break  # (when the reading stopped early, an earlier finding says why)
 
+    checked = len(every)
     notes = (f"checked against {checked} checkpoint(s)",) if checked else ()
     if findings:
         first = min(findings, key=lambda f: f.first)
