@@ -1150,3 +1150,30 @@ def test_the_audit_tables_match_their_models(audit_hub):
             )
 
     assert [d for d in audit_hub.run(diffs()) if table_of(d)] == []
+
+
+def test_hub_audit_checkpoint_signs_on_demand(audit_hub):
+    env = _env(audit_hub, _secrets(audit_hub))
+    _fill(audit_hub, 1)
+    first = _cli("audit", "checkpoint", env=env)
+    assert first.returncode == 0, first.stderr
+    assert open_note(first.stdout, _vkey(audit_hub))[1:] == _head(audit_hub)
+    again = _cli("audit", "checkpoint", env=env)
+    assert again.returncode == 0 and again.stdout == first.stdout
+    assert "not grown" in again.stderr
+    assert audit_hub.client.get("/audit/checkpoint").text == first.stdout
+
+
+def test_the_witness_needs_a_key_and_says_when_it_cannot_check(tmp_path):
+    from hub.audit.note import Signer
+
+    vkey = str(Signer("hub.test/log", os.urandom(32)).verifier)
+    closed = f"http://127.0.0.1:{_free_port()}"
+    state = str(tmp_path / "w")
+    no_key = _cli("audit", "witness", "--url", closed, "--state", state, env={})
+    assert no_key.returncode == 2 and "--key" in no_key.stderr
+    down = _cli("audit", "witness", "--url", closed, "--state", state, "--key", vkey, env={})
+    assert down.returncode == 2 and "could not check" in down.stderr
+    other = str(Signer("hub.test/log", os.urandom(32)).verifier)
+    pinned = _cli("audit", "witness", "--url", closed, "--state", state, "--key", other, env={})
+    assert pinned.returncode == 2 and "pins a different key" in pinned.stderr
