@@ -13,12 +13,16 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.routing import Route, WebSocketRoute
 
+from hub.audit.checkpoints import CheckpointTask
 from hub.audit.log import AuditLog
+from hub.audit.note import Signer
+from hub.audit.routes import audit_routes
 from hub.auth.issuer import EmbeddedIssuer
 from hub.auth.keys import SigningKey
 from hub.auth.routes import auth_routes
 from hub.auth.verify import TokenVerifier
 from hub.config import Settings
+from hub.connectors.checkpoints import CheckpointPublisher
 from hub.connectors.runner import Connectors
 from hub.crypto import Keyring, load_or_create_key
 from hub.cursors import CursorCodec
@@ -104,6 +108,14 @@ def create_app(settings: Settings | None = None) -> Starlette:
     hub.projector = Projector(db, hub.pseudonyms)
     # Daily; it reads the policy in force at each run, and skips if a replica just ran it.
     retention = RetentionTask(db, lambda: hub.policies, audit)
+    # The access log's signed checkpoints (hub/audit/): every interval when the log grew,
+    # also sent to Kafka when it is configured.
+    checkpoints = CheckpointTask(
+        db,
+        Signer.from_secret_dir(settings.secret_dir, settings.audit_origin),
+        settings.audit_checkpoint_interval_s,
+        CheckpointPublisher(settings) if settings.kafka_bootstrap else None,
+    )
     # Kafka mode: this replica's feed of hub.events, and (unless HUB_CONNECTORS=off) the
     # outbox relay and the partner inbox consumers (hub/connectors/).
     connectors = (
@@ -122,6 +134,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         assert hub.events is not None
         await hub.events.start()
         retention.start()
+        checkpoints.start()
         if connectors is not None:
             connectors.start()
         try:
@@ -130,6 +143,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             if connectors is not None:
                 await connectors.stop()
             await retention.stop()
+            await checkpoints.stop()
             await hub.events.stop()
             await hub.store.stop()
             await verifier.aclose()
@@ -153,6 +167,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 policy_version=lambda: hub.policies.version,
             ),
             *auth_routes(issuer, signing_key),
+            *audit_routes(db, checkpoints.signer.verifier),
         ],
         middleware=[Middleware(RequestMiddleware, metrics=metrics, tracing=tracing)],
         lifespan=lifespan,
@@ -163,4 +178,5 @@ def create_app(settings: Settings | None = None) -> Starlette:
     app.state.connectors = connectors
     app.state.metrics = metrics
     app.state.tracing = tracing
+    app.state.checkpoints = checkpoints
     return app

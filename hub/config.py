@@ -86,6 +86,18 @@ class Settings(BaseSettings):
         default=None, description="A bearer token /metrics asks for; unset: open."
     )
 
+    # The access log's checkpoints (hub/audit/).
+    audit_origin: str = Field(
+        default="hub.local/access-log",
+        description="The checkpoints' origin line (and key name): names this hub's log.",
+    )
+    audit_checkpoint_interval_s: float = Field(
+        default=60.0,
+        gt=0,
+        alias="HUB_AUDIT_CHECKPOINT_INTERVAL",
+        description="Seconds between checkpoints, signed only when the log grew.",
+    )
+
     @classmethod
     def from_env(cls) -> Settings:
         """The settings of the process environment."""

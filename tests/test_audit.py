@@ -1,5 +1,6 @@
 """The access log: every personal-data read, write and refusal is recorded (ids and field
-names, never values), durably before the response, in a hash chain that shows tampering."""
+names, never values), durably before the response, as the leaves of a Merkle tree that shows
+tampering (tests/test_audit_merkle.py: checkpoints, witnesses, proofs)."""
 
 from __future__ import annotations
 
@@ -121,7 +122,7 @@ def test_writes_are_recorded_once_committed_and_refusals_as_refused(hub):
     assert refused and refused[-1][0].reason == "FORBIDDEN"
 
 
-def test_concurrent_requests_extend_one_valid_chain(hub):
+def test_concurrent_requests_extend_one_valid_tree(hub):
     token = hub.token(POLICE)
 
     async def burst() -> list[int]:
@@ -212,8 +213,7 @@ def test_verify_finds_swapped_entries(hub):
         "policy_version",
         "outcome",
         "reason",
-        "prev_hash",
-        "hash",
+        "salt",
     ]
     va = {c: getattr(a, c) for c in cols}
     vb = {c: getattr(b, c) for c in cols}
@@ -272,9 +272,9 @@ def test_a_private_workplace_address_is_logged_a_business_is_not(hub):
     assert "address" in logged[0].fields
 
 
-def test_two_writers_on_one_database_extend_one_chain(hub):
+def test_two_writers_on_one_database_extend_one_tree(hub):
     """Two processes' logs (two AuditLog writers) appending at once: every entry lands,
-    in one valid chain (a collision on the chain's head is retried, never lost)."""
+    in one valid tree (a collision on the tree's head is retried, never lost)."""
     from datetime import UTC, datetime
 
     from hub.audit.log import AuditLog, AuditRecord

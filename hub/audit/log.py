@@ -1,10 +1,14 @@
-"""Appending to the hash-chained access log, with group commit.
+"""Appending to the access log, a Merkle tree (RFC 9162), with group commit.
 
 Requests hand their entries to `AuditLog.append` and wait: a single writer task takes every
-entry waiting at that moment, extends the chain in one transaction (locking the chain's
-head row, so several replicas on one database still extend a single chain), commits, and
-only then releases the waiting requests. An entry is therefore durable before the response
-that it describes leaves; if the write fails, the requests fail with it (fail closed).
+entry waiting at that moment and, in one transaction, locks the tree's head row (so several
+replicas on one database still extend a single tree; the row also holds the hashes of the
+tree's right edge, at most log2 n of them, all an append reads), inserts the entries as the
+next leaves with the stored hashes they complete (about two per entry) and moves the head
+to the new size, root and edge; it commits, and only then releases the waiting requests.
+An entry is therefore in the tree before the response that it describes leaves; if the
+write fails, the requests fail with it (fail closed). What a leaf commits to is in
+hub/audit/leaf.py.
 """
 
 from __future__ import annotations
@@ -12,8 +16,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import contextvars
-import hashlib
-import json
 import logging
 import time
 from collections.abc import Callable
@@ -21,18 +23,27 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import Table, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col
 
+from hub.audit import leaf
+from hub.audit.merkle import EMPTY_ROOT, Frontier, leaf_hash
 from hub.db import Database
-from hub.models import AccessLogEntry, AccessLogSubject, AuditHead
+from hub.models import AccessLogEntry, AccessLogSubject, AuditHead, AuditTreeHash
 from hub.retry import Backoff, retry
 
 log = logging.getLogger("hub.audit")
-GENESIS = "0" * 64
 MAX_BATCH = 500
+# Inserted through their tables, not the ORM's bulk path: a quarter less CPU per append.
+_ENTRIES: Table = AccessLogEntry.__table__  # type: ignore[attr-defined]
+_SUBJECTS: Table = AccessLogSubject.__table__  # type: ignore[attr-defined]
+_TREE: Table = AuditTreeHash.__table__  # type: ignore[attr-defined]
 WRITE_ATTEMPTS = 5
+
+
+class AuditIntegrityError(RuntimeError):
+    """The stored tree does not match its head: appending would hide the damage."""
 
 
 @dataclass
@@ -51,32 +62,6 @@ class AuditRecord:
     policy_version: str = ""
     outcome: str = "allowed"
     reason: str | None = None
-
-
-def entry_hash(
-    seq: int, prev_hash: str, r: AuditRecord | AccessLogEntry, subjects: list[str]
-) -> str:
-    """The chained hash of one entry: everything it says, in a canonical form."""
-    body = [
-        seq,
-        r.at.isoformat(),
-        r.organisation_id,
-        r.roles,
-        r.subject,
-        r.purpose,
-        r.operation,
-        r.action,
-        r.resource,
-        list(r.record_ids),
-        list(r.fields),
-        sorted(subjects),
-        r.policy_version,
-        r.outcome,
-        r.reason,
-        prev_hash,
-    ]
-    data = json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
-    return hashlib.sha256(data).hexdigest()
 
 
 # Called after each batch with its records, the seconds it took and whether it committed.
@@ -121,7 +106,7 @@ class AuditLog:
                 try:
                     await self._write_retrying([r for r, _ in batch])
                 except Exception as exc:  # every waiting request fails rather than go unaudited
-                    log.error("audit write failed: %s", type(exc).__name__)
+                    log.error("audit write failed: %s: %s", type(exc).__name__, _why(exc))
                     self._observe(batch, started, committed=False)
                     for _, fut in batch:
                         if not fut.done():
@@ -143,9 +128,9 @@ class AuditLog:
             log.warning("audit batch observer failed: %s", type(exc).__name__)
 
     async def _write_retrying(self, records: list[AuditRecord]) -> None:
-        """Another process may extend the chain between our read of its head and our
-        insert (SQLite takes no row lock): the positions then collide and the transaction
-        is rolled back whole, so it is safe to read the new head and try again."""
+        """Another process may extend the tree between our read of its head and our insert
+        (SQLite takes no row lock): the positions then collide and the transaction is
+        rolled back whole, so it is safe to read the new head and try again."""
         await retry(
             lambda: self._write(records),
             attempts=WRITE_ATTEMPTS,
@@ -161,16 +146,24 @@ class AuditLog:
                 )
             ).scalar_one_or_none()
             if head is None:
-                head = AuditHead(id=1, seq=0, hash=GENESIS)
+                head = AuditHead(id=1, seq=0, hash=EMPTY_ROOT.hex(), frontier=b"")
                 session.add(head)
                 await session.flush()
-            seq, prev = head.seq, head.hash
+            try:
+                tree = Frontier.from_bytes(head.seq, bytes(head.frontier))
+            except ValueError:
+                raise AuditIntegrityError("the tree's head is damaged") from None
+            if tree.root().hex() != head.hash:
+                raise AuditIntegrityError("the tree's head does not match its root")
             entries: list[dict[str, Any]] = []
             subjects: list[dict[str, Any]] = []
+            hashes: list[dict[str, Any]] = []
             for r in records:
-                seq += 1
+                seq = tree.size + 1
                 subs = sorted(set(r.subjects))
-                digest = entry_hash(seq, prev, r, subs)
+                salt = leaf.new_salt()
+                data = leaf.entry_leaf_data(leaf.values(r, subs), salt)
+                hashes += [{"index": i, "hash": h} for i, h in tree.append(leaf_hash(data))]
                 entries.append(
                     {
                         "id": seq,
@@ -187,17 +180,18 @@ class AuditLog:
                         "policy_version": r.policy_version,
                         "outcome": r.outcome,
                         "reason": r.reason,
-                        "prev_hash": prev,
-                        "hash": digest,
+                        "salt": salt,
                     }
                 )
                 subjects += [{"entry_id": seq, "sex_worker_id": s} for s in subs]
-                prev = digest
-            await session.execute(insert(AccessLogEntry), entries)
+            await session.execute(insert(_ENTRIES), entries)
             if subjects:
-                await session.execute(insert(AccessLogSubject), subjects)
+                await session.execute(insert(_SUBJECTS), subjects)
+            await session.execute(insert(_TREE), hashes)
             await session.execute(
-                update(AuditHead).where(col(AuditHead.id) == 1).values(seq=seq, hash=prev)
+                update(AuditHead)
+                .where(col(AuditHead.id) == 1)
+                .values(seq=tree.size, hash=tree.root().hex(), frontier=tree.to_bytes())
             )
 
     async def close(self) -> None:
@@ -206,3 +200,8 @@ class AuditLog:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._writer
             self._writer = None
+
+
+def _why(exc: Exception) -> str:
+    # Only our own message: a driver's error may quote the statement's parameters.
+    return str(exc) if isinstance(exc, AuditIntegrityError) else "see the database's log"

@@ -1,6 +1,12 @@
 """SQLModel tables, one module per domain area. Importing this package registers them all."""
 
-from hub.models.audit import AccessLogEntry, AccessLogSubject, AuditHead
+from hub.models.audit import (
+    AccessLogEntry,
+    AccessLogSubject,
+    AuditCheckpoint,
+    AuditHead,
+    AuditTreeHash,
+)
 from hub.models.care import CareContact, Referral
 from hub.models.consent import Consent
 from hub.models.events import InboxEvent, OutboxEvent
@@ -14,7 +20,9 @@ from hub.models.sex_worker import DataKey, SexWorker
 __all__ = [
     "AccessLogEntry",
     "AccessLogSubject",
+    "AuditCheckpoint",
     "AuditHead",
+    "AuditTreeHash",
     "Alert",
     "ApiClient",
     "CareContact",

@@ -8,6 +8,7 @@ own policy.
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Callable
 from datetime import date, datetime
 from typing import Any, Generic, TypeVar
@@ -17,6 +18,9 @@ from sqlalchemy import select
 from strawberry.dataloader import DataLoader
 from strawberry.types import Info
 
+from hub.audit.leaf import LEAF_FIELDS, disclose
+from hub.audit.leaf import values as leaf_values
+from hub.audit.proofs import load_entry_proofs
 from hub.crypto import Keyring
 from hub.models import DataKey, ReportShare
 from hub.models import MeasureTransition as MeasureTransitionRow
@@ -554,15 +558,76 @@ class AccessLogEntry:
     policy_version: str | None = None
     outcome: str | None = None
     reason: str | None = None
+    leaf_index: int | None = strawberry.field(
+        default=None, description="The entry's leaf in the log's Merkle tree (from 0)."
+    )
     organisation_id: strawberry.Private[str | None] = None
+    # The row and the leaf fields this reader sees unchanged, for `proof`.
+    row: strawberry.Private[Any] = None
+    leaf_open: strawberry.Private[frozenset[str]] = frozenset()
 
     @strawberry.field
     async def organisation(self, info: Info) -> Organisation | None:
         return await related(info, "AccessLogEntry", ORGANISATION, self.organisation_id)
 
+    @strawberry.field(
+        description="Proof that this entry, as shown, is in the log under the latest signed "
+        "checkpoint (null until a checkpoint covers it). `hub audit prove` checks it."
+    )
+    async def proof(self, info: Info) -> AccessLogProof | None:
+        ctx: Context = info.context
+        if self.row is None:
+            return None
+        loader = ctx.loaders.get(
+            ("audit-proof",),
+            lambda: DataLoader(lambda ids: load_entry_proofs(ctx.hub.db, ids)),
+        )
+        found = await loader.load(int(self.row.id))
+        if found is None:
+            return None
+        opened = disclose(leaf_values(self.row, found.subjects), self.row.salt, self.leaf_open)
+        return AccessLogProof(
+            tree_size=found.tree_size,
+            root_hash=base64.b64encode(found.root).decode(),
+            hashes=[base64.b64encode(h).decode() for h in found.hashes],
+            checkpoint=found.note,
+            leaf=[
+                AccessLogLeafField(name=d.name, value=d.value, salt=d.salt, digest=d.digest)
+                for d in opened
+            ],
+        )
+
+
+@strawberry.type(
+    description="One field of an access-log leaf: value (canonical JSON) and salt where "
+    "this view shows the field, only its digest where it does not."
+)
+class AccessLogLeafField:
+    name: str
+    value: str | None
+    salt: str | None
+    digest: str | None
+
+
+@strawberry.type(description="An inclusion proof (RFC 9162) against a signed checkpoint.")
+class AccessLogProof:
+    tree_size: int
+    root_hash: str = strawberry.field(description="base64")
+    hashes: list[str] = strawberry.field(description="The audit path, base64, leaf side first")
+    checkpoint: str = strawberry.field(description="The signed checkpoint (C2SP signed note)")
+    leaf: list[AccessLogLeafField]
+
 
 def _roles(kw: dict[str, Any], _c: ReadContext, row: Any, mask: FieldMask, *_: Any) -> None:
     kw["roles"] = [r for r in row.roles.split(",") if r] if "roles" in mask.shown else None
+
+
+def _leaf(kw: dict[str, Any], _c: ReadContext, row: Any, mask: FieldMask, *_: Any) -> None:
+    kw["leaf_index"] = row.id - 1
+    kw["row"] = row
+    kw["leaf_open"] = frozenset(
+        f for f in LEAF_FIELDS if f in mask.shown and mask.effect(f) == "allow"
+    )
 
 
 def _key_if(field: str, attr: str) -> Special:
@@ -708,7 +773,7 @@ ACCESS_LOG = spec(
         AccessLogEntry,
         "AccessLog",
         relations={"organisation": ("organisation_id", "organisation_id")},
-        special={"roles": _roles},
+        special={"roles": _roles, "leaf": _leaf},
     ),
 )
 
