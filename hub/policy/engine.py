@@ -23,6 +23,7 @@ from hub.models import Consent
 from hub.policy.document import PolicyDocument, PolicyError, Rule, parse_document
 from hub.policy.effects import RANK
 from hub.policy.resources import RESOURCES, Resource
+from hub.policy.vocabulary import POLICY_DATA_FILES
 
 
 def request_vars(principal: Principal, now: datetime) -> dict[str, Any]:
@@ -190,7 +191,9 @@ class PolicySet:
     @classmethod
     def from_directory(cls, path: Path) -> PolicySet:
         texts = {
-            p.name: p.read_text() for p in sorted(path.glob("*.yaml")) if p.name != "partners.yaml"
+            p.name: p.read_text()
+            for p in sorted(path.glob("*.yaml"))
+            if p.name not in POLICY_DATA_FILES
         }
         if not texts:
             raise PolicyError([f"no policy documents in {path}"])
