@@ -237,6 +237,7 @@ def cmd_policy_export(args: argparse.Namespace) -> int:
     from hub.db import Database
     from hub.policy.document import parse_document
     from hub.policy.store import active_documents
+    from hub.policy.vocabulary import POLICY_DATA_FILES
 
     settings = Settings.from_env()
     directory = Path(args.dir) if args.dir else settings.policy_dir
@@ -255,7 +256,7 @@ def cmd_policy_export(args: argparse.Namespace) -> int:
         return 1
     existing = {}
     for path in directory.glob("*.yaml"):
-        if path.name != "partners.yaml":
+        if path.name not in POLICY_DATA_FILES:
             existing[parse_document(path.read_text(), origin=path.name).resource.name] = path
     for resource, (version, text) in sorted(documents.items()):
         default = re.sub(r"(?<!^)(?=[A-Z])", "_", resource).lower() + ".yaml"
