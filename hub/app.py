@@ -12,8 +12,10 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route, WebSocketRoute
 
 from hub.audit.log import AuditLog
+from hub.auth.controllers import DataControllers
 from hub.auth.issuer import EmbeddedIssuer
-from hub.auth.keys import SigningKey
+from hub.auth.keys import SigningKeys
+from hub.auth.registry import Registry
 from hub.auth.routes import auth_routes
 from hub.auth.verify import TokenVerifier
 from hub.config import Settings
@@ -52,10 +54,15 @@ def create_app(settings: Settings | None = None) -> Starlette:
         page_cap=settings.page_cap,
     )
     signing_key = (
-        SigningKey.from_secret_dir(settings.secret_dir) if not settings.oidc_issuer else None
+        SigningKeys.from_secret_dir(settings.secret_dir) if not settings.oidc_issuer else None
     )
-    issuer = EmbeddedIssuer(settings, db, signing_key) if signing_key else None
-    verifier = TokenVerifier(settings, signing_key)
+    # Which organisations may hold which roles: checked at issue and on every token.
+    controllers = DataControllers.from_directory(settings.policy_dir)
+    registry = Registry(db, controllers)
+    issuer = (
+        EmbeddedIssuer(settings, db, signing_key, controllers=controllers) if signing_key else None
+    )
+    verifier = TokenVerifier(settings, signing_key, registry=registry)
     schema = make_schema(
         max_depth=settings.max_depth,
         max_aliases=settings.max_aliases,
@@ -84,6 +91,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         assert hub.store is not None
         await hub.store.load()  # the database's active versions (seeded from the files)
         hub.store.start()
+        registry.start()
         assert hub.events is not None
         await hub.events.start()
         retention.start()
@@ -97,6 +105,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             await retention.stop()
             await hub.events.stop()
             await hub.store.stop()
+            await registry.stop()
             await verifier.aclose()
             await audit.close()
             await db.dispose()
@@ -112,6 +121,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     )
     app.state.hub = hub
     app.state.issuer = issuer
+    app.state.registry = registry
     app.state.settings = settings
     app.state.connectors = connectors
     return app

@@ -21,6 +21,8 @@ class Settings:
     # Token issuer: unset means the hub is its own authorization server.
     oidc_issuer: str | None = None
     oidc_audience: str = "hub"
+    # An external provider's JWKS is fetched again for an unknown kid at most this often.
+    oidc_jwks_refresh_s: float = 10.0
     issuer_url: str = "http://127.0.0.1:8000"
     token_lifetime_s: int = 3600
     kafka_bootstrap: str | None = None
@@ -47,6 +49,7 @@ class Settings:
             policy_dir=Path(e.get("HUB_POLICY_DIR", str(d.policy_dir))),
             oidc_issuer=e.get("HUB_OIDC_ISSUER") or None,
             oidc_audience=e.get("HUB_OIDC_AUDIENCE", d.oidc_audience),
+            oidc_jwks_refresh_s=float(e.get("HUB_OIDC_JWKS_REFRESH_S", d.oidc_jwks_refresh_s)),
             issuer_url=e.get("HUB_ISSUER_URL", d.issuer_url),
             token_lifetime_s=int(e.get("HUB_TOKEN_LIFETIME", d.token_lifetime_s)),
             kafka_bootstrap=e.get("HUB_KAFKA_BOOTSTRAP") or None,
