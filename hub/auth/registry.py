@@ -247,6 +247,21 @@ class Registry:
             log.warning("auth registry unavailable: %s", type(exc).__name__)
             raise _unauthenticated("the hub cannot check tokens against its registry now") from None
 
+    def still_admits(self, principal: Principal, *, hub_token: bool) -> bool:
+        """Whether what this replica holds still admits a principal admitted before (for a
+        live connection; no SQL). A disabled or deleted client, or an organisation changed
+        so that its roles no longer fit, is not."""
+        snapshot = self._snapshot
+        if snapshot is None:
+            return True  # nothing loaded since it was admitted: nothing says otherwise
+        client = snapshot.clients.get(principal.client_id or "")
+        epoch = client.token_epoch if client is not None else 0
+        try:
+            self._admit(snapshot, principal, hub_token, epoch)
+        except (HubError, _MaybeStale):
+            return False
+        return True
+
     def _admit(
         self, snapshot: Snapshot, principal: Principal, hub_token: bool, token_epoch: int
     ) -> Principal:

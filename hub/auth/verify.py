@@ -122,6 +122,13 @@ class TokenVerifier:
             principal, hub_token=not self.external, token_epoch=_token_epoch(claims)
         )
 
+    def revoked(self, principal: Principal) -> bool:
+        """Whether a principal this verifier admitted is no longer admitted (a disabled
+        client, say): live connections ask this every second. Memory only."""
+        if self.registry is None:
+            return False
+        return not self.registry.still_admits(principal, hub_token=not self.external)
+
     def _peek_header(self, token: str) -> dict[str, Any]:
         """The unverified header, only to pick the key; the signature check comes next."""
         try:
