@@ -17,8 +17,10 @@ from hub.audit.checkpoints import CheckpointTask
 from hub.audit.log import AuditLog
 from hub.audit.note import Signer
 from hub.audit.routes import audit_routes
+from hub.auth.controllers import DataControllers
 from hub.auth.issuer import EmbeddedIssuer
-from hub.auth.keys import SigningKey
+from hub.auth.keys import SigningKeys
+from hub.auth.registry import Registry
 from hub.auth.routes import auth_routes
 from hub.auth.verify import TokenVerifier
 from hub.config import Settings
@@ -90,10 +92,15 @@ def create_app(settings: Settings | None = None) -> Starlette:
         page_cap=settings.page_cap,
     )
     signing_key = (
-        SigningKey.from_secret_dir(settings.secret_dir) if not settings.oidc_issuer else None
+        SigningKeys.from_secret_dir(settings.secret_dir) if not settings.oidc_issuer else None
     )
-    issuer = EmbeddedIssuer(settings, db, signing_key) if signing_key else None
-    verifier = TokenVerifier(settings, signing_key)
+    # Which organisations may hold which roles: checked at issue and on every token.
+    controllers = DataControllers.from_directory(settings.policy_dir)
+    registry = Registry(db, controllers)
+    issuer = (
+        EmbeddedIssuer(settings, db, signing_key, controllers=controllers) if signing_key else None
+    )
+    verifier = TokenVerifier(settings, signing_key, registry=registry)
     schema = make_schema(
         max_depth=settings.max_depth,
         max_aliases=settings.max_aliases,
@@ -131,6 +138,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         assert hub.store is not None
         await hub.store.load()  # the database's active versions (seeded from the files)
         hub.store.start()
+        registry.start()
         assert hub.events is not None
         await hub.events.start()
         retention.start()
@@ -146,6 +154,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             await checkpoints.stop()
             await hub.events.stop()
             await hub.store.stop()
+            await registry.stop()
             await verifier.aclose()
             await audit.close()
             await db.dispose()
@@ -174,6 +183,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     )
     app.state.hub = hub
     app.state.issuer = issuer
+    app.state.registry = registry
     app.state.settings = settings
     app.state.connectors = connectors
     app.state.metrics = metrics

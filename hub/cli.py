@@ -1,4 +1,4 @@
-"""The `hub` command: serve, demo, token, client, db, policy."""
+"""The `hub` command: serve, demo, token, client, keys, db, policy."""
 
 from __future__ import annotations
 
@@ -7,8 +7,9 @@ import asyncio
 import json
 import sys
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import func, select
 from sqlmodel import col
@@ -178,33 +179,161 @@ def cmd_token(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_client_add(args: argparse.Namespace) -> int:
-    from hub.auth.clients import register_client
+def _run_client_command(settings: Settings, action: Any) -> Any:
+    """Run `action(session)` on the configured database; HubError and ControllersError
+    propagate to the caller."""
     from hub.db import Database
 
-    settings = Settings.from_env()
-
-    async def add() -> str:
+    async def run() -> Any:
         db = Database(settings.database_url)
         try:
             async with db.session() as session:
-                return await register_client(
-                    session,
-                    client_id=args.id,
-                    organisation_id=args.org,
-                    roles=args.roles.split(","),
-                    purposes=args.purposes.split(","),
-                    sex_worker_id=args.sex_worker,
-                )
+                return await action(session)
         finally:
             await db.dispose()
 
+    return asyncio.run(run())
+
+
+def _controllers(settings: Settings) -> Any:
+    from hub.auth.controllers import DataControllers
+
+    return DataControllers.from_directory(settings.policy_dir)
+
+
+def cmd_client_add(args: argparse.Namespace) -> int:
+    from hub.auth.clients import register_client
+    from hub.auth.controllers import ControllersError
+
+    settings = Settings.from_env()
     try:
-        secret = asyncio.run(add())
+        controllers = _controllers(settings)
+        secret = _run_client_command(
+            settings,
+            lambda session: register_client(
+                session,
+                client_id=args.id,
+                organisation_id=args.org,
+                roles=args.roles.split(","),
+                purposes=args.purposes.split(","),
+                sex_worker_id=args.sex_worker,
+                controllers=controllers,
+            ),
+        )
+    except (HubError, ControllersError) as e:
+        print(f"error: {_message(e)}", file=sys.stderr)
+        return 1
+    print(f"client_id={args.id}\nclient_secret={secret}\n(the secret is shown once)")
+    return 0
+
+
+def _message(error: Exception) -> str:
+    return error.message if isinstance(error, HubError) else str(error)
+
+
+def cmd_client_status(args: argparse.Namespace) -> int:
+    """hub client disable|enable: refused on every replica within a second."""
+    from hub.auth.clients import set_client_disabled
+
+    disable = args.client_command == "disable"
+    settings = Settings.from_env()
+    try:
+        changed = _run_client_command(
+            settings, lambda session: set_client_disabled(session, args.id, disabled=disable)
+        )
     except HubError as e:
         print(f"error: {e.message}", file=sys.stderr)
         return 1
-    print(f"client_id={args.id}\nclient_secret={secret}\n(the secret is shown once)")
+    state = "disabled" if disable else "enabled"
+    if not changed:
+        print(f"client {args.id} was already {state}")
+    elif disable:
+        print(f"client {args.id} disabled: its tokens are refused from now on")
+    else:
+        print(f"client {args.id} enabled: it may ask for new tokens (earlier ones stay refused)")
+    return 0
+
+
+def cmd_client_rotate_secret(args: argparse.Namespace) -> int:
+    from hub.auth.clients import rotate_client_secret
+
+    settings = Settings.from_env()
+    try:
+        secret = _run_client_command(
+            settings, lambda session: rotate_client_secret(session, args.id)
+        )
+    except HubError as e:
+        print(f"error: {e.message}", file=sys.stderr)
+        return 1
+    print(
+        f"client_id={args.id}\nclient_secret={secret}\n"
+        "(the secret is shown once; the old secret and the tokens obtained with it are refused)"
+    )
+    return 0
+
+
+def cmd_client_list(_args: argparse.Namespace) -> int:
+    """The registered clients, never their secrets."""
+    from hub.auth.clients import list_clients
+    from hub.auth.controllers import ControllersError
+
+    settings = Settings.from_env()
+    try:
+        controllers = _controllers(settings)
+        clients = _run_client_command(settings, lambda session: list_clients(session, controllers))
+    except ControllersError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    for c in clients:
+        status = "disabled" if c.disabled else ("REFUSED" if c.problems else "enabled")
+        line = (
+            f"{c.client_id}\t{status}\t{c.organisation_name} ({c.organisation_kind}, "
+            f"{c.organisation_id})\troles={','.join(c.roles)}\tpurposes={','.join(c.purposes)}"
+        )
+        if c.own_worker_client:
+            line += "\tsex worker's own client"
+        print(line)
+        for problem in c.problems:
+            print(f"  refused: {problem}")
+    print(f"{len(clients)} clients")
+    return 0
+
+
+def cmd_keys_rotate(args: argparse.Namespace) -> int:
+    from hub.auth.issuer import MAX_TOKEN_LIFETIME_S
+    from hub.auth.keys import rotate_signing_key
+    from hub.auth.verify import LEEWAY_S
+
+    settings = Settings.from_env()
+    if settings.oidc_issuer:
+        print("the external provider (HUB_OIDC_ISSUER) holds the signing keys", file=sys.stderr)
+        return 2
+    # The old key verifies as long as any token it signed can live.
+    keep_s = max(settings.token_lifetime_s, MAX_TOKEN_LIFETIME_S) + LEEWAY_S
+    new, retired = rotate_signing_key(
+        settings.secret_dir, keep_s=keep_s, revoke_previous=args.revoke_previous
+    )
+    print(f"new signing key {new.kid} is current (every replica signs with it within a second)")
+    for key in retired:
+        until = datetime.fromtimestamp(key.not_after, UTC).isoformat(timespec="seconds")
+        print(f"retired key {key.kid} verifies until {until}")
+    if args.revoke_previous:
+        print("the previous keys were revoked: every token they signed is refused")
+    return 0
+
+
+def cmd_keys_list(_args: argparse.Namespace) -> int:
+    from hub.auth.keys import SigningKeys
+
+    settings = Settings.from_env()
+    if settings.oidc_issuer:
+        print("the external provider (HUB_OIDC_ISSUER) holds the signing keys", file=sys.stderr)
+        return 2
+    keys = SigningKeys.from_secret_dir(settings.secret_dir)
+    print(f"current {keys.current.kid}")
+    for key in keys.retired():
+        until = datetime.fromtimestamp(key.not_after, UTC).isoformat(timespec="seconds")
+        print(f"retired {key.kid} verifies until {until}")
     return 0
 
 
@@ -218,6 +347,7 @@ def cmd_db_upgrade(_args: argparse.Namespace) -> int:
 
 
 def cmd_policy_check(args: argparse.Namespace) -> int:
+    from hub.auth.controllers import ControllersError, DataControllers
     from hub.policy.document import PolicyError
     from hub.policy.engine import PolicySet, missing_resources
 
@@ -232,6 +362,13 @@ def cmd_policy_check(args: argparse.Namespace) -> int:
     print(f"{len(policies.documents)} documents, {rules} rules, version {policies.version}")
     for name in missing_resources(policies):
         print(f"note: no document for {name}: nobody may access it")
+    try:
+        controllers = DataControllers.from_directory(directory)
+    except ControllersError as e:
+        for err in e.errors:
+            print(f"error: {err}", file=sys.stderr)
+        return 1
+    print(f"{len(controllers.named)} data controllers")
     return 0
 
 
@@ -461,6 +598,7 @@ def cmd_policy_export(args: argparse.Namespace) -> int:
     from hub.db import Database
     from hub.policy.document import parse_document
     from hub.policy.store import active_documents
+    from hub.policy.vocabulary import POLICY_DATA_FILES
 
     settings = Settings.from_env()
     directory = Path(args.dir) if args.dir else settings.policy_dir
@@ -479,7 +617,7 @@ def cmd_policy_export(args: argparse.Namespace) -> int:
         return 1
     existing = {}
     for path in directory.glob("*.yaml"):
-        if path.name != "partners.yaml":
+        if path.name not in POLICY_DATA_FILES:
             existing[parse_document(path.read_text(), origin=path.name).resource.name] = path
     for resource, (version, text) in sorted(documents.items()):
         default = re.sub(r"(?<!^)(?=[A-Z])", "_", resource).lower() + ".yaml"
@@ -605,8 +743,40 @@ def build_parser() -> argparse.ArgumentParser:
     add.add_argument("--org", required=True, help="organisation id")
     add.add_argument("--roles", required=True, help="comma-separated")
     add.add_argument("--purposes", required=True, help="comma-separated")
-    add.add_argument("--sex-worker", default=None, help="her sex worker id (sex_worker role)")
+    add.add_argument("--sex-worker", default=None, help="the worker's id (sex_worker role)")
     add.set_defaults(func=cmd_client_add)
+    for name, text in (
+        ("disable", "refuse the client's tokens everywhere within a second"),
+        ("enable", "let a disabled client ask for new tokens"),
+    ):
+        status = client.add_parser(name, help=text)
+        status.add_argument("--id", required=True)
+        status.set_defaults(func=cmd_client_status)
+    rotate = client.add_parser(
+        "rotate-secret", help="give a client a new secret (printed once); its tokens are refused"
+    )
+    rotate.add_argument("--id", required=True)
+    rotate.set_defaults(func=cmd_client_rotate_secret)
+    client.add_parser("list", help="the registered clients (never their secrets)").set_defaults(
+        func=cmd_client_list
+    )
+
+    keys = sub.add_parser("keys", help="the embedded issuer's signing keys").add_subparsers(
+        dest="keys_command", required=True
+    )
+    krotate = keys.add_parser(
+        "rotate",
+        help="make a new signing key current; the old one verifies until its tokens expire",
+    )
+    krotate.add_argument(
+        "--revoke-previous",
+        action="store_true",
+        help="after a key compromise: the previous keys stop verifying at once",
+    )
+    krotate.set_defaults(func=cmd_keys_rotate)
+    keys.add_parser("list", help="the current key and the retired ones").set_defaults(
+        func=cmd_keys_list
+    )
 
     db = sub.add_parser("db", help="database schema").add_subparsers(
         dest="db_command", required=True

@@ -35,6 +35,12 @@ class Settings(BaseSettings):
     oidc_audience: str = Field(
         default="hub", description="The `aud` every access token must carry."
     )
+    oidc_jwks_refresh_s: float = Field(
+        default=10.0,
+        ge=0,
+        description="An external provider's JWKS is fetched again for an unknown kid at most "
+        "this often.",
+    )
     issuer_url: str = Field(
         default="http://127.0.0.1:8000",
         description="The embedded issuer's URL (the `iss` of its tokens); `hub serve` sets it "

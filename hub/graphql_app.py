@@ -170,7 +170,7 @@ class GraphQLEndpoint:
 
     async def _websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Limits on a live connection: message size, and a clean close when the token that
-        authenticated it expires."""
+        authenticated it expires or is revoked."""
         closed = asyncio.Event()
 
         async def guarded_receive() -> Message:
@@ -204,6 +204,16 @@ class GraphQLEndpoint:
                 if expires is not None and time.time() >= expires:
                     await guarded_send(
                         {"type": "websocket.close", "code": 4401, "reason": "token expired"}
+                    )
+                    return
+                if (
+                    isinstance(ctx, Context)
+                    and ctx.authenticated
+                    and self.verifier.revoked(ctx.actor.principal)
+                ):
+                    # Its client was disabled (or its organisation changed) meanwhile.
+                    await guarded_send(
+                        {"type": "websocket.close", "code": 4403, "reason": "token revoked"}
                     )
                     return
                 with contextlib.suppress(TimeoutError):

@@ -195,9 +195,9 @@ class Hub:
 
         @event.listens_for(self.db.engine.sync_engine, "before_cursor_execute")
         def _count(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
-            # The policy watcher and the outbox tail poll in the background; they are not
-            # part of any request.
-            if "policy_state" not in statement and "FROM outbox" not in statement:
+            # The policy watcher, the auth registry's watcher and the outbox tail poll in the
+            # background; they are not part of any request.
+            if not any(s in statement for s in ("policy_state", "auth_state", "FROM outbox")):
                 self.statements.append(statement)
 
 

@@ -30,7 +30,7 @@ from hub.auth.clients import check_secret, hash_secret, register_client
 from hub.auth.issuer import EmbeddedIssuer
 from hub.auth.keys import KEY_FILE, SigningKey
 from hub.auth.routes import auth_routes
-from hub.auth.verify import TokenVerifier, principal_for_request
+from hub.auth.verify import JWKS_MAX_AGE_S, TokenVerifier, principal_for_request
 from hub.config import Settings
 from hub.db import Database, upgrade
 from hub.errors import Code, HubError
@@ -326,8 +326,17 @@ def test_mint_makes_the_same_token_without_a_secret(hub: Hub) -> None:
     assert info.value.code == Code.NOT_FOUND
 
 
-def test_a_sex_workers_own_client_carries_her_id(hub: Hub) -> None:
+async def _city_org(db: Database, name: str = "Stad Antwerpen – zelfbediening") -> str:
+    async with db.session() as s:
+        org = Organisation(name=name, kind="city", city="Antwerpen")
+        s.add(org)
+        await s.commit()
+        return org.id
+
+
+def test_a_sex_workers_own_client_carries_the_workers_id(hub: Hub) -> None:
     async def setup() -> str:
+        self_service = await _city_org(hub.db)
         async with hub.db.session() as s:
             worker = SexWorker(working_name="Mira", city="Antwerpen")
             s.add(worker)
@@ -335,7 +344,7 @@ def test_a_sex_workers_own_client_carries_her_id(hub: Hub) -> None:
             await register_client(
                 s,
                 client_id="mira",
-                organisation_id=hub.org_id,
+                organisation_id=self_service,
                 roles=["sex_worker"],
                 purposes=["self_service"],
                 sex_worker_id=worker.id,
@@ -349,10 +358,12 @@ def test_a_sex_workers_own_client_carries_her_id(hub: Hub) -> None:
 
 
 def test_register_client_validates_its_input(hub: Hub) -> None:
+    city = hub.run(_city_org, hub.db, "Stad Gent")
+
     async def register(**changes: Any) -> str:
         args: dict[str, Any] = {
             "client_id": "city-gent",
-            "organisation_id": hub.org_id,
+            "organisation_id": city,
             "roles": ["city_officer"],
             "purposes": ["licensing"],
         }
@@ -367,6 +378,7 @@ def test_register_client_validates_its_input(hub: Hub) -> None:
         ({"client_id": "has space"}, Code.BAD_USER_INPUT),
         ({"roles": ["sex_worker"], "purposes": ["self_service"]}, Code.BAD_USER_INPUT),
         ({"organisation_id": "no-such-org"}, Code.NOT_FOUND),
+        ({"organisation_id": hub.org_id}, Code.FORBIDDEN),  # a city role at the police
         ({"client_id": CLIENT_ID}, Code.CONFLICT),
     ]
     for changes, code in cases:
@@ -628,10 +640,12 @@ def test_external_provider_tokens_verify_and_unknown_keys_do_not() -> None:
     asyncio.run(scenario())
 
 
-def test_jwks_is_fetched_again_for_a_new_kid_at_most_once_a_minute() -> None:
+def test_jwks_is_fetched_again_for_a_new_kid_at_most_once_per_interval() -> None:
     provider = Provider()
     clock = Clock()
-    verifier = TokenVerifier(external_settings(), http=provider.http(), clock=clock)
+    settings = external_settings()
+    interval = settings.oidc_jwks_refresh_s
+    verifier = TokenVerifier(settings, http=provider.http(), clock=clock)
     k1 = provider.keys[0]
     k2 = RSAKey.generate_key(2048, parameters={"kid": "k2", "use": "sig", "alg": "RS256"})
     claims = token_claims(PROVIDER)
@@ -642,12 +656,12 @@ def test_jwks_is_fetched_again_for_a_new_kid_at_most_once_a_minute() -> None:
         assert provider.jwks_fetches == 1  # cached
 
         provider.keys.append(k2)  # the provider rotates in a new key
-        clock.now += 10
+        clock.now += interval / 2
         with pytest.raises(HubError):  # too soon to ask again
             await verifier.verify(sign(claims, k2, kid="k2"))
         assert provider.jwks_fetches == 1
 
-        clock.now += 51  # 61 s after the first fetch
+        clock.now += interval / 2 + 1  # just past the interval since the first fetch
         assert (await verifier.verify(sign(claims, k2, kid="k2"))).subject == CLIENT_ID
         assert provider.jwks_fetches == 2
 
@@ -658,6 +672,33 @@ def test_jwks_is_fetched_again_for_a_new_kid_at_most_once_a_minute() -> None:
         assert provider.jwks_fetches == 2
         await verifier.verify(sign(claims, k1, kid="k1"))
         assert provider.jwks_fetches == 2
+
+    asyncio.run(scenario())
+
+
+def test_keys_the_provider_withdrew_stop_verifying_once_the_jwks_is_old() -> None:
+    provider = Provider()
+    clock = Clock()
+    verifier = TokenVerifier(external_settings(), http=provider.http(), clock=clock)
+    k1 = provider.keys[0]
+    k2 = RSAKey.generate_key(2048, parameters={"kid": "k2", "use": "sig", "alg": "RS256"})
+    claims = token_claims(PROVIDER)
+
+    async def scenario() -> None:
+        await verifier.verify(sign(claims, k1, kid="k1"))
+        provider.keys[:] = [k2]  # k1 withdrawn (say, compromised)
+        clock.now += JWKS_MAX_AGE_S + 1
+        # Still verifies while the held keys are fetched again in the background ...
+        await verifier.verify(sign(claims, k1, kid="k1"))
+        background = verifier._background
+        assert background is not None
+        await asyncio.wait_for(background, 5)
+        assert provider.jwks_fetches == 2
+        # ... and no longer once they are.
+        with pytest.raises(HubError):
+            await verifier.verify(sign(claims, k1, kid="k1"))
+        assert (await verifier.verify(sign(claims, k2, kid="k2"))).subject == CLIENT_ID
+        await verifier.aclose()
 
     asyncio.run(scenario())
 

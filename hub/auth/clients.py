@@ -1,4 +1,9 @@
-"""API clients of the embedded issuer: registration, secret hashing, lookup."""
+"""API clients of the embedded issuer: registration, status, secret rotation, lookup.
+
+A client's roles must be allowed at its organisation's kind (ROLE_ORGANISATION_KINDS), and
+a privacy officer's organisation must be a data controller named in policy: checked here
+when a client is registered, again when it asks for a token, and on every request.
+"""
 
 from __future__ import annotations
 
@@ -10,13 +15,23 @@ import os
 import re
 import secrets
 from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
 
+from sqlalchemy import func, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
+from hub.auth.controllers import DataControllers
 from hub.errors import Code, HubError
+from hub.models.base import utcnow
 from hub.models.organisation import ApiClient, Organisation
-from hub.policy.vocabulary import PURPOSES, ROLES
+from hub.policy.vocabulary import DATA_CONTROLLER_ROLES, PURPOSES, ROLES, role_binding_errors
+
+# Where register_client finds the data controllers when its caller names none: the
+# policy directory the hub uses by default (HUB_POLICY_DIR's default).
+DEFAULT_POLICY_DIR = Path("./policies")
 
 # scrypt cost: 16 MiB and roughly 50 ms per check; a client asks for a token about once an hour.
 _SCRYPT_N = 2**14
@@ -65,6 +80,37 @@ def _unknown(values: Iterable[str], vocabulary: frozenset[str]) -> list[str]:
     return sorted(set(values) - vocabulary)
 
 
+async def is_data_controller(
+    session: AsyncSession, organisation: Organisation, controllers: DataControllers
+) -> bool:
+    """Named in policy by name and kind, and no other organisation of that kind has the name."""
+    if not controllers.names(organisation.name, organisation.kind):
+        return False
+    namesakes = (
+        await session.execute(
+            select(func.count())
+            .select_from(Organisation)
+            .where(col(Organisation.name) == organisation.name)
+            .where(col(Organisation.kind) == organisation.kind)
+        )
+    ).scalar_one()
+    return bool(namesakes == 1)
+
+
+async def binding_errors(
+    session: AsyncSession,
+    organisation: Organisation,
+    roles: Iterable[str],
+    controllers: DataControllers,
+) -> list[str]:
+    """Why these roles may not be held at this organisation (empty: they may)."""
+    roles = frozenset(roles)
+    controller = bool(roles & DATA_CONTROLLER_ROLES) and await is_data_controller(
+        session, organisation, controllers
+    )
+    return role_binding_errors(roles, organisation.kind, data_controller=controller)
+
+
 async def register_client(
     session: AsyncSession,
     *,
@@ -73,11 +119,14 @@ async def register_client(
     roles: Iterable[str],
     purposes: Iterable[str],
     sex_worker_id: str | None = None,
+    controllers: DataControllers | None = None,
 ) -> str:
     """Store a new API client and commit; return its secret, which is shown once and never stored.
 
-    A sex worker's own client carries both the `sex_worker` role and her sex-worker id, and
+    A sex worker's own client carries both the `sex_worker` role and the worker's id, and
     no other client carries either: a role without the id would match records by a null id.
+    Each role must be allowed at the organisation's kind (FORBIDDEN otherwise); the data
+    controllers come from `controllers`, or else from the default policy directory.
     """
     roles = sorted(set(roles))
     purposes = sorted(set(purposes))
@@ -93,8 +142,13 @@ async def register_client(
         raise HubError(Code.BAD_USER_INPUT, f"unknown purposes: {', '.join(bad)}")
     if ("sex_worker" in roles) != (sex_worker_id is not None):
         raise HubError(Code.BAD_USER_INPUT, "the sex_worker role and a sex_worker_id go together")
-    if await session.get(Organisation, organisation_id) is None:
+    organisation = await session.get(Organisation, organisation_id)
+    if organisation is None:
         raise HubError(Code.NOT_FOUND, f"organisation {organisation_id} not found")
+    if controllers is None:
+        controllers = DataControllers.from_directory(DEFAULT_POLICY_DIR)
+    if errors := await binding_errors(session, organisation, roles, controllers):
+        raise HubError(Code.FORBIDDEN, "; ".join(errors))
     if await session.get(ApiClient, client_id) is not None:
         raise HubError(Code.CONFLICT, f"client {client_id} already exists")
 
@@ -129,3 +183,92 @@ async def load_client(
         return None
     api_client, organisation = row
     return api_client, organisation
+
+
+async def _existing(session: AsyncSession, client_id: str) -> ApiClient:
+    client = await session.get(ApiClient, client_id)
+    if client is None:
+        raise HubError(Code.NOT_FOUND, f"client {client_id} not found")
+    return client
+
+
+async def set_client_disabled(session: AsyncSession, client_id: str, *, disabled: bool) -> bool:
+    """Disable (or enable) a client and commit; False if it already was.
+
+    Disabling also moves the client's token epoch on, so its tokens stay refused after it is
+    enabled again: an enabled client asks for new ones.
+    """
+    client = await _existing(session, client_id)
+    if client.disabled == disabled:
+        return False
+    values: dict[str, object] = {"disabled": disabled}
+    if disabled:
+        values.update(token_epoch=col(ApiClient.token_epoch) + 1, disabled_at=utcnow())
+    await session.execute(
+        update(ApiClient).where(col(ApiClient.client_id) == client_id).values(**values)
+    )
+    await session.commit()
+    return True
+
+
+async def rotate_client_secret(session: AsyncSession, client_id: str) -> str:
+    """Give a client a new secret and commit; return it (shown once, never stored).
+
+    The old secret stops working at once, and so do the tokens obtained before.
+    """
+    await _existing(session, client_id)
+    secret = secrets.token_urlsafe(32)
+    secret_hash = await asyncio.to_thread(hash_secret, secret)
+    await session.execute(
+        update(ApiClient)
+        .where(col(ApiClient.client_id) == client_id)
+        .values(
+            secret_hash=secret_hash,
+            token_epoch=col(ApiClient.token_epoch) + 1,
+            secret_rotated_at=utcnow(),
+        )
+    )
+    await session.commit()
+    return secret
+
+
+@dataclass(frozen=True)
+class ClientSummary:
+    """What `hub client list` shows of a client: never its secret nor its hash."""
+
+    client_id: str
+    organisation_id: str
+    organisation_name: str
+    organisation_kind: str
+    roles: tuple[str, ...]
+    purposes: tuple[str, ...]
+    own_worker_client: bool
+    disabled: bool
+    created_at: datetime
+    problems: tuple[str, ...]  # why its tokens are refused though it is enabled
+
+
+async def list_clients(session: AsyncSession, controllers: DataControllers) -> list[ClientSummary]:
+    stmt = (
+        select(ApiClient, Organisation)
+        .join(Organisation, col(Organisation.id) == col(ApiClient.organisation_id))
+        .order_by(col(ApiClient.client_id))
+    )
+    out = []
+    for client, org in (await session.execute(stmt)).all():
+        problems = await binding_errors(session, org, client.roles, controllers)
+        out.append(
+            ClientSummary(
+                client_id=client.client_id,
+                organisation_id=org.id,
+                organisation_name=org.name,
+                organisation_kind=org.kind,
+                roles=tuple(client.roles),
+                purposes=tuple(client.purposes),
+                own_worker_client=client.sex_worker_id is not None,
+                disabled=client.disabled,
+                created_at=client.created_at,
+                problems=tuple(problems),
+            )
+        )
+    return out

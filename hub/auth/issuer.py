@@ -4,6 +4,11 @@ Built from authlib's server parts (AuthorizationServer, ClientCredentialsGrant,
 JWTBearerTokenGenerator). Authlib is synchronous, so a request is handled in two steps: the
 clients it names are loaded from the database first, asynchronously; then authlib runs the
 grant in a worker thread against those preloaded clients (scrypt checks are slow on purpose).
+
+A client gets a token only while it is enabled and its roles are allowed at its
+organisation's kind (hub/policy/vocabulary.py); the token carries its `client_epoch`, which
+disabling the client or rotating its secret moves on (hub/auth/registry.py refuses older
+tokens). Tokens are signed with the current key of the secret dir (hub/auth/keys.py).
 """
 
 from __future__ import annotations
@@ -17,7 +22,12 @@ from urllib.parse import parse_qsl
 
 from authlib.oauth2.rfc6749 import AuthorizationServer, ClientMixin, OAuth2Request
 from authlib.oauth2.rfc6749.authenticate_client import ClientAuthentication
-from authlib.oauth2.rfc6749.errors import InvalidClientError, InvalidRequestError, OAuth2Error
+from authlib.oauth2.rfc6749.errors import (
+    InvalidClientError,
+    InvalidRequestError,
+    OAuth2Error,
+    UnauthorizedClientError,
+)
 from authlib.oauth2.rfc6749.grants import ClientCredentialsGrant
 from authlib.oauth2.rfc6749.requests import BasicOAuth2Payload
 from authlib.oauth2.rfc6749.util import extract_basic_authorization
@@ -25,8 +35,9 @@ from authlib.oauth2.rfc9068 import JWTBearerTokenGenerator
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from hub.auth.clients import check_secret, hash_secret, load_client
-from hub.auth.keys import SigningKey
+from hub.auth.clients import binding_errors, check_secret, hash_secret, load_client
+from hub.auth.controllers import DataControllers
+from hub.auth.keys import SigningKey, SigningKeys
 from hub.config import Settings
 from hub.db import Database
 from hub.errors import Code, HubError
@@ -37,6 +48,10 @@ log = logging.getLogger(__name__)
 TOKEN_PATH = "/oauth/token"  # noqa: S105 (a URL path, not a secret)
 JWKS_PATH = "/.well-known/jwks.json"
 METADATA_PATH = "/.well-known/oauth-authorization-server"
+OIDC_DISCOVERY_PATH = "/.well-known/openid-configuration"
+# The longest a minted token may live (the demo's are 12 h); a retired signing key verifies
+# at least this long after a rotation, so no token outlives the key that checks it.
+MAX_TOKEN_LIFETIME_S = 24 * 3600
 GRANT_TYPE = "client_credentials"
 SCOPE = "hub"
 AUTH_METHODS = ("client_secret_basic", "client_secret_post")
@@ -52,11 +67,15 @@ def _dummy_hash() -> str:
 
 
 class HubClient(ClientMixin):
-    """An ApiClient and its organisation, as authlib's ClientMixin sees them."""
+    """An ApiClient and its organisation, as authlib's ClientMixin sees them, with the
+    reasons (if any) it may get no token though it authenticates."""
 
-    def __init__(self, api_client: ApiClient, organisation: Organisation) -> None:
+    def __init__(
+        self, api_client: ApiClient, organisation: Organisation, problems: list[str]
+    ) -> None:
         self.api_client = api_client
         self.organisation = organisation
+        self.problems = (["client disabled"] if api_client.disabled else []) + problems
 
     def __repr__(self) -> str:
         # authlib logs clients with %r; never let that reach the secret hash.
@@ -89,6 +108,7 @@ class HubClient(ClientMixin):
             "city": org.city,
             "roles": list(self.api_client.roles),
             "purposes": list(self.api_client.purposes),
+            "client_epoch": self.api_client.token_epoch,
         }
         if self.api_client.sex_worker_id is not None:
             claims["sex_worker_id"] = self.api_client.sex_worker_id
@@ -128,6 +148,13 @@ class _TokenRequest(OAuth2Request):
 class _ClientCredentialsGrant(ClientCredentialsGrant):
     TOKEN_ENDPOINT_AUTH_METHODS = list(AUTH_METHODS)
 
+    def validate_token_request(self) -> None:
+        super().validate_token_request()
+        # Only a client that proved its secret learns why it gets no token.
+        client: HubClient = self.request.client
+        if client.problems:
+            raise UnauthorizedClientError(description="; ".join(client.problems))
+
     def create_token_response(self) -> tuple[int, dict[str, Any], list[tuple[str, str]]]:
         # authlib's version debug-logs the whole token; this one does not.
         token = self.generate_token(scope=self.request.payload.scope, include_refresh_token=False)
@@ -136,15 +163,15 @@ class _ClientCredentialsGrant(ClientCredentialsGrant):
 
 
 class _AccessTokenGenerator(JWTBearerTokenGenerator):
-    def __init__(self, settings: Settings, signing_key: SigningKey, lifetime_s: int) -> None:
+    def __init__(self, settings: Settings, keys: SigningKeys, lifetime_s: int) -> None:
         super().__init__(
-            issuer=settings.issuer_url, alg=signing_key.alg, expires_generator=lifetime_s
+            issuer=settings.issuer_url, alg=keys.current.alg, expires_generator=lifetime_s
         )
         self._audience = settings.oidc_audience
-        self._signing_key = signing_key
+        self._keys = keys
 
     def get_jwks(self) -> Any:
-        return self._signing_key.private_key_set()
+        return self._keys.current.private_key_set()
 
     def get_audiences(self, client: HubClient, user: object, scope: str) -> str:
         return self._audience
@@ -200,12 +227,33 @@ class _Server(AuthorizationServer):
 class EmbeddedIssuer:
     """The hub as its own authorization server (when HUB_OIDC_ISSUER is unset)."""
 
-    def __init__(self, settings: Settings, db: Database, signing_key: SigningKey) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        db: Database,
+        signing_key: SigningKey | SigningKeys,
+        *,
+        controllers: DataControllers | None = None,
+    ) -> None:
+        """`controllers`: the data controllers named in policy (else read from the policy
+        directory of `settings`)."""
         self.settings = settings
         self.db = db
-        self.signing_key = signing_key
-        self._generator = _AccessTokenGenerator(settings, signing_key, settings.token_lifetime_s)
+        self.keys = (
+            signing_key if isinstance(signing_key, SigningKeys) else SigningKeys.of(signing_key)
+        )
+        self.controllers = (
+            controllers
+            if controllers is not None
+            else DataControllers.from_directory(settings.policy_dir)
+        )
+        self._generator = _AccessTokenGenerator(settings, self.keys, settings.token_lifetime_s)
         self._server = _Server(self._generator)
+
+    @property
+    def signing_key(self) -> SigningKey:
+        """The key new tokens are signed with."""
+        return self.keys.current
 
     def url(self, path: str) -> str:
         return self.settings.issuer_url.rstrip("/") + path
@@ -221,6 +269,33 @@ class EmbeddedIssuer:
             "scopes_supported": [SCOPE],
             # No authorization endpoint, so no response types.
             "response_types_supported": [],
+        }
+
+    def openid_configuration(self) -> dict[str, Any]:
+        """OpenID Connect Discovery metadata: the same server, for OIDC libraries and for a
+        hub that verifies this one's tokens as an external provider (HUB_OIDC_ISSUER)."""
+        return {
+            **self.metadata(),
+            "subject_types_supported": ["public"],
+            # The alg of every token it signs; it issues access tokens only, no ID tokens.
+            "id_token_signing_alg_values_supported": [self.signing_key.alg],
+            "claims_supported": [
+                "iss",
+                "sub",
+                "aud",
+                "exp",
+                "iat",
+                "jti",
+                "client_id",
+                "scope",
+                "org",
+                "org_kind",
+                "city",
+                "roles",
+                "purposes",
+                "sex_worker_id",
+                "client_epoch",
+            ],
         }
 
     async def token_endpoint(self, request: Request) -> Response:
@@ -242,19 +317,23 @@ class EmbeddedIssuer:
 
     async def mint(self, client_id: str, *, lifetime_s: int | None = None) -> str:
         """A token for a registered client without its secret: for the CLI and the demo."""
-        if lifetime_s is not None and lifetime_s <= 0:
-            raise HubError(Code.BAD_USER_INPUT, "lifetime_s must be positive")
-        async with self.db.session() as session:
-            loaded = await load_client(session, client_id)
-        if loaded is None:
+        if lifetime_s is not None and not 0 < lifetime_s <= MAX_TOKEN_LIFETIME_S:
+            raise HubError(
+                Code.BAD_USER_INPUT, f"lifetime_s must be between 1 and {MAX_TOKEN_LIFETIME_S}"
+            )
+        clients = await self._load_clients({client_id})
+        client = clients.get(client_id)
+        if client is None:
             raise HubError(Code.NOT_FOUND, f"client {client_id} not found")
+        if client.problems:
+            raise HubError(Code.FORBIDDEN, "; ".join(client.problems))
         generator = (
             self._generator
             if lifetime_s is None
-            else _AccessTokenGenerator(self.settings, self.signing_key, lifetime_s)
+            else _AccessTokenGenerator(self.settings, self.keys, lifetime_s)
         )
         token: str = generator.access_token_generator(
-            client=HubClient(*loaded), grant_type=GRANT_TYPE, user=None, scope=SCOPE
+            client=client, grant_type=GRANT_TYPE, user=None, scope=SCOPE
         )
         return token
 
@@ -267,7 +346,11 @@ class EmbeddedIssuer:
             for cid in ids:
                 loaded = await load_client(session, cid)
                 if loaded is not None:
-                    clients[cid] = HubClient(*loaded)
+                    api_client, org = loaded
+                    problems = await binding_errors(
+                        session, org, api_client.roles, self.controllers
+                    )
+                    clients[cid] = HubClient(api_client, org, problems)
         return clients
 
 

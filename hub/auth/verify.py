@@ -1,13 +1,19 @@
 """Access token verification: from a bearer token to a Principal, or a refusal.
 
-Embedded mode checks tokens against the hub's own signing key. With HUB_OIDC_ISSUER set, the
-keys come from the provider's discovery document and JWKS, fetched over HTTP and cached.
+Embedded mode checks tokens against the hub's own signing keys (the current one and those
+retired by `hub keys rotate` that still verify). With HUB_OIDC_ISSUER set, the keys come
+from the provider's discovery document and JWKS, fetched over HTTP and cached: fetched again
+for a token with an unknown kid (at most every HUB_OIDC_JWKS_REFRESH_S), and in the
+background once they are JWKS_MAX_AGE_S old, so a key the provider withdrew stops
+verifying. A verified token then passes the registry (hub/auth/registry.py): its
+organisation, kind, city and roles, and for the hub's own tokens its client.
 Every refusal is a HubError whose message names the reason, never the token.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import logging
 import time
@@ -25,7 +31,8 @@ from joserfc.errors import (
 from joserfc.jwk import KeySet
 from joserfc.jws import JWSRegistry
 
-from hub.auth.keys import SigningKey
+from hub.auth.keys import SigningKey, SigningKeys
+from hub.auth.registry import Registry
 from hub.config import Settings
 from hub.errors import Code, HubError
 from hub.policy.principal import Principal
@@ -36,11 +43,10 @@ log = logging.getLogger(__name__)
 # Asymmetric only: never "none", never HS* (whose "key" a client could take from the JWKS).
 ALLOWED_ALGORITHMS = ("RS256", "PS256", "ES256")
 LEEWAY_S = 30
-# A token with an unknown kid triggers a JWKS re-fetch at most this often, so forged kids
-# cannot make the hub hammer the provider.
-JWKS_REFRESH_S = 60.0
 # Until a first JWKS has been fetched (the provider may start after the hub), retry sooner.
 JWKS_RETRY_EMPTY_S = 5.0
+# Keys this old are fetched again in the background, while the held ones keep verifying.
+JWKS_MAX_AGE_S = 300.0
 _HTTP_TIMEOUT_S = 5.0
 _ACCESS_TOKEN_TYPES = frozenset({"at+jwt", "application/at+jwt"})
 # Providers such as Keycloak label their access tokens plain "JWT".
@@ -57,12 +63,20 @@ class TokenVerifier:
     def __init__(
         self,
         settings: Settings,
-        signing_key: SigningKey | None = None,
+        signing_key: SigningKey | SigningKeys | None = None,
         *,
+        registry: Registry | None = None,
         http: httpx.AsyncClient | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
+        """`registry` is what the app always passes; without one (tests of the token layer
+        alone) tokens are checked for signature and claims only."""
         self.audience = settings.oidc_audience
+        self.registry = registry
+        # A token with an unknown kid makes the hub fetch the JWKS again at most this often,
+        # so forged kids cannot make it hammer the provider.
+        self.jwks_refresh_s = settings.oidc_jwks_refresh_s
+        self._background: asyncio.Task[None] | None = None
         self._registry = JWSRegistry(algorithms=ALLOWED_ALGORITHMS, strict_check_header=False)
         self._clock = clock
         self._http = http
@@ -78,9 +92,16 @@ class TokenVerifier:
             if signing_key is None:
                 raise ValueError("embedded mode verifies with the hub's signing key")
             self.issuer = settings.issuer_url
-            self._set_keys(signing_key.public_key_set())
+            self._own_keys = (
+                signing_key if isinstance(signing_key, SigningKeys) else SigningKeys.of(signing_key)
+            )
 
     async def aclose(self) -> None:
+        if self._background is not None:
+            self._background.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._background
+            self._background = None
         if self._owns_http and self._http is not None:
             await self._http.aclose()
             self._http = None
@@ -94,7 +115,19 @@ class TokenVerifier:
         except (JoseError, ValueError, TypeError, KeyError) as exc:
             raise _unauthenticated(f"token refused: {_reason(exc)}") from exc
         self._check_registered_claims(claims)
-        return _principal(claims)
+        principal = _principal(claims)
+        if self.registry is None:
+            return principal
+        return await self.registry.admit(
+            principal, hub_token=not self.external, token_epoch=_token_epoch(claims)
+        )
+
+    def revoked(self, principal: Principal) -> bool:
+        """Whether a principal this verifier admitted is no longer admitted (a disabled
+        client, say): live connections ask this every second. Memory only."""
+        if self.registry is None:
+            return False
+        return not self.registry.still_admits(principal, hub_token=not self.external)
 
     def _peek_header(self, token: str) -> dict[str, Any]:
         """The unverified header, only to pick the key; the signature check comes next."""
@@ -137,11 +170,11 @@ class TokenVerifier:
             raise _unauthenticated("invalid claims") from exc
 
     async def _key_set(self, kid: object) -> KeySet:
-        if not self.external:
-            assert self._keys is not None
-            return self._keys
         if not (kid is None or isinstance(kid, str)):
             raise _unauthenticated("malformed token (kid)")
+        if not self.external:
+            return self._own_keys.verification_keys(kid)
+        self._refresh_in_background()
         if self._needs_fetch(kid):
             async with self._lock:
                 # Another request may have fetched while this one waited.
@@ -157,7 +190,24 @@ class TokenVerifier:
         age = self._clock() - self._fetched_at
         if self._keys is None:
             return age >= JWKS_RETRY_EMPTY_S
-        return kid not in self._kids and age >= JWKS_REFRESH_S
+        return kid not in self._kids and age >= self.jwks_refresh_s
+
+    def _refresh_in_background(self) -> None:
+        if self._keys is None or self._fetched_at is None:
+            return
+        if self._clock() - self._fetched_at < JWKS_MAX_AGE_S:
+            return
+        if self._background is not None and not self._background.done():
+            return
+
+        async def fetch() -> None:
+            async with self._lock:
+                if self._fetched_at is not None and (
+                    self._clock() - self._fetched_at >= JWKS_MAX_AGE_S
+                ):
+                    await self._fetch_keys()
+
+        self._background = asyncio.get_running_loop().create_task(fetch())
 
     async def _fetch_keys(self) -> None:
         self._fetched_at = self._clock()
@@ -213,6 +263,14 @@ def _optional_string(claims: dict[str, Any], name: str) -> str | None:
     value = claims.get(name)
     if value is not None and not isinstance(value, str):
         raise _unauthenticated(f"invalid claim: {name}")
+    return value
+
+
+def _token_epoch(claims: dict[str, Any]) -> int:
+    """The client's token epoch the hub's issuer wrote into the token (0 before it did)."""
+    value = claims.get("client_epoch", 0)
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise _unauthenticated("invalid claim: client_epoch")
     return value
 
 

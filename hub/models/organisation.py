@@ -2,7 +2,7 @@
 
 from datetime import datetime
 
-from sqlalchemy import JSON, Column
+from sqlalchemy import JSON, BigInteger, Column
 from sqlmodel import Field, SQLModel
 
 from hub.models.base import UTCDateTime, new_id, utcnow
@@ -23,7 +23,10 @@ class Organisation(SQLModel, table=True):
 class ApiClient(SQLModel, table=True):
     """An OAuth 2.0 client of the embedded token issuer (client credentials grant).
 
-    The secret is stored as a salted scrypt hash, never in clear.
+    The secret is stored as a salted scrypt hash, never in clear. A disabled client gets no
+    token and its tokens are refused. Its tokens carry `token_epoch` (claim `client_epoch`);
+    disabling it or rotating its secret moves the epoch on, so every earlier token stays
+    refused even after the client is enabled again.
     """
 
     __tablename__ = "api_client"
@@ -33,6 +36,20 @@ class ApiClient(SQLModel, table=True):
     organisation_id: str = Field(foreign_key="organisation.id", max_length=36)
     roles: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     purposes: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
-    # Only for a sex worker's own client: the record she is.
+    # Only for a sex worker's own client: the worker's own record.
     sex_worker_id: str | None = Field(default=None, foreign_key="sex_worker.id", max_length=36)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    disabled: bool = Field(default=False)
+    token_epoch: int = Field(default=0)
+    disabled_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    secret_rotated_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class AuthState(SQLModel, table=True):
+    """A counter that database triggers move on every change to `organisation` or
+    `api_client`; each replica polls it to refresh its cached registry within a second."""
+
+    __tablename__ = "auth_state"
+
+    id: int = Field(primary_key=True)
+    generation: int = Field(default=0, sa_type=BigInteger)

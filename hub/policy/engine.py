@@ -23,6 +23,7 @@ from hub.policy.document import PolicyDocument, PolicyError, Rule, parse_documen
 from hub.policy.effects import RANK
 from hub.policy.principal import Principal
 from hub.policy.resources import RESOURCES, Resource
+from hub.policy.vocabulary import POLICY_DATA_FILES
 from hub.policy.yamlsource import Issue
 
 
@@ -191,7 +192,9 @@ class PolicySet:
     @classmethod
     def from_directory(cls, path: Path) -> PolicySet:
         texts = {
-            p.name: p.read_text() for p in sorted(path.glob("*.yaml")) if p.name != "partners.yaml"
+            p.name: p.read_text()
+            for p in sorted(path.glob("*.yaml"))
+            if p.name not in POLICY_DATA_FILES
         }
         if not texts:
             raise PolicyError([f"no policy documents in {path}"])

@@ -25,16 +25,17 @@ from hub.db import Database
 from hub.models import PolicyState, PolicyVersion
 from hub.policy.document import PolicyError, parse_document
 from hub.policy.engine import PolicySet
+from hub.policy.vocabulary import POLICY_DATA_FILES
 
 log = logging.getLogger("hub.policy")
 POLL_S = 0.5
 
 
 def file_documents(policy_dir: Path) -> dict[str, str]:
-    """{resource: yaml} of the policy files (partners.yaml and tests/ excluded)."""
+    """{resource: yaml} of the policy files (POLICY_DATA_FILES and tests/ excluded)."""
     out: dict[str, str] = {}
     for path in sorted(policy_dir.glob("*.yaml")):
-        if path.name == "partners.yaml":
+        if path.name in POLICY_DATA_FILES:
             continue
         text = path.read_text()
         out[parse_document(text, origin=path.name).resource.name] = text
