@@ -23,14 +23,15 @@ from hub.config import Settings
 from hub.connectors.runner import Connectors
 from hub.crypto import Keyring, load_or_create_key
 from hub.cursors import CursorCodec
-from hub.db import Database
+from hub.db import Database, PoolLimits
 from hub.events.hub import EventHub
 from hub.events.projection import Projector
-from hub.graphql_app import GraphQLEndpoint
+from hub.graphql_app import GraphQLEndpoint, compiled_reads
 from hub.models import DataKey
 from hub.policy.effects import Pseudonymizer
 from hub.policy.engine import PolicySet
 from hub.policy.store import PolicyStore
+from hub.read.gate import ReadGate
 from hub.schema.root import make_schema
 from hub.services.retention import RetentionTask
 from hub.state import HubState
@@ -62,7 +63,16 @@ async def check_master_key(db: Database, keyring: Keyring, secret_dir: Path) -> 
 
 def create_app(settings: Settings | None = None) -> Starlette:
     settings = settings or Settings.from_env()
-    db = Database(settings.database_url, echo=settings.sql_echo)
+    db = Database(
+        settings.database_url,
+        echo=settings.sql_echo,
+        limits=PoolLimits(
+            size=settings.db_pool_size,
+            overflow=settings.db_pool_overflow,
+            timeout_s=settings.db_pool_timeout_s,
+            statement_timeout_ms=settings.statement_timeout_ms,
+        ),
+    )
     # The files are checked at once (refusing to start on any error); the lifespan then
     # installs the database's active versions, seeded from these files on first start.
     policies = PolicySet.from_directory(settings.policy_dir)
@@ -87,7 +97,15 @@ def create_app(settings: Settings | None = None) -> Starlette:
         max_aliases=settings.max_aliases,
         max_tokens=settings.max_tokens,
     )
-    graphql = GraphQLEndpoint(schema, hub, verifier)
+    graphql = GraphQLEndpoint(
+        schema,
+        hub,
+        verifier,
+        compiled=compiled_reads(schema, hub, settings)
+        if settings.read_path == "compiled"
+        else None,
+        gate=ReadGate(settings.max_inflight, settings.read_row_budget),
+    )
 
     async def health(_request: Request) -> JSONResponse:
         return JSONResponse({"status": "ok", "policy_version": hub.policies.version})
