@@ -177,8 +177,7 @@ def test_the_access_matrix_answers_alike(diff_hub, client, purpose, root):
         ids = _sex_worker_ids(diff_hub)
         chunks = [ids[i : i + ALIASES] for i in range(0, len(ids), ALIASES)]
         requests = [
-            {f"id{i}": (c[i] if i < len(c) else UNKNOWN_ID) for i in range(ALIASES)}
-            for c in chunks
+            {f"id{i}": (c[i] if i < len(c) else UNKNOWN_ID) for i in range(ALIASES)} for c in chunks
         ]
     else:
         requests = [{}]
@@ -280,9 +279,7 @@ def test_errors_come_from_the_generic_path(diff_hub):
         "{ shifts { edges { node { nope } } } }",
         "query($n: Int) { shifts(first: $n) { edges { node { id } } } }",
     ):
-        a, _ = both(
-            diff_hub, query, {"n": "x"}, as_=POLICE[0], purpose=POLICE[1], expect="generic"
-        )
+        a, _ = both(diff_hub, query, {"n": "x"}, as_=POLICE[0], purpose=POLICE[1], expect="generic")
         assert a["errors"]
     # No purpose stated by a token that allows several: PURPOSE_REQUIRED, generic.
     a, _ = both(diff_hub, "{ shifts { edges { node { id } } } }", as_=POLICE[0], expect="generic")
