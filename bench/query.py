@@ -231,8 +231,9 @@ def _clean_env() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if not k.startswith(("HUB_", "BENCH_"))}
 
 
-def hub_env(prepared: Prepared) -> dict[str, str]:
+def hub_env(prepared: Prepared, read_path: str = "compiled") -> dict[str, str]:
     return _clean_env() | {
+        "HUB_READ_PATH": read_path,
         "HUB_DATABASE_URL": prepared.database_url,
         "HUB_SECRET_DIR": str(prepared.secret_dir),
         "HUB_POLICY_DIR": str(ROOT / "policies"),
@@ -434,6 +435,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--rounds", type=int, default=1, help="alternate hub/baseline this often")
     p.add_argument("--scale", type=int, default=6, help="demo data scale (6: >2,000 shifts)")
     p.add_argument(
+        "--read-path", choices=("compiled", "generic"), default="compiled", help="HUB_READ_PATH"
+    )
+    p.add_argument(
         "--py-spy",
         type=Path,
         metavar="DIR",
@@ -475,7 +479,7 @@ def main(argv: list[str] | None = None) -> int:
                 f" ({prepared.city_shifts} in {POLICE_CITY})",
                 flush=True,
             )
-            hub = start_server("hub", "hub.app:create_app", hub_env(prepared), tmp)
+            hub = start_server("hub", "hub.app:create_app", hub_env(prepared, args.read_path), tmp)
             servers.append(hub)
             hub.headers = {"Authorization": f"Bearer {prepared.token}", "Hub-Purpose": PURPOSE}
             baseline = start_server(

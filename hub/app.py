@@ -28,10 +28,10 @@ from hub.connectors.checkpoints import CheckpointPublisher
 from hub.connectors.runner import Connectors
 from hub.crypto import Keyring, load_or_create_key
 from hub.cursors import CursorCodec
-from hub.db import Database
+from hub.db import Database, PoolLimits
 from hub.events.hub import EventHub
 from hub.events.projection import Projector
-from hub.graphql_app import GraphQLEndpoint
+from hub.graphql_app import GraphQLEndpoint, compiled_reads
 from hub.models import DataKey
 from hub.observability.graphql import observer
 from hub.observability.metrics import Metrics
@@ -41,6 +41,7 @@ from hub.observability.tracing import Tracing
 from hub.policy.effects import Pseudonymizer
 from hub.policy.engine import PolicySet
 from hub.policy.store import PolicyStore
+from hub.read.gate import ReadGate
 from hub.schema.root import make_schema
 from hub.services.retention import RetentionTask
 from hub.state import HubState
@@ -72,7 +73,16 @@ async def check_master_key(db: Database, keyring: Keyring, secret_dir: Path) -> 
 
 def create_app(settings: Settings | None = None) -> Starlette:
     settings = settings or Settings.from_env()
-    db = Database(settings.database_url, echo=settings.sql_echo)
+    db = Database(
+        settings.database_url,
+        echo=settings.sql_echo,
+        limits=PoolLimits(
+            size=settings.db_pool_size,
+            overflow=settings.db_pool_overflow,
+            timeout_s=settings.db_pool_timeout_s,
+            statement_timeout_ms=settings.statement_timeout_ms,
+        ),
+    )
     metrics = Metrics()  # this app's own registry
     tracing = Tracing.from_settings(settings)  # None unless an OTLP endpoint is set
     if tracing is not None:
@@ -108,7 +118,15 @@ def create_app(settings: Settings | None = None) -> Starlette:
     )
     # First, so that its span holds the other extensions' work (the access-log write too).
     schema.extensions = (observer(tracing.tracer if tracing else None), *schema.extensions)
-    graphql = GraphQLEndpoint(schema, hub, verifier)
+    graphql = GraphQLEndpoint(
+        schema,
+        hub,
+        verifier,
+        compiled=compiled_reads(schema, hub, settings)
+        if settings.read_path == "compiled"
+        else None,
+        gate=ReadGate(settings.max_inflight, settings.read_row_budget),
+    )
 
     hub.store = PolicyStore(db, settings.policy_dir, hub.install_policies)
     hub.events = EventHub(db, tail_outbox=settings.kafka_bootstrap is None)

@@ -71,6 +71,46 @@ class Settings(BaseSettings):
         default=2000, ge=10, le=100_000, description="Tokens per GraphQL document."
     )
     sql_echo: bool = Field(default=False, description="Log SQL statements (never in production).")
+    # The read path (hub/read/) and backpressure.
+    read_path: Literal["compiled", "generic"] = Field(
+        default="compiled",
+        description="Reads through compiled plans, falling back to the generic strawberry path "
+        "for what they do not cover (compiled); or always the generic path (generic: for "
+        "benchmarks and debugging).",
+    )
+    max_inflight: int = Field(
+        default=32,
+        ge=1,
+        le=10_000,
+        description="GraphQL requests in flight per replica; more "
+        "are refused at once with 503 and Retry-After (RATE_LIMITED).",
+    )
+    read_row_budget: int = Field(
+        default=4000,
+        ge=1,
+        le=1_000_000,
+        description="Rows asked for (first x aliases x nested "
+        "lists) by the requests in flight per replica; a request past it is refused like one "
+        "past max_inflight, so a few huge reads cannot starve small ones.",
+    )
+    db_pool_size: int = Field(default=10, ge=1, le=500, description="PostgreSQL connections.")
+    db_pool_overflow: int = Field(
+        default=10, ge=0, le=500, description="PostgreSQL connections beyond the pool, briefly."
+    )
+    db_pool_timeout_s: float = Field(
+        default=5.0,
+        gt=0,
+        le=300,
+        description="Longest wait for a database connection; a "
+        "request that waits longer is answered 503, never with fields left null.",
+    )
+    statement_timeout_ms: int = Field(
+        default=10_000,
+        ge=100,
+        le=600_000,
+        description="Longest SQL statement (PostgreSQL "
+        "statement_timeout; SQLite: the longest wait for a lock).",
+    )
     # Operations (hub/observability/).
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
         default="INFO", description="The lowest level logged."

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -19,12 +20,34 @@ from sqlalchemy.ext.asyncio import (
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
 
-def make_engine(url: str, *, echo: bool = False) -> AsyncEngine:
+@dataclass(frozen=True)
+class PoolLimits:
+    """How many connections, how long a request may wait for one, how long a statement
+    may run: past these a request fails cleanly rather than hanging."""
+
+    size: int = 10
+    overflow: int = 10
+    timeout_s: float = 30.0
+    statement_timeout_ms: int | None = None
+
+
+def make_engine(url: str, *, echo: bool = False, limits: PoolLimits | None = None) -> AsyncEngine:
+    limits = limits or PoolLimits()
     kwargs: dict[str, Any] = {"echo": echo}
     if url.startswith("sqlite"):
-        kwargs["connect_args"] = {"timeout": 30}
+        wait = (limits.statement_timeout_ms or 30_000) / 1000
+        kwargs["connect_args"] = {"timeout": wait}
     else:
-        kwargs.update(pool_size=10, max_overflow=10, pool_pre_ping=True)
+        kwargs.update(
+            pool_size=limits.size,
+            max_overflow=limits.overflow,
+            pool_timeout=limits.timeout_s,
+            pool_pre_ping=True,
+        )
+        if limits.statement_timeout_ms is not None:
+            kwargs["connect_args"] = {
+                "server_settings": {"statement_timeout": str(limits.statement_timeout_ms)}
+            }
     engine = create_async_engine(url, **kwargs)
     if url.startswith("sqlite"):
 
@@ -43,9 +66,9 @@ def make_engine(url: str, *, echo: bool = False) -> AsyncEngine:
 class Database:
     """One engine and its session factory; owned by the app's lifespan."""
 
-    def __init__(self, url: str, *, echo: bool = False) -> None:
+    def __init__(self, url: str, *, echo: bool = False, limits: PoolLimits | None = None) -> None:
         self.url = url
-        self.engine = make_engine(url, echo=echo)
+        self.engine = make_engine(url, echo=echo, limits=limits)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
 
     @asynccontextmanager

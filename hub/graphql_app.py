@@ -10,11 +10,14 @@ import asyncio
 import base64
 import contextlib
 import json
+import logging
 import time
 from datetime import timedelta
 from typing import Any
 
+import orjson
 from graphql import GraphQLError
+from sqlalchemy import exc as sa_exc
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.types import Message, Receive, Scope, Send
@@ -32,6 +35,8 @@ from hub.errors import Code, HubError
 from hub.models.base import utcnow
 from hub.observability import request as observed
 from hub.policy.principal import Principal
+from hub.read.execute import SERVED, AuditFailed, CompiledReads
+from hub.read.gate import Overloaded, ReadGate
 from hub.schema.context import Context
 from hub.services.actor import Actor
 from hub.state import HubState
@@ -54,6 +59,36 @@ def format_error(error: GraphQLError) -> dict[str, Any]:
         )
     formatted["extensions"] = extensions
     return formatted
+
+
+log = logging.getLogger("hub.graphql")
+RETRY_AFTER_S = 1
+
+
+def overloaded_response() -> Response:
+    body = {
+        "errors": [
+            {
+                "message": "the hub is busy: retry shortly",
+                "extensions": {"code": Code.RATE_LIMITED.value},
+            }
+        ]
+    }
+    return JSONResponse(body, status_code=503, headers={"Retry-After": str(RETRY_AFTER_S)})
+
+
+def _for_lack_of_capacity(error: BaseException | None) -> bool:
+    """A failure that says "too busy" (no connection in time, a statement cancelled by its
+    timeout, a lock not had in time), not "wrong": answered 503 as a whole."""
+    if isinstance(error, sa_exc.TimeoutError | TimeoutError):
+        return True
+    if isinstance(error, sa_exc.DBAPIError):
+        orig = error.orig
+        state = getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None)
+        if state in ("57014", "55P03"):  # query_canceled, lock_not_available
+            return True
+        return "database is locked" in str(orig)
+    return False
 
 
 def error_response(error: HubError) -> Response:
@@ -132,6 +167,9 @@ class _Strawberry(GraphQL[Context, None]):
         return UNSET
 
     async def process_result(self, request: Any, result: ExecutionResult) -> GraphQLHTTPResponse:
+        # Never half an answer: a field that failed for lack of capacity fails the request.
+        if result.errors and any(_for_lack_of_capacity(e.original_error) for e in result.errors):
+            raise Overloaded
         out: GraphQLHTTPResponse = {"data": result.data}
         errors = [format_error(e) for e in result.errors or []]
         if errors:
@@ -162,11 +200,51 @@ def _expiry(token: str) -> float | None:
         return None
 
 
+def compiled_reads(schema: Any, hub: HubState, settings: Any) -> CompiledReads:
+    """The compiled read path over the schema's own types and builders."""
+    from hub.schema.limits import complexity_rule
+    from hub.schema.types import NODES, PSEUDONYM_SCOPES, _identity
+
+    return CompiledReads(
+        schema._schema,
+        hub,
+        nodes=NODES,
+        identity=_identity,
+        pseudonym_scopes=PSEUDONYM_SCOPES,
+        limits_rule=complexity_rule(settings.max_depth, settings.max_aliases),
+        max_tokens=settings.max_tokens,
+    )
+
+
+def _replay(body: bytes) -> Receive:
+    """A receive channel that hands the generic path the body already read."""
+    sent = False
+
+    async def receive() -> Message:
+        nonlocal sent
+        if sent:
+            return {"type": "http.disconnect"}
+        sent = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    return receive
+
+
 class GraphQLEndpoint:
-    def __init__(self, schema: Any, hub: HubState, verifier: TokenVerifier) -> None:
+    def __init__(
+        self,
+        schema: Any,
+        hub: HubState,
+        verifier: TokenVerifier,
+        *,
+        compiled: CompiledReads | None = None,
+        gate: ReadGate | None = None,
+    ) -> None:
         self.graphql = _Strawberry(schema, hub, verifier)
         self.hub = hub
         self.verifier = verifier
+        self.compiled = compiled
+        self.gate = gate or ReadGate(max_requests=10_000, max_rows=10_000_000)
 
     async def _websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Limits on a live connection: message size, and a clean close when the token that
@@ -260,4 +338,47 @@ class GraphQLEndpoint:
             await error_response(error)(scope, receive, send)
             return
         scope.setdefault("state", {})["principal"] = principal
+        body: Any = None
+        raw = b""
+        if request.method == "POST" and "json" in request.headers.get("content-type", ""):
+            raw = await request.body()
+            receive = _replay(raw)
+            with contextlib.suppress(orjson.JSONDecodeError):
+                body = orjson.loads(raw)
+        rows = self.compiled.rows_asked(body) if self.compiled is not None else 1
+        try:
+            with self.gate.admit(rows):
+                await self._serve(principal, request, body, scope, receive, send)
+        except Overloaded:
+            await overloaded_response()(scope, receive, send)
+
+    async def _serve(
+        self,
+        principal: Principal,
+        request: Request,
+        body: Any,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+    ) -> None:
+        if self.compiled is not None and body is not None:
+            try:
+                out = await self.compiled.execute(
+                    principal, request.headers.get("hub-purpose"), body
+                )
+            except AuditFailed:
+                raise
+            except Exception as error:
+                if _for_lack_of_capacity(error):
+                    raise Overloaded from None
+                # A fault of the compiled path must not cost the caller an answer.
+                log.warning("compiled read failed (%s): generic path", type(error).__name__)
+                out = None
+            if out is not None:
+                SERVED["compiled"] += 1
+                log.debug("read served by the compiled path")
+                await Response(out, media_type="application/json")(scope, receive, send)
+                return
+        SERVED["generic"] += 1
+        log.debug("request served by the generic path")
         await self.graphql(scope, receive, send)

@@ -6,6 +6,8 @@ whatever the arguments say, so an argument can never widen a view.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -51,69 +53,88 @@ def moment(value: datetime, name: str) -> datetime:
         ) from None
 
 
+@dataclass(frozen=True)
+class Arg:
+    """One filtering argument of a list field: its GraphQL name, how its value is checked
+    and normalised, and the SQL condition it adds when given (a false-y value adds none).
+
+    The condition takes either the value itself (the generic path) or a bound parameter
+    standing for it (the compiled path), so both paths filter alike."""
+
+    name: str
+    condition: Callable[[Any], Any]
+    convert: Callable[[Any], Any] = lambda value: value
+
+
+def conditions(args: Sequence[Arg], values: Mapping[str, Any]) -> list[Any]:
+    return [a.condition(a.convert(values[a.name])) for a in args if values.get(a.name)]
+
+
+def _moment(name: str) -> Callable[[Any], Any]:
+    return lambda value: moment(value, name)
+
+
+PREMISES_ARGS = (Arg("city", lambda v: col(Premises.city) == v),)
+SHIFTS_ARGS = (
+    Arg("premisesId", lambda v: col(ShiftRegistration.premises_id) == v),
+    Arg("from", lambda v: col(ShiftRegistration.ends_at) > v, _moment("from")),
+    Arg("to", lambda v: col(ShiftRegistration.starts_at) < v, _moment("to")),
+)
+RENTALS_ARGS = (Arg("premisesId", lambda v: col(RentalAgreement.premises_id) == v),)
+INSPECTIONS_ARGS = (
+    Arg("city", lambda v: col(Inspection.city) == v),
+    Arg("branch", lambda v: col(Inspection.branch) == v, lambda b: Branch(b).value),
+    Arg("from", lambda v: col(Inspection.occurred_at) >= v, _moment("from")),
+    Arg("to", lambda v: col(Inspection.occurred_at) < v, _moment("to")),
+)
+MEASURES_ARGS = (
+    Arg("city", lambda v: col(Measure.city) == v),
+    Arg("status", lambda v: col(Measure.status) == v, lambda s: MeasureStatus(s).value),
+)
+REPORTS_ARGS = (Arg("status", lambda v: col(Report.status) == v, lambda s: ReportStatus(s).value),)
+# `activeOnly` compares with the request's clock, which the caller passes as its value.
+ALERTS_ARGS = (
+    Arg("city", lambda v: col(Alert.city) == v),
+    Arg("activeOnly", lambda now: col(Alert.valid_until) > now),
+)
+CARE_ARGS = (
+    Arg("from", lambda v: col(CareContact.contact_date) >= v),
+    Arg("to", lambda v: col(CareContact.contact_date) <= v),
+)
+
+
 def premises(city: str | None) -> list[Any]:
-    return [col(Premises.city) == city] if city else []
+    return conditions(PREMISES_ARGS, {"city": city})
 
 
 def shifts(premises_id: str | None, start: datetime | None, end: datetime | None) -> list[Any]:
-    out: list[Any] = []
-    if premises_id:
-        out.append(col(ShiftRegistration.premises_id) == premises_id)
-    if start:
-        out.append(col(ShiftRegistration.ends_at) > moment(start, "from"))
-    if end:
-        out.append(col(ShiftRegistration.starts_at) < moment(end, "to"))
-    return out
+    return conditions(SHIFTS_ARGS, {"premisesId": premises_id, "from": start, "to": end})
 
 
 def rental_agreements(premises_id: str | None) -> list[Any]:
-    return [col(RentalAgreement.premises_id) == premises_id] if premises_id else []
+    return conditions(RENTALS_ARGS, {"premisesId": premises_id})
 
 
 def inspections(
     city: str | None, branch: Branch | None, start: datetime | None, end: datetime | None
 ) -> list[Any]:
-    out: list[Any] = []
-    if city:
-        out.append(col(Inspection.city) == city)
-    if branch:
-        out.append(col(Inspection.branch) == Branch(branch).value)
-    if start:
-        out.append(col(Inspection.occurred_at) >= moment(start, "from"))
-    if end:
-        out.append(col(Inspection.occurred_at) < moment(end, "to"))
-    return out
+    return conditions(INSPECTIONS_ARGS, {"city": city, "branch": branch, "from": start, "to": end})
 
 
 def measures(city: str | None, status: MeasureStatus | None) -> list[Any]:
-    out: list[Any] = []
-    if city:
-        out.append(col(Measure.city) == city)
-    if status:
-        out.append(col(Measure.status) == MeasureStatus(status).value)
-    return out
+    return conditions(MEASURES_ARGS, {"city": city, "status": status})
 
 
 def reports(status: ReportStatus | None) -> list[Any]:
-    return [col(Report.status) == ReportStatus(status).value] if status else []
+    return conditions(REPORTS_ARGS, {"status": status})
 
 
 def alerts(city: str | None, active_only: bool, now: datetime) -> list[Any]:
-    out: list[Any] = []
-    if city:
-        out.append(col(Alert.city) == city)
-    if active_only:
-        out.append(col(Alert.valid_until) > now)
-    return out
+    return conditions(ALERTS_ARGS, {"city": city, "activeOnly": now if active_only else None})
 
 
 def care_contacts(start: date | None, end: date | None) -> list[Any]:
-    out: list[Any] = []
-    if start:
-        out.append(col(CareContact.contact_date) >= start)
-    if end:
-        out.append(col(CareContact.contact_date) <= end)
-    return out
+    return conditions(CARE_ARGS, {"from": start, "to": end})
 
 
 def _concerns(sex_worker_id: str) -> Any:

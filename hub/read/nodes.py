@@ -14,7 +14,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Select, and_, or_, select
+from sqlalchemy import Select, and_, func, or_, select
+from sqlalchemy.sql.util import ClauseAdapter
 from strawberry.dataloader import DataLoader
 from strawberry.types import Info
 
@@ -265,6 +266,75 @@ async def related(
     if found is None:
         ctx.loaders.withhold(parent_type, frozenset({info.python_name and camel(info.python_name)}))
     return found
+
+
+def first_per_key(
+    model: Any,
+    key_column: str,
+    keys: Any,
+    row_filter: Any,
+    order: Sequence[Any],
+    first: Any,
+    alias: str = "w",
+    target: Any = None,
+) -> Any:
+    """The condition "among the first `first` rows, in `order`, of each key" over the rows
+    `row_filter` lets through: a window over the keys, so a to-many relation is one
+    statement whatever the number of parents. `keys` and `first` may be bound parameters."""
+    w = model.__table__.alias(alias)
+    adapt = ClauseAdapter(w)
+    rank = func.row_number().over(
+        partition_by=w.c[key_column], order_by=[adapt.traverse(o) for o in order]
+    )
+    inner = (
+        select(w.c.id, rank.label("rank"))
+        .where(w.c[key_column].in_(keys), adapt.traverse(row_filter))
+        .subquery(f"{alias}_ranked")
+    )
+    ids = select(inner.c.id).where(inner.c.rank <= first)
+    return (model.id if target is None else target).in_(ids)
+
+
+async def related_many(
+    info: Info,
+    parent_type: str,
+    node: NodeSpec,
+    key: str | None,
+    key_column: str,
+    order: Sequence[tuple[str, bool]],
+    first: int | None,
+) -> list[Any] | None:
+    """Resolve a to-many relation: the first `first` related records the caller may read,
+    each through the related resource's own policy; null and withheld without a grant."""
+    if key is None:
+        return None
+    ctx: ReadContext = info.context
+    size = _page_size(ctx, first)
+    grant = ctx.actor.grant(node.resource.name, "read")
+    if grant is None:
+        ctx.loaders.withhold(parent_type, frozenset({camel(info.python_name)}))
+        return None
+    model = node.resource.model
+    keys = [getattr(model, c).desc() if d else getattr(model, c).asc() for c, d in order]
+    keys.append(model.id.desc() if order[0][1] else model.id.asc())
+    selection = selected(info)
+
+    async def batch(parents: list[str]) -> list[list[Any]]:
+        column = getattr(model, key_column)
+        window = first_per_key(
+            model, key_column, set(parents), grant.row_filter(ctx.actor.vars), keys, size
+        )
+        pairs = await select_nodes(ctx, node, grant, selection, window, order=[column, *keys])
+        grouped: dict[str, list[Any]] = {p: [] for p in parents}
+        for row, built in pairs:
+            grouped[getattr(row, key_column)].append(built)
+        return [grouped[p] for p in parents]
+
+    loader = ctx.loaders.get(
+        ("many", node.type_name, key_column, size, selection),
+        lambda: DataLoader(batch, max_batch_size=500),
+    )
+    return await loader.load(key)  # type: ignore[no-any-return]
 
 
 async def read_back(info: Info, node: NodeSpec, row_id: str, action: str) -> Any:

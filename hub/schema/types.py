@@ -29,8 +29,17 @@ from hub.models import SexWorker as SexWorkerRow
 from hub.policy.effects import age_band, apply, mask_text
 from hub.policy.engine import FieldMask
 from hub.policy.resources import RESOURCES, field_kind
+from hub.read import filters
 from hub.read.context import ReadContext
-from hub.read.nodes import NodeSpec, camel, node_loader, related, selected, spec
+from hub.read.nodes import (
+    NodeSpec,
+    camel,
+    node_loader,
+    related,
+    related_many,
+    selected,
+    spec,
+)
 from hub.schema.context import Context
 from hub.schema.enums import (
     AlertAudience,
@@ -266,6 +275,7 @@ class Premises:
     windows: int | None = None
     operator_id: strawberry.Private[str | None] = None
     certificate_key: strawberry.Private[str | None] = None
+    shifts_key: strawberry.Private[str | None] = None
 
     @strawberry.field
     async def operator(self, info: Info) -> Organisation | None:
@@ -274,6 +284,15 @@ class Premises:
     @strawberry.field
     async def certificate(self, info: Info) -> Certificate | None:
         return await related(info, "Premises", CERTIFICATE, self.certificate_key, "premises_id")
+
+    @strawberry.field(
+        description="Shifts at these premises, earliest first: those the caller may read, "
+        "each under the shift policy (null and withheld without one)."
+    )
+    async def shifts(self, info: Info, first: int | None = None) -> list[Shift] | None:
+        return await related_many(
+            info, "Premises", SHIFT, self.shifts_key, "premises_id", filters.SHIFTS_ORDER, first
+        )
 
 
 @strawberry.type(description="A rental agreement (afspraak) of a window, confirmed by the worker.")
@@ -639,6 +658,15 @@ def _key_if(field: str, attr: str) -> Special:
     return fill
 
 
+def _own_key(attr: str) -> Special:
+    """Keep the row id as the key of a to-many relation that has a policy of its own."""
+
+    def fill(kw: dict[str, Any], _c: ReadContext, row: Any, *_: Any) -> None:
+        kw[attr] = row.id
+
+    return fill
+
+
 def _sex_worker_join(stmt: Any) -> Any:
     return stmt.outerjoin(DataKey, DataKey.sex_worker_id == SexWorkerRow.id)
 
@@ -661,6 +689,7 @@ PREMISES = spec(
             "operator": ("operator_id", "operator_id"),
             "certificate": ("certificate_key", "id"),
         },
+        special={"shifts": _own_key("shifts_key")},
     ),
 )
 CERTIFICATE = spec(
