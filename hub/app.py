@@ -126,6 +126,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
         if settings.read_path == "compiled"
         else None,
         gate=ReadGate(settings.max_inflight, settings.read_row_budget),
+        tracer=tracing.tracer if tracing else None,
+        metrics=metrics,
     )
 
     hub.store = PolicyStore(db, settings.policy_dir, hub.install_policies)

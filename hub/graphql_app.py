@@ -12,8 +12,9 @@ import contextlib
 import json
 import logging
 import time
+from contextlib import nullcontext
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 from graphql import GraphQLError
@@ -34,12 +35,17 @@ from hub.auth.verify import TokenVerifier, principal_for_request
 from hub.errors import Code, HubError
 from hub.models.base import utcnow
 from hub.observability import request as observed
+from hub.observability.metrics import Metrics
+from hub.observability.request import operation_name
 from hub.policy.principal import Principal
 from hub.read.execute import SERVED, AuditFailed, CompiledReads
 from hub.read.gate import Overloaded, ReadGate
 from hub.schema.context import Context
 from hub.services.actor import Actor
 from hub.state import HubState
+
+if TYPE_CHECKING:
+    from opentelemetry.trace import Tracer
 
 
 def format_error(error: GraphQLError) -> dict[str, Any]:
@@ -239,11 +245,15 @@ class GraphQLEndpoint:
         *,
         compiled: CompiledReads | None = None,
         gate: ReadGate | None = None,
+        tracer: Tracer | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         self.graphql = _Strawberry(schema, hub, verifier)
         self.hub = hub
         self.verifier = verifier
         self.compiled = compiled
+        self.tracer = tracer
+        self.metrics = metrics
         self.gate = gate or ReadGate(max_requests=10_000, max_rows=10_000_000)
 
     async def _websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -362,23 +372,41 @@ class GraphQLEndpoint:
         send: Send,
     ) -> None:
         if self.compiled is not None and body is not None:
-            try:
-                out = await self.compiled.execute(
-                    principal, request.headers.get("hub-purpose"), body
-                )
-            except AuditFailed:
-                raise
-            except Exception as error:
-                if _for_lack_of_capacity(error):
-                    raise Overloaded from None
-                # A fault of the compiled path must not cost the caller an answer.
-                log.warning("compiled read failed (%s): generic path", type(error).__name__)
-                out = None
-            if out is not None:
-                SERVED["compiled"] += 1
-                log.debug("read served by the compiled path")
-                await Response(out, media_type="application/json")(scope, receive, send)
-                return
+            _note(principal, request.headers.get("hub-purpose"))
+            span_cm: Any = (
+                self.tracer.start_as_current_span("graphql") if self.tracer else nullcontext()
+            )
+            with span_cm as span:
+                try:
+                    out = await self.compiled.execute(
+                        principal, request.headers.get("hub-purpose"), body
+                    )
+                except AuditFailed:
+                    raise
+                except Exception as error:
+                    if _for_lack_of_capacity(error):
+                        raise Overloaded from None
+                    # A fault of the compiled path must not cost the caller an answer.
+                    log.warning("compiled read failed (%s): generic path", type(error).__name__)
+                    out = None
+                if out is not None:
+                    answer, name = out
+                    shown = operation_name(name)
+                    info = observed.current()
+                    if info is not None:
+                        info.operation, info.outcome = shown, "OK"
+                    if span is not None:
+                        span.update_name(f"graphql query {shown}")
+                        span.set_attribute("graphql.operation.name", shown)
+                        span.set_attribute("graphql.operation.type", "query")
+                    SERVED["compiled"] += 1
+                    if self.metrics is not None:
+                        self.metrics.read_path.labels("compiled").inc()
+                    log.debug("read served by the compiled path")
+                    await Response(answer, media_type="application/json")(scope, receive, send)
+                    return
         SERVED["generic"] += 1
+        if self.metrics is not None:
+            self.metrics.read_path.labels("generic").inc()
         log.debug("request served by the generic path")
         await self.graphql(scope, receive, send)

@@ -97,6 +97,13 @@ class Metrics:
             buckets=LATENCY_BUCKETS,
             registry=r,
         )
+        self.read_path = Counter(
+            "hub_read_path",
+            "GraphQL requests by the path that answered them: compiled plans, or the generic "
+            "field-by-field path (mutations, subscriptions, rare shapes, answers with errors).",
+            ["path"],
+            registry=r,
+        )
         self.refusals = Counter(
             "hub_policy_refusals",
             "Refusals written to the access log, by resource (or the refused step, e.g. "

@@ -175,8 +175,9 @@ class CompiledReads:
 
     async def execute(
         self, principal: Principal, purpose_header: str | None, body: Any
-    ) -> bytes | None:
-        """The response body, or None: the generic path answers."""
+    ) -> tuple[bytes, str | None] | None:
+        """The response body and the operation's name (from the document), or None: the
+        generic path answers."""
         if not isinstance(body, dict):
             return None
         query, name, variables = body.get("query"), body.get("operationName"), body.get("variables")
@@ -209,7 +210,8 @@ class CompiledReads:
                 await actor.audit.flush(self.hub.audit, (name or op.audit_name)[:200])
             except Exception as error:
                 raise AuditFailed from error
-        return orjson.dumps(body_out)
+        document_name = op.definition.name.value if op.definition.name else None
+        return orjson.dumps(body_out), document_name
 
     def rows_asked(self, body: Any) -> int:
         """About how many rows a request asks for (page sizes times nested list sizes), to

@@ -14,12 +14,23 @@ from __future__ import annotations
 import unicodedata
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import partial
 from typing import Annotated, Any, TypeVar
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, StringConstraints, ValidationError
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    GetCoreSchemaHandler,
+    GetJsonSchemaHandler,
+    StringConstraints,
+    ValidationError,
+)
 from pydantic.alias_generators import to_camel
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import core_schema
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -51,11 +62,29 @@ def clean_text(value: str, *, max_len: int, min_len: int = 1, multiline: bool = 
     return value
 
 
-def text_rule(max_len: int, *, min_len: int = 1, multiline: bool = False) -> AfterValidator:
-    """The validator of a free-text field: `Annotated[str, text_rule(80)]`."""
-    return AfterValidator(
-        partial(clean_text, max_len=max_len, min_len=min_len, multiline=multiline)
-    )
+@dataclass(frozen=True)
+class text_rule:  # noqa: N801 (used like a type in annotations)
+    """A free-text field: `Annotated[str, text_rule(80)]`, cleaned by `clean_text`; its
+    bounds are in the JSON schema too (asyncapi.yaml documents them)."""
+
+    max_len: int
+    min_len: int = 1
+    multiline: bool = False
+
+    def __get_pydantic_core_schema__(
+        self, source: Any, handler: GetCoreSchemaHandler
+    ) -> core_schema.CoreSchema:
+        clean = partial(
+            clean_text, max_len=self.max_len, min_len=self.min_len, multiline=self.multiline
+        )
+        return core_schema.no_info_after_validator_function(clean, handler(source))
+
+    def __get_pydantic_json_schema__(
+        self, schema: core_schema.CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        out = handler(schema)
+        out.update(minLength=self.min_len, maxLength=self.max_len)
+        return out
 
 
 def _moment(value: datetime) -> datetime:
@@ -70,7 +99,7 @@ def _moment(value: datetime) -> datetime:
 # A moment in time: aware, and representable in UTC.
 Moment = Annotated[datetime, AfterValidator(_moment)]
 # A record id as it comes from outside: bounded before it reaches any query.
-Id = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
+Id = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=36)]
 
 
 class Command(BaseModel):

@@ -7,7 +7,7 @@ import re
 from datetime import date
 from typing import Annotated
 
-from pydantic import AfterValidator
+from pydantic import AfterValidator, Field
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
@@ -30,7 +30,7 @@ def _client_ref(value: str) -> str:
     return ref
 
 
-ClientRef = Annotated[str, AfterValidator(_client_ref)]
+ClientRef = Annotated[str, Field(min_length=1, max_length=80), AfterValidator(_client_ref)]
 
 
 class RecordCareContact(Command):
