@@ -56,6 +56,7 @@ class PolicyChange:
     decided_at: datetime | None
     rejection_reason: str | None
     activated_version: int | None
+    key: strawberry.Private[str] = ""  # the change's record id, for its approvals
 
     @strawberry.field(
         description="Approvals so far; activation needs a privacy officer other "
@@ -64,7 +65,7 @@ class PolicyChange:
     async def approvals(self, info: Info) -> list[PolicyApproval]:
         # One batched query for every change of the response, not one per change.
         loader = list_loader(info.context, "approvals", ApprovalRow, "change_id", ApprovalRow.at)
-        rows = await loader.load(self.id)
+        rows = await loader.load(self.key)
         return [PolicyApproval(approver=r.approver, role=r.role, at=r.at) for r in rows]
 
 
@@ -90,9 +91,10 @@ class PolicyPreview:
     entries: list[PolicyPreviewEntry]
 
 
-def _change(row: ChangeRow) -> PolicyChange:
+def _change(info: Info, row: ChangeRow) -> PolicyChange:
     return PolicyChange(
-        id=strawberry.ID(row.id),
+        id=strawberry.ID(info.context.seal.seal(row.id)),
+        key=row.id,
         resource=row.resource,
         kind=row.kind,
         document=row.document,
@@ -142,7 +144,7 @@ class PolicyQuery:
             rows = await flow.list_changes(
                 session=session, actor=ctx.actor, status=status.value if status else None
             )
-        return [_change(r) for r in rows]
+        return [_change(info, r) for r in rows]
 
 
 @strawberry.type
@@ -155,12 +157,12 @@ class PolicyMutation:
         self, info: Info, resource: str, document: str, reason: str
     ) -> PolicyChange:
         return _change(
-            await run(info, flow.propose, resource=resource, document=document, reason=reason)
+            info, await run(info, flow.propose, resource=resource, document=document, reason=reason)
         )
 
     @strawberry.mutation
     async def preview_policy_change(self, info: Info, id: strawberry.ID) -> PolicyPreview:
-        resource, entries = await run(info, flow.preview_change, change_id=id)
+        resource, entries = await run(info, flow.preview_change, change_id=info.context.unseal(id))
         return PolicyPreview(change_id=id, resource=resource, entries=[_entry(e) for e in entries])
 
     @strawberry.mutation(
@@ -168,17 +170,18 @@ class PolicyMutation:
         "representative for resources holding sex-worker data."
     )
     async def approve_policy_change(self, info: Info, id: strawberry.ID) -> PolicyChange:
-        change, activated = await run(info, flow.approve, change_id=id)
+        change, activated = await run(info, flow.approve, change_id=info.context.unseal(id))
         if activated:
             await info.context.hub.reload_policies()
-        return _change(change)
+        return _change(info, change)
 
     @strawberry.mutation
     async def reject_policy_change(
         self, info: Info, id: strawberry.ID, reason: str
     ) -> PolicyChange:
-        return _change(await run(info, flow.reject, change_id=id, reason=reason))
+        change = await run(info, flow.reject, change_id=info.context.unseal(id), reason=reason)
+        return _change(info, change)
 
     @strawberry.mutation(description="Proposes the earlier version again; approved the same way.")
     async def rollback_policy(self, info: Info, resource: str, version: int) -> PolicyChange:
-        return _change(await run(info, flow.rollback, resource=resource, version=version))
+        return _change(info, await run(info, flow.rollback, resource=resource, version=version))

@@ -89,12 +89,12 @@ class Query(PolicyQuery, IndicatorsQuery):
         p = info.context.actor.principal
         return Principal(
             subject=p.subject,
-            organisation_id=ID(p.org_id),
+            organisation_id=ID(info.context.seal.seal(p.org_id)),
             organisation_kind=p.org_kind,
             city=p.city,
             roles=sorted(p.roles),
             purposes=sorted(p.purposes),
-            sex_worker_id=ID(p.sex_worker_id) if p.sex_worker_id else None,
+            sex_worker_id=ID(info.context.seal.seal(p.sex_worker_id)) if p.sex_worker_id else None,
         )
 
     @strawberry.field
@@ -144,7 +144,7 @@ class Query(PolicyQuery, IndicatorsQuery):
             *await fetch_page(
                 info,
                 SHIFT,
-                conditions=filters.shifts(premises_id, from_, to),
+                conditions=filters.shifts(info.context.unseal_optional(premises_id), from_, to),
                 order=filters.SHIFTS_ORDER,
                 first=first,
                 after=after,
@@ -163,7 +163,7 @@ class Query(PolicyQuery, IndicatorsQuery):
             *await fetch_page(
                 info,
                 RENTAL_AGREEMENT,
-                conditions=filters.rental_agreements(premises_id),
+                conditions=filters.rental_agreements(info.context.unseal_optional(premises_id)),
                 order=filters.RENTALS_ORDER,
                 first=first,
                 after=after,
@@ -174,7 +174,7 @@ class Query(PolicyQuery, IndicatorsQuery):
     async def sex_worker(self, info: Info, id: ID) -> SexWorker | None:
         ctx: Context = info.context
         ctx.actor.require_grant("SexWorker", "read")
-        return await node_loader(ctx, SEX_WORKER, "id", selected(info)).load(id)  # type: ignore[no-any-return]
+        return await node_loader(ctx, SEX_WORKER, "id", selected(info)).load(ctx.unseal(id))  # type: ignore[no-any-return]
 
     @strawberry.field
     async def inspections(
@@ -301,7 +301,10 @@ class Query(PolicyQuery, IndicatorsQuery):
             *await fetch_page(
                 info,
                 ACCESS_LOG,
-                conditions=filters.access_log(subject_id, organisation_id),
+                conditions=filters.access_log(
+                    info.context.unseal_optional(subject_id),
+                    info.context.unseal_optional(organisation_id),
+                ),
                 order=filters.ACCESS_LOG_ORDER,
                 first=first,
                 after=after,
@@ -352,7 +355,7 @@ class Mutation(PolicyMutation):
         row = await run(
             info,
             registration.register_sex_worker,
-            command=command(registration.RegisterSexWorker, input),
+            command=command(registration.RegisterSexWorker, input, unseal=info.context.unseal),
             keyring=info.context.hub.keyring,
         )
         return await read_back(info, SEX_WORKER, row.id, "register")  # type: ignore[no-any-return]
@@ -362,41 +365,47 @@ class Mutation(PolicyMutation):
         self, info: Info, input: inputs.RentalAgreementInput
     ) -> RentalAgreement:
         row = await run(
-            info, shifts.record_rental_agreement, command=command(shifts.RecordRental, input)
+            info,
+            shifts.record_rental_agreement,
+            command=command(shifts.RecordRental, input, unseal=info.context.unseal),
         )
         return await read_back(info, RENTAL_AGREEMENT, row.id, "record")  # type: ignore[no-any-return]
 
     @strawberry.mutation(description="The worker whose rental it is.")
     async def confirm_rental_agreement(self, info: Info, id: ID) -> RentalAgreement:
-        await run(info, shifts.confirm_rental_agreement, agreement_id=id)
-        return await read_back(info, RENTAL_AGREEMENT, id, "confirm")  # type: ignore[no-any-return]
+        row = await run(info, shifts.confirm_rental_agreement, agreement_id=info.context.unseal(id))
+        return await read_back(info, RENTAL_AGREEMENT, row.id, "confirm")  # type: ignore[no-any-return]
 
     @strawberry.mutation(description="Operator, for its own premises.")
     async def register_shift(self, info: Info, input: inputs.ShiftInput) -> Shift:
-        row = await run(info, shifts.register_shift, command=command(shifts.RegisterShift, input))
+        row = await run(
+            info,
+            shifts.register_shift,
+            command=command(shifts.RegisterShift, input, unseal=info.context.unseal),
+        )
         return await read_back(info, SHIFT, row.id, "register")  # type: ignore[no-any-return]
 
     @strawberry.mutation
     async def cancel_shift(self, info: Info, id: ID) -> Shift:
-        await run(info, shifts.cancel_shift, shift_id=id)
-        return await read_back(info, SHIFT, id, "cancel")  # type: ignore[no-any-return]
+        row = await run(info, shifts.cancel_shift, shift_id=info.context.unseal(id))
+        return await read_back(info, SHIFT, row.id, "cancel")  # type: ignore[no-any-return]
 
     @strawberry.mutation(description="Police, on site.")
     async def validate_shift(self, info: Info, id: ID, input: inputs.ValidationInput) -> Shift:
-        await run(
+        row = await run(
             info,
             shifts.validate_shift,
-            shift_id=id,
-            command=command(shifts.ValidateShift, input),
+            shift_id=info.context.unseal(id),
+            command=command(shifts.ValidateShift, input, unseal=info.context.unseal),
         )
-        return await read_back(info, SHIFT, id, "validate")  # type: ignore[no-any-return]
+        return await read_back(info, SHIFT, row.id, "validate")  # type: ignore[no-any-return]
 
     @strawberry.mutation(description="Police.")
     async def record_inspection(self, info: Info, input: inputs.InspectionInput) -> Inspection:
         row = await run(
             info,
             inspections.record_inspection,
-            command=command(inspections.RecordInspection, input),
+            command=command(inspections.RecordInspection, input, unseal=info.context.unseal),
         )
         return await read_back(info, INSPECTION, row.id, "record")  # type: ignore[no-any-return]
 
@@ -410,7 +419,7 @@ class Mutation(PolicyMutation):
         valid_until: date | None = None,
     ) -> Certificate:
         args = {
-            "premises_id": premises_id,
+            "premises_id": premises_id,  # unsealed by the command
             "status": status,
             "reason": reason,
             "valid_until": valid_until,
@@ -418,57 +427,79 @@ class Mutation(PolicyMutation):
         row = await run(
             info,
             inspections.set_certificate_status,
-            command=command(inspections.SetCertificateStatus, args),
+            command=command(inspections.SetCertificateStatus, args, unseal=info.context.unseal),
         )
         return await read_back(info, CERTIFICATE, row.id, "set_status")  # type: ignore[no-any-return]
 
     @strawberry.mutation(description="City administrative enforcement.")
     async def open_measure(self, info: Info, input: inputs.MeasureInput) -> Measure:
-        row = await run(info, measures.open_measure, command=command(measures.OpenMeasure, input))
+        row = await run(
+            info,
+            measures.open_measure,
+            command=command(measures.OpenMeasure, input, unseal=info.context.unseal),
+        )
         return await read_back(info, MEASURE, row.id, "open")  # type: ignore[no-any-return]
 
     @strawberry.mutation
     async def advance_measure(
         self, info: Info, id: ID, status: MeasureStatus, note: str | None = None
     ) -> Measure:
-        await run(
+        row = await run(
             info,
             measures.advance_measure,
-            measure_id=id,
-            command=command(measures.AdvanceMeasure, {"status": status, "note": note}),
+            measure_id=info.context.unseal(id),
+            command=command(
+                measures.AdvanceMeasure,
+                {"status": status, "note": note},
+                unseal=info.context.unseal,
+            ),
         )
-        return await read_back(info, MEASURE, id, "advance")  # type: ignore[no-any-return]
+        return await read_back(info, MEASURE, row.id, "advance")  # type: ignore[no-any-return]
 
     @strawberry.mutation(description="A sex worker, anonymously if the worker wishes.")
     async def file_report(self, info: Info, input: inputs.ReportInput) -> Report:
-        row = await run(info, reports.file_report, command=command(reports.FileReport, input))
+        row = await run(
+            info,
+            reports.file_report,
+            command=command(reports.FileReport, input, unseal=info.context.unseal),
+        )
         return await read_back(info, REPORT, row.id, "file")  # type: ignore[no-any-return]
 
     @strawberry.mutation
     async def reply_to_report(self, info: Info, id: ID, text: str) -> Report:
-        await run(
+        row = await run(
             info,
             reports.reply_to_report,
-            report_id=id,
-            command=command(reports.ReplyToReport, {"text": text}),
+            report_id=info.context.unseal(id),
+            command=command(reports.ReplyToReport, {"text": text}, unseal=info.context.unseal),
         )
-        return await read_back(info, REPORT, id, "reply")  # type: ignore[no-any-return]
+        return await read_back(info, REPORT, row.id, "reply")  # type: ignore[no-any-return]
 
     @strawberry.mutation(description="Police or NGO.")
     async def issue_alert(self, info: Info, input: inputs.AlertInput) -> Alert:
-        row = await run(info, reports.issue_alert, command=command(reports.IssueAlert, input))
+        row = await run(
+            info,
+            reports.issue_alert,
+            command=command(reports.IssueAlert, input, unseal=info.context.unseal),
+        )
         return await read_back(info, ALERT, row.id, "issue")  # type: ignore[no-any-return]
 
     @strawberry.mutation(description="NGO.")
     async def record_care_contact(self, info: Info, input: inputs.CareContactInput) -> CareContact:
         row = await run(
-            info, care.record_care_contact, command=command(care.RecordCareContact, input)
+            info,
+            care.record_care_contact,
+            command=command(care.RecordCareContact, input, unseal=info.context.unseal),
         )
         return await read_back(info, CARE_CONTACT, row.id, "record")  # type: ignore[no-any-return]
 
     @strawberry.mutation(description="NGO, with the client's consent.")
     async def refer_client(self, info: Info, input: inputs.ReferralInput) -> Referral:
-        row = await run(info, care.refer_client, command=command(care.ReferClient, input))
+        row = await run(
+            info,
+            care.refer_client,
+            command=command(care.ReferClient, input, unseal=info.context.unseal),
+        )
         return await read_back(info, REFERRAL, row.id, "refer")  # type: ignore[no-any-return]
 
     @strawberry.mutation(
@@ -479,18 +510,25 @@ class Mutation(PolicyMutation):
     async def erase_identity(self, info: Info, sex_worker_id: ID) -> bool:
         ctx: Context = info.context
         return await erasure.request_erasure(
-            db=ctx.hub.db, audit=ctx.hub.audit, actor=ctx.actor, sex_worker_id=sex_worker_id
+            db=ctx.hub.db,
+            audit=ctx.hub.audit,
+            actor=ctx.actor,
+            sex_worker_id=ctx.unseal(sex_worker_id),
         )
 
     @strawberry.mutation(description="A sex worker, to an organisation, for one purpose.")
     async def grant_consent(self, info: Info, input: inputs.ConsentInput) -> Consent:
-        row = await run(info, consent.grant_consent, command=command(consent.GrantConsent, input))
+        row = await run(
+            info,
+            consent.grant_consent,
+            command=command(consent.GrantConsent, input, unseal=info.context.unseal),
+        )
         return await read_back(info, CONSENT, row.id, "grant")  # type: ignore[no-any-return]
 
     @strawberry.mutation(description="Takes effect on the very next request and event.")
     async def revoke_consent(self, info: Info, id: ID) -> Consent:
-        await run(info, consent.revoke_consent, consent_id=id)
-        return await read_back(info, CONSENT, id, "revoke")  # type: ignore[no-any-return]
+        row = await run(info, consent.revoke_consent, consent_id=info.context.unseal(id))
+        return await read_back(info, CONSENT, row.id, "revoke")  # type: ignore[no-any-return]
 
 
 class WithheldFields(SchemaExtension):
