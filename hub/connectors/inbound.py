@@ -7,12 +7,12 @@ is kept there but never logged) and the consumer goes on with the next message:
 1. `malformed`        the value is not a JSON object
 2. `invalid_envelope` not a CloudEvents 1.0 envelope (id, source, type, data object)
 3. `unknown_type`     not an event type the hub accepts from partners
-4. `invalid_data`     the data does not match that type's schema, or (checked once the
-                      partner is known) names an id that was not sealed for this partner
-                      (ids come and go sealed per organisation, hub/ids.py)
+4. `invalid_data`     the data does not match that type's schema
 5. `unknown_partner`  the partner's organisation is not registered (or ambiguous)
 6. `forbidden`        the partner's role may not perform the action (the policy grant, as
                       for a GraphQL mutation; also the purpose it states)
+   `invalid_data`     (again) the data names an id that was not sealed for this partner
+                      (ids come and go sealed per organisation, hub/ids.py)
 7. `rejected`         a workflow rule refused it (the same code as the GraphQL mutation)
 8. `error`            the database failed, after bounded retries
 
@@ -264,14 +264,15 @@ class InboundConsumer:
         principal = await self.directory.principal(self.partner)
         if principal is None:
             raise Rejected("unknown_partner", self.partner.key)
-        # Ids in the data are the partner's own: sealed for it, as it received them.
-        data = parse_data(envelope, kind, self.hub.ids.for_audience(principal.audience).unseal)
         event_id = f"{self.partner.key}/{envelope.id}"
+        seal = self.hub.ids.for_audience(principal.audience)
 
         async def attempt() -> str:
             actor = Actor(principal, self.hub.policies, purpose_header=envelope.purpose)
             try:
                 actor.require_grant(kind.resource, kind.action)  # authorise first
+                # Ids in the data are the partner's own: sealed for it, as it received them.
+                data = parse_data(envelope, kind, seal.unseal)
                 return await self._transaction(actor, envelope, kind, data, event_id)
             finally:
                 await actor.audit.flush(self.hub.audit, f"kafka:{self.topic}")
@@ -283,6 +284,8 @@ class InboundConsumer:
                 retry_on=_TRANSIENT,
                 backoff=Backoff(self.backoff_min_s, self.backoff_max_s),
             )
+        except Rejected:
+            raise
         except HubError as e:
             reason = "forbidden" if e.code in _REFUSALS else "rejected"
             raise Rejected(reason, f"{e.code.value}: {e}") from None
