@@ -317,7 +317,7 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
         return
     terminalreporter.section("backends")
     for backend in SUMMARY_BACKENDS:
-        line = f"{backend}: {ran[backend]} tests ran"
+        line = f"{backend}: {ran[backend]} test{'' if ran[backend] == 1 else 's'} ran"
         if skipped[backend]:
             line += f", {skipped[backend]} skipped"
         terminalreporter.line(line)

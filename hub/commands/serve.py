@@ -7,7 +7,8 @@ import asyncio
 import contextlib
 import json
 import os
-from typing import TYPE_CHECKING
+import signal
+from typing import TYPE_CHECKING, Any
 
 from hub.commands.common import configure_logging, fail, issuer_recorded, settings
 
@@ -28,11 +29,18 @@ def settings_for(host: str, port: int) -> Settings:
     return settings(issuer_url=f"http://{shown}:{port}")
 
 
+def _terminated(signum: int, _frame: Any) -> None:
+    raise SystemExit(128 + signum)
+
+
 def _serve(config: Settings, host: str, port: int) -> None:
     import uvicorn
 
     from hub.app import create_app
 
+    # uvicorn shuts down gracefully on SIGTERM, then raises it again under the handler it
+    # found: make that handler unwind, so the issuer record is removed on the way out.
+    signal.signal(signal.SIGTERM, _terminated)
     # Logging is the hub's (configure_logging): uvicorn neither configures it nor writes its
     # access log, whose lines carry the query string.
     with issuer_recorded(config):
