@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ast
 from collections import defaultdict
+from itertools import pairwise
 from pathlib import Path
 
 import pytest
@@ -137,7 +138,7 @@ def test_no_import_cycle_between_top_level_packages_and_modules() -> None:
 
     cycles = {" -> ".join(c) for name in sorted(GRAPH) if (c := cycle_from(name))}
     detail = {
-        c: {f"{a} -> {b}": GRAPH[a][b] for a, b in zip(c.split(" -> "), c.split(" -> ")[1:])}
+        c: {f"{a} -> {b}": GRAPH[a][b] for a, b in pairwise(c.split(" -> "))}
         for c in sorted(cycles)
     }
     assert not cycles, f"import cycles: {detail}"

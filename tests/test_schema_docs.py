@@ -10,6 +10,7 @@ what is not self-evident about one is said in its enum's description.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from graphql import (
     GraphQLEnumType,
@@ -22,7 +23,7 @@ from graphql import (
 
 from hub.cli import main
 from hub.commands.docs import events_markdown, schema_sdl
-from hub.config import Settings
+from hub.events.envelope import EVENT_TYPES
 from hub.schema.root import make_schema
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -56,3 +57,42 @@ def undocumented() -> list[str]:
 def test_every_type_field_and_argument_has_a_description() -> None:
     missing = undocumented()
     assert missing == [], f"{len(missing)} without a description: {missing}"
+
+
+def test_descriptions_and_the_event_catalogue_are_gender_neutral() -> None:
+    # The field includes men and trans people: "the worker", "they", never "she" or "her".
+    words = {"she", "her", "hers", "herself", "he", "him", "his", "himself"}
+    for text in (schema_sdl(), events_markdown(ROOT / "asyncapi.yaml")):
+        found = sorted({w.strip(".,;:()`'\"|").lower() for w in text.split()} & words)
+        assert found == []
+
+
+def test_docs_schema_graphql_is_the_exported_schema(capsys: Any) -> None:
+    assert main(["schema", "export"]) == 0
+    printed = capsys.readouterr().out
+    assert printed == schema_sdl()
+    assert "type Query" in printed and "type Subscription" in printed
+    written = (ROOT / "docs" / "schema.graphql").read_text()
+    assert written == printed, (
+        "docs/schema.graphql is out of date: run `hub schema export -o docs/schema.graphql`"
+    )
+
+
+def test_docs_events_md_is_the_generated_catalogue(tmp_path: Path) -> None:
+    out = tmp_path / "events.md"
+    assert main(["events", "catalogue", "--output", str(out)]) == 0
+    generated = out.read_text()
+    assert generated == events_markdown(ROOT / "asyncapi.yaml")
+    for type_, resource in EVENT_TYPES.items():
+        assert f"\n## {type_}\n" in generated
+        assert f"| `{type_}`]" not in generated  # linked, not bare
+        assert f"Resource `{resource}`" in generated
+    written = (ROOT / "docs" / "events.md").read_text()
+    assert written == generated, (
+        "docs/events.md is out of date: run `hub events catalogue -o docs/events.md`"
+    )
+
+
+def test_events_catalogue_needs_its_asyncapi_document(tmp_path: Path, capsys: Any) -> None:
+    assert main(["events", "catalogue", "--asyncapi", str(tmp_path / "none.yaml")]) == 2
+    assert "give --asyncapi" in capsys.readouterr().err

@@ -778,7 +778,7 @@ class AccessLogEntry:
     at: datetime | None = strawberry.field(default=None, description="When the access happened.")
     roles: list[str] | None = strawberry.field(default=None, description="The roles of the caller.")
     subject: str | None = strawberry.field(
-        default=None, description="The caller's token subject (shown to privacy officers only)."
+        default=None, description="The caller's token subject: the client or person that acted."
     )
     purpose: str | None = strawberry.field(
         default=None, description="The purpose the caller stated."
@@ -787,7 +787,9 @@ class AccessLogEntry:
         default=None, description="The GraphQL operation, event delivery or command."
     )
     action: str | None = strawberry.field(
-        default=None, description="read, a write action, or the refused step."
+        default=None,
+        description="What was done: `read`, `event` (a delivery), a write action such as "
+        "`register`, or the step refused.",
     )
     resource: str | None = strawberry.field(
         default=None, description="The resource accessed, e.g. SexWorker."
@@ -796,13 +798,15 @@ class AccessLogEntry:
         default=None, description="The records accessed, sealed for your organisation."
     )
     fields: list[str] | None = strawberry.field(
-        default=None, description="The fields returned, each with its effect (e.g. identity:mask)."
+        default=None,
+        description="The fields returned: `name`, or `name(effect)` where the policy "
+        "transformed it (e.g. `identity(mask)`).",
     )
     policy_version: str | None = strawberry.field(
         default=None, description="The policy version that decided."
     )
     outcome: str | None = strawberry.field(
-        default=None, description="allowed or the refusal's code."
+        default=None, description="`allowed`, `denied`, `refused` or `error`."
     )
     reason: str | None = strawberry.field(
         default=None, description="The reason given for the access or the refusal."
