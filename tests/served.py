@@ -33,8 +33,8 @@ def hub_env(database_url: str, secret_dir: Path, **extra: str) -> dict[str, str]
         HUB_POLICY_DIR=str(ROOT / "policies"),
         HUB_LOG_FORMAT="text",
         HUB_LOG_LEVEL="WARNING",
-        **extra,
     )
+    env.update(extra)
     return env
 
 
