@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 import base64
 import json
+import os
 import subprocess
 import sys
 import time
@@ -174,3 +175,34 @@ def test_token_takes_the_issuer_of_the_running_hub(
         assert "give --issuer or HUB_ISSUER_URL" in stale.stderr
     finally:
         templates.drop(url)
+
+
+def _test_command(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(ROOT / "scripts" / "test"), *args],
+        cwd=ROOT,
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=300,
+        stdin=subprocess.DEVNULL,
+    )
+
+
+def test_the_test_command_names_the_backends_and_the_skips() -> None:
+    closed = "postgresql://postgres@127.0.0.1:9/test"  # nothing listens on port 9
+    out = _test_command(
+        "tests/test_cli.py", "-k", "org_list", HUB_TEST_PG=closed, HUB_TEST_REQUIRE_PG=""
+    )
+    assert out.returncode == 0, out.stdout + out.stderr
+    lines = out.stdout.splitlines()
+    assert "SQLite: 1 test ran" in lines
+    assert "PostgreSQL: 0 tests ran, 1 skipped" in lines
+    assert "Kafka broker: 0 tests ran" in lines
+    assert any(line.split() == ["1", "PostgreSQL", "not", "reachable"] for line in lines)
+
+
+def test_the_test_command_fails_when_no_test_ran() -> None:
+    out = _test_command("tests/test_cli.py", "-k", "no_such_test_anywhere")
+    assert out.returncode == 1
+    assert "collected no tests" in out.stderr
