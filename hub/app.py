@@ -32,6 +32,7 @@ from hub.db import Database, PoolLimits
 from hub.events.hub import EventHub
 from hub.events.projection import Projector
 from hub.graphql_app import GraphQLEndpoint, compiled_reads
+from hub.ids import IdSealer
 from hub.models import DataKey
 from hub.observability.graphql import observer
 from hub.observability.metrics import Metrics
@@ -99,6 +100,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         cursors=CursorCodec(load_or_create_key(settings.secret_dir / "cursor.key")),
         policies=policies,
         pseudonyms=Pseudonymizer(load_or_create_key(settings.secret_dir / "pseudonym.key")),
+        ids=IdSealer(load_or_create_key(settings.secret_dir / "id-seal.key")),
         page_cap=settings.page_cap,
     )
     signing_key = (

@@ -10,6 +10,7 @@ from hub.audit.log import AuditLog
 from hub.crypto import Keyring
 from hub.cursors import CursorCodec
 from hub.db import Database
+from hub.ids import IdSealer
 from hub.policy.effects import Pseudonymizer
 from hub.policy.engine import PolicySet
 
@@ -29,6 +30,7 @@ class HubState:
     policies: PolicySet
     audit: AuditLog
     pseudonyms: Pseudonymizer
+    ids: IdSealer
     page_cap: int = 100
     store: PolicyStore | None = None
     events: EventHub | None = None

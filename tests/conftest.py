@@ -8,7 +8,10 @@ HUB_TEST_REQUIRE_PG=1 (CI), otherwise its tests are skipped if it is not running
 from __future__ import annotations
 
 import asyncio
+import base64
+import json
 import os
+import re
 import shutil
 import uuid
 from collections.abc import Iterator
@@ -26,6 +29,8 @@ from hub.crypto import Keyring
 from hub.db import Database, upgrade
 from hub.demo import DemoData, seed
 from hub.demo_clients import DEMO_CLIENTS, ensure_demo_clients
+from hub.ids import IdSealer
+from hub.policy.principal import Principal
 
 ROOT = Path(__file__).resolve().parent.parent
 PG_ADMIN = os.environ.get("HUB_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
@@ -128,6 +133,7 @@ class Hub:
     demo: DemoData | None = None
     tokens: dict[str, str] = field(default_factory=dict)
     statements: list[str] = field(default_factory=list)
+    _audiences: dict[str, str] = field(default_factory=dict)
     _listening: bool = False
 
     @property
@@ -149,6 +155,28 @@ class Hub:
             self.tokens[client_id] = self.run(self.app.state.issuer.mint(client_id))
         return self.tokens[client_id]
 
+    def audience(self, client_id: str) -> str:
+        """Whom ids are sealed for when `client_id` asks (hub/ids.py): its organisation,
+        or the worker for a sex worker's own client. Read off the client's token, so that
+        no test query runs behind the app's back."""
+        if client_id not in self._audiences:
+            self._audiences[client_id] = _audience_of(self.token(client_id))
+        return self._audiences[client_id]
+
+    def seal(self, raw: str | None, as_: str) -> str | None:
+        """A record id as the client `as_` holds it (ids leave the hub sealed per audience)."""
+        if raw is None:
+            return None
+        ids: IdSealer = self.app.state.hub.ids
+        return ids.for_audience(self.audience(as_)).seal(raw)
+
+    def unseal(self, token: str | None, as_: str) -> str | None:
+        """The record id behind an id the client `as_` was given."""
+        if token is None:
+            return None
+        ids: IdSealer = self.app.state.hub.ids
+        return ids.for_audience(self.audience(as_)).unseal(token)
+
     def gql(
         self,
         query: str,
@@ -159,9 +187,28 @@ class Hub:
         purpose: str | None = None,
         role: str | None = None,
         status: int = 200,
+        sealed: bool = False,
     ) -> dict[str, Any]:
+        """A GraphQL request as client `as_` (or with a raw `token`).
+
+        Ids leave the hub sealed for each audience (hub/ids.py). So that tests can speak
+        of records by their ids in the database, a request made `as_` a client has every
+        record id in its variables sealed for that client, and every id in its answer
+        unsealed again; an id field that comes back unsealed (a raw record id) fails the
+        test, so a leak cannot hide behind this translation. With `sealed=True` the
+        request and the answer are left exactly as sent and received.
+        """
         headers = {}
-        if as_ is not None:
+        if as_ is None and token is not None and not sealed:
+            # A token of a client the test registered itself.
+            as_ = _client_of(token)
+            if as_ is not None:
+                self.tokens.setdefault(as_, token)
+        translate = as_ is not None and not sealed
+        if translate and variables:
+            assert as_ is not None
+            variables = _seal_ids(variables, lambda raw: self.seal(raw, as_=as_))
+        if as_ is not None and token is None:
             token = self.token(as_)
         if token is not None:
             headers["Authorization"] = f"Bearer {token}"
@@ -173,7 +220,11 @@ class Hub:
             "/graphql", json={"query": query, "variables": variables or {}}, headers=headers
         )
         assert r.status_code == status, r.text
-        return r.json()  # type: ignore[no-any-return]
+        body: dict[str, Any] = r.json()
+        if translate and body.get("data"):
+            assert as_ is not None
+            body["data"] = _unseal_ids(body["data"], lambda t: self.unseal(t, as_=as_))
+        return body
 
     def ok(self, query: str, variables: dict[str, Any] | None = None, **kw: Any) -> dict[str, Any]:
         """The data of a request that must succeed without errors."""
@@ -199,6 +250,67 @@ class Hub:
             # background; they are not part of any request.
             if not any(s in statement for s in ("policy_state", "auth_state", "FROM outbox")):
                 self.statements.append(statement)
+
+
+def _claims(token: str) -> dict[str, Any]:
+    """A token's claims, read without verifying (the test made the token)."""
+    try:
+        payload = token.split(".")[1]
+        claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    except (IndexError, ValueError):
+        return {}
+    return claims if isinstance(claims, dict) else {}
+
+
+def _client_of(token: str) -> str | None:
+    client = _claims(token).get("client_id")
+    return client if isinstance(client, str) else None
+
+
+def _audience_of(token: str) -> str:
+    claims = _claims(token)
+    return Principal(
+        subject=str(claims.get("sub")),
+        org_id=str(claims.get("org")),
+        org_kind="",
+        city=None,
+        roles=frozenset(claims.get("roles") or ()),
+        purposes=frozenset(),
+        sex_worker_id=claims.get("sex_worker_id"),
+    ).audience
+
+
+_RAW_ID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
+_SEALED_ID = re.compile(r"^[A-Za-z0-9_-]{22}$")
+
+
+def _seal_ids(value: Any, seal: Any) -> Any:
+    """Every record id (a UUID) in GraphQL variables, sealed."""
+    if isinstance(value, str) and _RAW_ID.match(value):
+        return seal(value)
+    if isinstance(value, list):
+        return [_seal_ids(v, seal) for v in value]
+    if isinstance(value, dict):
+        return {k: _seal_ids(v, seal) for k, v in value.items()}
+    return value
+
+
+def _is_id_key(key: str) -> bool:
+    return key in ("id", "recordIds", "changeId") or key.endswith("Id")
+
+
+def _unseal_ids(value: Any, unseal: Any, key: str = "") -> Any:
+    """Every id field of an answer unsealed; a raw record id where a sealed one belongs
+    fails at once."""
+    if isinstance(value, dict):
+        return {k: _unseal_ids(v, unseal, k) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_unseal_ids(v, unseal, key) for v in value]
+    if isinstance(value, str) and _is_id_key(key):
+        assert not _RAW_ID.match(value), f"{key} left the hub unsealed"
+        if _SEALED_ID.match(value):
+            return unseal(value)
+    return value
 
 
 def _start(templates: Templates, backend: str, tmp: Path, *, seeded: bool) -> Iterator[Hub]:

@@ -1220,8 +1220,14 @@ def test_a_single_purpose_token_uses_its_only_purpose(
 
 
 def test_an_unknown_sex_worker_id_reads_as_null(demo_hub: Any) -> None:
-    data = demo_hub.ok(PROBES["sexWorker"], as_="demo-police-antwerp", purpose="inspection")
-    assert data == {"sexWorker": None}
+    """An id sealed for the caller that names no record reads as null; an id that was
+    never sealed for the caller (here a raw record id) is NOT_FOUND."""
+    query = "query($id: ID!) { sexWorker(id: $id) { id } }"
+    unknown = "00000000-0000-4000-8000-000000000000"
+    police = {"as_": "demo-police-antwerp", "purpose": "inspection"}
+    assert demo_hub.ok(query, {"id": unknown}, **police) == {"sexWorker": None}
+    raw = demo_hub.gql(PROBES["sexWorker"], **police)
+    assert [e["extensions"]["code"] for e in raw["errors"]] == ["NOT_FOUND"]
 
 
 RESIDENCE = re.compile(

@@ -252,7 +252,10 @@ def test_client_credentials_token_queries_graphql_with_mapped_claims(world: Worl
     assert status == 200, body
     assert body["data"]["me"] == {
         "subject": "rms-police",
-        "organisationId": world.org_ids["antwerp_police"],
+        # Sealed for the organisation (hub/ids.py), like every id that leaves the hub.
+        "organisationId": world.client.app.state.hub.ids.for_audience(  # type: ignore[attr-defined]
+            f"org:{world.org_ids['antwerp_police']}"
+        ).seal(world.org_ids["antwerp_police"]),
         "organisationKind": "police",
         "city": "Antwerpen",
         "roles": ["police_officer"],

@@ -64,7 +64,8 @@ def test_statements_per_request_do_not_grow_with_rows(demo_hub, shape):
 def test_statements_of_aliased_roots(demo_hub):
     demo_hub.token(POLICE["as_"])
     demo_hub.count_statements()
-    demo_hub.ok(BY_ID, {"a": "x", "b": "y"}, **POLICE)
+    unknown = ("00000000-0000-4000-8000-000000000001", "00000000-0000-4000-8000-000000000002")
+    demo_hub.ok(BY_ID, {"a": unknown[0], "b": unknown[1]}, **POLICE)
     assert len(_reads(demo_hub)) == 2
 
 

@@ -461,7 +461,7 @@ def test_the_number_of_statements_does_not_depend_on_the_data(hub):
     insert(hub, care(hub, "violett", "window", [f"VI-{n}" for n in range(50)]))
     hub.count_statements()
     hub.ok(REPORT_Q, period(*Q1_2025), as_=ANALYST)
-    assert len(hub.statements) == len(before)
+    assert len(hub.statements) == len(before), (before, hub.statements)
     counting = [s for s in before if "access_log" not in s and "audit" not in s]
     # One GROUP BY per resource counted: care contacts, referrals, inspections, measures,
     # certificates; none of them returns a row of its resource.

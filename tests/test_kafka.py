@@ -188,7 +188,7 @@ def test_a_police_inspection_on_its_inbox_reaches_the_city_projected(khub, kafka
     stored = _count(
         khub,
         Inspection,
-        col(Inspection.id) == live["subject"],
+        col(Inspection.id) == khub.unseal(live["subject"], as_="demo-enforcement-antwerp"),
         col(Inspection.police_org_id) == police_org,
         col(Inspection.persons_checked) == 4,
     )

@@ -1279,26 +1279,39 @@ def _care_input(client_ref: str) -> dict[str, Any]:
         pytest.param("sw-{}", id="prefixed"),
         pytest.param("{} ", id="padded"),
         pytest.param("hex", id="without-hyphens"),
+        pytest.param("sealed", id="sealed-for-the-ngo"),
     ],
 )
 def test_care_contact_client_ref_is_never_a_hub_id(hub, request, shape):
-    """Not a hub id in any spelling: it would link care data to a registered identity."""
+    """Not a hub id in any spelling, nor the id as the NGO holds it (sealed for it): it
+    would link care data to a registered identity."""
     assert hub.demo is not None
     worker_id = hub.demo.sex_worker_ids[1]
     hub_id = worker_id.upper() if "upper" in request.node.name else worker_id
-    client_ref = uuid.UUID(hub_id).hex if shape == "hex" else shape.format(hub_id)
-    refused(hub, RECORD_CARE, _care_input(client_ref), "BAD_USER_INPUT", as_=GHAPRO, purpose="care")
+    if shape == "sealed":
+        client_ref = hub.seal(worker_id, as_=GHAPRO)
+    else:
+        client_ref = uuid.UUID(hub_id).hex if shape == "hex" else shape.format(hub_id)
+    refused(
+        hub,
+        RECORD_CARE,
+        _care_input(client_ref),
+        "BAD_USER_INPUT",
+        as_=GHAPRO,
+        purpose="care",
+        sealed=True,  # exactly as written: a raw id must not be translated into a sealed one
+    )
     assert count(hub, CareContact, CareContact.client_ref == client_ref.strip()) == 0
     # The same rule holds for the reference carried by a referral.
     variables = {
         "input": {
-            "toOrganisationId": org(hub, "payoke"),
+            "toOrganisationId": hub.seal(org(hub, "payoke"), as_=GHAPRO),
             "clientRef": client_ref,
             "reason": "MEDICAL",
             "consent": True,
         }
     }
-    refused(hub, REFER_CLIENT, variables, "BAD_USER_INPUT", as_=GHAPRO, purpose="care")
+    refused(hub, REFER_CLIENT, variables, "BAD_USER_INPUT", as_=GHAPRO, purpose="care", sealed=True)
     assert count(hub, Referral, Referral.client_ref == client_ref.strip()) == 0
 
 

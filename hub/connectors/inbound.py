@@ -7,7 +7,9 @@ is kept there but never logged) and the consumer goes on with the next message:
 1. `malformed`        the value is not a JSON object
 2. `invalid_envelope` not a CloudEvents 1.0 envelope (id, source, type, data object)
 3. `unknown_type`     not an event type the hub accepts from partners
-4. `invalid_data`     the data does not match that type's schema
+4. `invalid_data`     the data does not match that type's schema, or (checked once the
+                      partner is known) names an id that was not sealed for this partner
+                      (ids come and go sealed per organisation, hub/ids.py)
 5. `unknown_partner`  the partner's organisation is not registered (or ambiguous)
 6. `forbidden`        the partner's role may not perform the action (the policy grant, as
                       for a GraphQL mutation; also the purpose it states)
@@ -43,6 +45,7 @@ from hub.config import Settings
 from hub.connectors import kafka
 from hub.connectors.partners import Directory, Partner
 from hub.errors import Code, HubError
+from hub.ids import UnknownId
 from hub.models import InboxEvent
 from hub.retry import Backoff, retry, supervise
 from hub.services import care, inspections, shifts
@@ -139,8 +142,8 @@ def _schema_detail(exc: ValidationError) -> str:
     )
 
 
-def parse(value: bytes | None) -> tuple[Envelope, Inbound, Command]:
-    """Steps 1 to 4: the envelope and the data, or Rejected."""
+def parse_envelope(value: bytes | None) -> tuple[Envelope, Inbound]:
+    """Steps 1 to 3: the envelope and its type, or Rejected."""
     try:
         raw = json.loads(value or b"")
     except (ValueError, UnicodeDecodeError):
@@ -154,11 +157,17 @@ def parse(value: bytes | None) -> tuple[Envelope, Inbound, Command]:
     kind = INBOUND.get(envelope.type)
     if kind is None:
         raise Rejected("unknown_type", envelope.type[:120])
+    return envelope, kind
+
+
+def parse_data(envelope: Envelope, kind: Inbound, unseal: Callable[[str], str] | None) -> Command:
+    """Step 5: the data, its ids unsealed with the partner's seal, or Rejected."""
     try:
-        data = kind.schema.model_validate(envelope.data)
+        return kind.schema.model_validate(envelope.data, context={"unseal": unseal})
     except ValidationError as exc:
         raise Rejected("invalid_data", validation_message(exc, limit=10)) from None
-    return envelope, kind, data
+    except UnknownId:
+        raise Rejected("invalid_data", "an id that was not sealed for this partner") from None
 
 
 _REFUSALS = {Code.FORBIDDEN, Code.UNAUTHENTICATED, Code.PURPOSE_REQUIRED}
@@ -250,10 +259,13 @@ class InboundConsumer:
         return outcome
 
     async def _apply(self, value: bytes | None) -> str:
-        envelope, kind, data = parse(value)
+        envelope, kind = parse_envelope(value)
+        parse_data(envelope, kind, None)  # its shape first, as the steps are numbered
         principal = await self.directory.principal(self.partner)
         if principal is None:
             raise Rejected("unknown_partner", self.partner.key)
+        # Ids in the data are the partner's own: sealed for it, as it received them.
+        data = parse_data(envelope, kind, self.hub.ids.for_audience(principal.audience).unseal)
         event_id = f"{self.partner.key}/{envelope.id}"
 
         async def attempt() -> str:

@@ -150,9 +150,13 @@ class Relay:
                 if projected is None:
                     continue  # the partner may not see it: it never reaches its topic
                 seen, purpose, record = projected
+                # Keyed by the record's id as the partner knows it: sealed for the partner.
                 acks.append(
                     await producer.send(
-                        partner.topic, encode(seen), key=key, headers=headers(seen, purpose=purpose)
+                        partner.topic,
+                        encode(seen),
+                        key=str(seen["subject"]).encode(),
+                        headers=headers(seen, purpose=purpose),
                     )
                 )
                 deliveries.append(record)
@@ -180,7 +184,8 @@ class Relay:
             return None
         policies = self.hub.policies  # the policy in force now, as for a subscriber
         for purpose in partner.purposes:
-            seen = await projector.project(event, principal, purpose, policies)
+            seal = self.hub.ids.for_audience(principal.audience)
+            seen = await projector.project(event, principal, purpose, policies, seal)
             if seen is None:
                 continue
             resource = EVENT_TYPES[event["type"]]

@@ -4,7 +4,9 @@ The receiver's read grant for the event's resource decides: the record must be a
 rows its rules reach *now* (so a revoked consent or a changed policy applies from the next
 event), and the event's data shows only the fields its mask shows, with the same effects
 (pseudonym per receiving organisation, generalize, mask). An event nobody may see is
-dropped for that receiver, never sent with empty data.
+dropped for that receiver, never sent with empty data. Its ids (the event's own, its
+subject, and the ids inside its data) leave sealed for the receiver (hub/ids.py), as in a
+GraphQL answer.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from sqlalchemy import select
 
 from hub.db import Database
 from hub.events.envelope import EVENT_TYPES
+from hub.ids import AudienceSeal
 from hub.models.base import utcnow
 from hub.policy.effects import Pseudonymizer, apply
 from hub.policy.engine import PolicySet, request_vars
@@ -55,14 +58,23 @@ class Projector:
         self.pseudonyms = pseudonyms
 
     async def project(
-        self, event: dict[str, Any], principal: Principal, purpose: str, policies: PolicySet
+        self,
+        event: dict[str, Any],
+        principal: Principal,
+        purpose: str,
+        policies: PolicySet,
+        seal: AudienceSeal,
     ) -> dict[str, Any] | None:
         """The event as `principal` may see it for `purpose`, or None."""
         resource_name = EVENT_TYPES.get(event.get("type", ""))
         if resource_name is None:
             return None
         if resource_name == "PolicyChange":
-            return event  # names a resource and a version: no personal data
+            # Names a resource and a version: no personal data.
+            notice = dict(event.get("data") or {})
+            if notice.get("change_id"):
+                notice["change_id"] = seal.seal(notice["change_id"])
+            return _sealed_envelope(event, notice, seal)
         grant = policies.grant(principal.roles, purpose, resource_name, "read")
         if grant is None:
             return None
@@ -95,15 +107,29 @@ class Projector:
                         scope=_scope(resource_name, f),
                         row=_Row(raw),
                     )
+                if value is not None and _is_id(f) and mask.effect(f) == "allow":
+                    value = seal.seal(value)
                 data[_camel(f)] = _out(value)
             else:
                 key = RELATION_KEYS.get((resource_name, f), f"{f}_id")
                 name = _camel(f) + "Id"
                 if key in raw and key not in resource.fields and name not in data:
-                    data[name] = raw[key]
-        projected = dict(event)
-        projected["data"] = data
-        return projected
+                    data[name] = seal.seal_optional(raw[key])
+        return _sealed_envelope(event, data, seal)
+
+
+def _is_id(field: str) -> bool:
+    return field == "id" or field.endswith("_id")
+
+
+def _sealed_envelope(
+    event: dict[str, Any], data: dict[str, Any], seal: AudienceSeal
+) -> dict[str, Any]:
+    projected = dict(event)
+    projected["id"] = seal.seal(event["id"])
+    projected["subject"] = seal.seal(event["subject"])
+    projected["data"] = data
+    return projected
 
 
 def _scope(resource: str, field: str) -> str:

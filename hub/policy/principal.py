@@ -18,6 +18,14 @@ class Principal:
     sex_worker_id: str | None = None  # token `sex_worker_id`, for a sex worker's own client
     client_id: str | None = None
 
+    @property
+    def audience(self) -> str:
+        """Who ids are sealed for (hub/ids.py): the organisation, or a sex worker acting
+        for themself (workers share one self-service organisation, never its ids)."""
+        if self.sex_worker_id is not None and "sex_worker" in self.roles:
+            return f"sw:{self.sex_worker_id}"
+        return f"org:{self.org_id}"
+
     def variables(self) -> dict[str, str | None]:
         """The `$principal.*` values a policy `where` may refer to."""
         return {

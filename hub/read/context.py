@@ -7,6 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from hub.ids import AudienceSeal
 from hub.services.actor import Actor
 from hub.state import HubState
 
@@ -35,3 +36,8 @@ class ReadContext(Protocol):
     hub: HubState
     actor: Actor
     loaders: Loaders
+
+    @property
+    def seal(self) -> AudienceSeal:
+        """The caller's id seal: every id in an answer passes through it."""
+        ...

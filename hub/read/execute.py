@@ -309,6 +309,8 @@ class CompiledReads:
                 value = args.get(a.name)
                 present.append(bool(value))
                 if value:
+                    if a.sealed:
+                        value = req.seal.unseal(value)
                     params[f"a_{a.name}"] = (
                         req.actor.now if a.name in NOW_ARGS else a.convert(value)
                     )
@@ -319,7 +321,10 @@ class CompiledReads:
                 params["lim"] = size + 1
                 after = args.get("after")
                 present.append(bool(after))
-                cursor_scope = f"{root.source.spec.type_name}:{','.join(c for c, _ in spec.order)}"
+                cursor_scope = (
+                    f"{req.actor.principal.audience}|{root.source.spec.type_name}:"
+                    f"{','.join(c for c, _ in spec.order)}"
+                )
                 if after:
                     values = self.hub.cursors.decode(cursor_scope, after)
                     if len(values) != len(root.order_keys()):
@@ -328,7 +333,7 @@ class CompiledReads:
             elif spec.shape == "list":
                 params["lim"] = spec.limit or self.hub.page_cap
             else:
-                params["id"] = args["id"]
+                params["id"] = req.seal.unseal(args["id"])
         except HubError:
             raise Fallback from None
         stmt = root.variants.get(tuple(present))

@@ -64,6 +64,7 @@ class Arg:
     name: str
     condition: Callable[[Any], Any]
     convert: Callable[[Any], Any] = lambda value: value
+    sealed: bool = False  # an id, sealed for the caller: unsealed before use
 
 
 def conditions(args: Sequence[Arg], values: Mapping[str, Any]) -> list[Any]:
@@ -76,11 +77,11 @@ def _moment(name: str) -> Callable[[Any], Any]:
 
 PREMISES_ARGS = (Arg("city", lambda v: col(Premises.city) == v),)
 SHIFTS_ARGS = (
-    Arg("premisesId", lambda v: col(ShiftRegistration.premises_id) == v),
+    Arg("premisesId", lambda v: col(ShiftRegistration.premises_id) == v, sealed=True),
     Arg("from", lambda v: col(ShiftRegistration.ends_at) > v, _moment("from")),
     Arg("to", lambda v: col(ShiftRegistration.starts_at) < v, _moment("to")),
 )
-RENTALS_ARGS = (Arg("premisesId", lambda v: col(RentalAgreement.premises_id) == v),)
+RENTALS_ARGS = (Arg("premisesId", lambda v: col(RentalAgreement.premises_id) == v, sealed=True),)
 INSPECTIONS_ARGS = (
     Arg("city", lambda v: col(Inspection.city) == v),
     Arg("branch", lambda v: col(Inspection.branch) == v, lambda b: Branch(b).value),

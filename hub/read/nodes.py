@@ -192,7 +192,8 @@ async def fetch_page(
     model = node.resource.model
     keys = [(getattr(model, c), desc) for c, desc in order] + [(model.id, order[0][1])]
     conds = list(conditions)
-    scope = f"{node.type_name}:{','.join(c for c, _ in order)}"
+    # A cursor opens only for the audience it was made for (its ids are inside).
+    scope = f"{ctx.actor.principal.audience}|{node.type_name}:{','.join(c for c, _ in order)}"
     if after:
         values = ctx.hub.cursors.decode(scope, after)
         if len(values) != len(keys):

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from types import SimpleNamespace
 from typing import Any
 
+from hub.ids import AudienceSeal
 from hub.policy.effects import apply
 from hub.policy.engine import FieldMask, Grant
 from hub.read.context import Loaders
@@ -107,6 +108,11 @@ class Request:
     # ManyOut -> parent key -> child rows.
     many: dict[ManyOut, dict[Any, list[Any]]] = field(default_factory=dict)
 
+    @property
+    def seal(self) -> AudienceSeal:
+        """The caller's id seal, as for the generic path (hub/ids.py)."""
+        return self.hub.ids.for_audience(self.actor.principal.audience)
+
     def record_reads(self) -> None:
         """One access-log record per source, as `select_nodes` writes one per statement."""
         for source, (ids, shown) in self.reads.items():
@@ -164,6 +170,10 @@ def build(out: NodeOut, row: Any, req: Request) -> dict[str, Any]:
             value = row[index] if name in shown else None
             if value is not None:
                 effect = effects.get(name)
+                if effect is None and name.endswith("_id"):
+                    value = req.seal.seal(value)  # a reference leaves sealed, like an id
+                elif effect is None and name.endswith("_ids"):
+                    value = [req.seal.seal(v) for v in value]
                 if effect is not None and kind_of is not None:
                     value = apply(
                         effect,
@@ -177,7 +187,7 @@ def build(out: NodeOut, row: Any, req: Request) -> dict[str, Any]:
                 value = serialize(value)
             obj[key] = value
         elif kind == ID:
-            obj[op[1]] = row[source.id_index]
+            obj[op[1]] = req.seal.seal(row[source.id_index])
         elif kind == TYPENAME:
             obj[op[1]] = op[2]
         elif kind == RELATION:

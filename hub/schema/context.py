@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from hub.ids import AudienceSeal, UnknownId
 from hub.read.context import Loaders
 from hub.services.actor import Actor
 from hub.state import HubState
@@ -22,6 +23,22 @@ class Context:
     connection_params: dict[str, Any] | None = None
     expires_at: float | None = None  # the token's expiry, for live connections
     active_subscriptions: int = 0
+
+    @property
+    def seal(self) -> AudienceSeal:
+        """The caller's id seal (hub/ids.py): ids leave sealed and come back unsealed."""
+        return self.hub.ids.for_audience(self.actor.principal.audience)
+
+    def unseal(self, token: str) -> str:
+        """The record id behind an id the caller sent, or NOT_FOUND (recorded)."""
+        try:
+            return self.seal.unseal(token)
+        except UnknownId as error:
+            self.actor.deny("unseal", "", error.code, error.message)
+            raise
+
+    def unseal_optional(self, token: str | None) -> str | None:
+        return None if token is None else self.unseal(token)
 
     def refresh(self) -> None:
         """For a live subscription, before each event: the policy in force now."""

@@ -49,7 +49,9 @@ class PolicyApproval:
 
 @strawberry.type(description="A proposed change or roll-back of a resource's policy.")
 class PolicyChange:
-    id: strawberry.ID = strawberry.field(description="The change's id.")
+    id: strawberry.ID = strawberry.field(
+        description="The change's id, sealed for your organisation."
+    )
     resource: str = strawberry.field(description="The resource whose policy it changes.")
     kind: str = strawberry.field(description="A proposal or a roll-back.")
     document: str = strawberry.field(description="The proposed policy document (YAML).")
@@ -67,6 +69,7 @@ class PolicyChange:
     activated_version: int | None = strawberry.field(
         description="The version it became, once active."
     )
+    key: strawberry.Private[str] = ""  # the change's record id, for its approvals
 
     @strawberry.field(
         description="Approvals so far; activation needs a privacy officer other "
@@ -75,7 +78,7 @@ class PolicyChange:
     async def approvals(self, info: Info) -> list[PolicyApproval]:
         # One batched query for every change of the response, not one per change.
         loader = list_loader(info.context, "approvals", ApprovalRow, "change_id", ApprovalRow.at)
-        rows = await loader.load(self.id)
+        rows = await loader.load(self.key)
         return [PolicyApproval(approver=r.approver, role=r.role, at=r.at) for r in rows]
 
 
@@ -113,16 +116,19 @@ class PolicyPreviewEntry:
 
 @strawberry.type(description="What the change would alter, on the current data.")
 class PolicyPreview:
-    change_id: strawberry.ID = strawberry.field(description="The change previewed.")
+    change_id: strawberry.ID = strawberry.field(
+        description="The change previewed (its id, sealed for your organisation)."
+    )
     resource: str = strawberry.field(description="The resource whose policy it changes.")
     entries: list[PolicyPreviewEntry] = strawberry.field(
         description="One entry per role and purpose, and per registered client."
     )
 
 
-def _change(row: ChangeRow) -> PolicyChange:
+def _change(info: Info, row: ChangeRow) -> PolicyChange:
     return PolicyChange(
-        id=strawberry.ID(row.id),
+        id=strawberry.ID(info.context.seal.seal(row.id)),
+        key=row.id,
         resource=row.resource,
         kind=row.kind,
         document=row.document,
@@ -177,7 +183,7 @@ class PolicyQuery:
             rows = await flow.list_changes(
                 session=session, actor=ctx.actor, status=status.value if status else None
             )
-        return [_change(r) for r in rows]
+        return [_change(info, r) for r in rows]
 
 
 @strawberry.type
@@ -203,7 +209,7 @@ class PolicyMutation:
         ],
     ) -> PolicyChange:
         return _change(
-            await run(info, flow.propose, resource=resource, document=document, reason=reason)
+            info, await run(info, flow.propose, resource=resource, document=document, reason=reason)
         )
 
     @strawberry.mutation(
@@ -215,7 +221,7 @@ class PolicyMutation:
         info: Info,
         id: Annotated[strawberry.ID, strawberry.argument(description="The change.")],
     ) -> PolicyPreview:
-        resource, entries = await run(info, flow.preview_change, change_id=id)
+        resource, entries = await run(info, flow.preview_change, change_id=info.context.unseal(id))
         return PolicyPreview(change_id=id, resource=resource, entries=[_entry(e) for e in entries])
 
     @strawberry.mutation(
@@ -227,10 +233,10 @@ class PolicyMutation:
         info: Info,
         id: Annotated[strawberry.ID, strawberry.argument(description="The change.")],
     ) -> PolicyChange:
-        change, activated = await run(info, flow.approve, change_id=id)
+        change, activated = await run(info, flow.approve, change_id=info.context.unseal(id))
         if activated:
             await info.context.hub.reload_policies()
-        return _change(change)
+        return _change(info, change)
 
     @strawberry.mutation(
         description="A privacy officer or worker representative refuses a proposed change."
@@ -243,7 +249,8 @@ class PolicyMutation:
             str, strawberry.argument(description="Why, for the proposer and the record.")
         ],
     ) -> PolicyChange:
-        return _change(await run(info, flow.reject, change_id=id, reason=reason))
+        change = await run(info, flow.reject, change_id=info.context.unseal(id), reason=reason)
+        return _change(info, change)
 
     @strawberry.mutation(description="Proposes the earlier version again; approved the same way.")
     async def rollback_policy(
@@ -256,4 +263,4 @@ class PolicyMutation:
             int, strawberry.argument(description="The earlier version to propose again.")
         ],
     ) -> PolicyChange:
-        return _change(await run(info, flow.rollback, resource=resource, version=version))
+        return _change(info, await run(info, flow.rollback, resource=resource, version=version))

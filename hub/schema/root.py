@@ -105,12 +105,12 @@ class Query(PolicyQuery, IndicatorsQuery):
         p = info.context.actor.principal
         return Principal(
             subject=p.subject,
-            organisation_id=ID(p.org_id),
+            organisation_id=ID(info.context.seal.seal(p.org_id)),
             organisation_kind=p.org_kind,
             city=p.city,
             roles=sorted(p.roles),
             purposes=sorted(p.purposes),
-            sex_worker_id=ID(p.sex_worker_id) if p.sex_worker_id else None,
+            sex_worker_id=ID(info.context.seal.seal(p.sex_worker_id)) if p.sex_worker_id else None,
         )
 
     @strawberry.field(description="The partner organisations the caller may see, by name.")
@@ -173,7 +173,7 @@ class Query(PolicyQuery, IndicatorsQuery):
             *await fetch_page(
                 info,
                 SHIFT,
-                conditions=filters.shifts(premises_id, from_, to),
+                conditions=filters.shifts(info.context.unseal_optional(premises_id), from_, to),
                 order=filters.SHIFTS_ORDER,
                 first=first,
                 after=after,
@@ -197,7 +197,7 @@ class Query(PolicyQuery, IndicatorsQuery):
             *await fetch_page(
                 info,
                 RENTAL_AGREEMENT,
-                conditions=filters.rental_agreements(premises_id),
+                conditions=filters.rental_agreements(info.context.unseal_optional(premises_id)),
                 order=filters.RENTALS_ORDER,
                 first=first,
                 after=after,
@@ -218,7 +218,7 @@ class Query(PolicyQuery, IndicatorsQuery):
     ) -> SexWorker | None:
         ctx: Context = info.context
         ctx.actor.require_grant("SexWorker", "read")
-        return await node_loader(ctx, SEX_WORKER, "id", selected(info)).load(id)  # type: ignore[no-any-return]
+        return await node_loader(ctx, SEX_WORKER, "id", selected(info)).load(ctx.unseal(id))  # type: ignore[no-any-return]
 
     @strawberry.field(description="Police checks (controles), newest first.")
     async def inspections(
@@ -387,7 +387,10 @@ class Query(PolicyQuery, IndicatorsQuery):
             *await fetch_page(
                 info,
                 ACCESS_LOG,
-                conditions=filters.access_log(subject_id, organisation_id),
+                conditions=filters.access_log(
+                    info.context.unseal_optional(subject_id),
+                    info.context.unseal_optional(organisation_id),
+                ),
                 order=filters.ACCESS_LOG_ORDER,
                 first=first,
                 after=after,
@@ -399,10 +402,7 @@ class Query(PolicyQuery, IndicatorsQuery):
         "why. Newest first."
     )
     async def my_access_log(
-        self,
-        info: Info,
-        first: First = None,
-        after: After = None,
+        self, info: Info, first: First = None, after: After = None
     ) -> Connection[AccessLogEntry]:
         ctx: Context = info.context
         me = ctx.actor.principal.sex_worker_id
@@ -423,10 +423,7 @@ class Query(PolicyQuery, IndicatorsQuery):
 
     @strawberry.field(description="Referrals from or to the caller's NGO.")
     async def referrals(
-        self,
-        info: Info,
-        first: First = None,
-        after: After = None,
+        self, info: Info, first: First = None, after: After = None
     ) -> Connection[Referral]:
         return connection(
             *await fetch_page(
@@ -455,7 +452,7 @@ class Mutation(PolicyMutation):
         row = await run(
             info,
             registration.register_sex_worker,
-            command=command(registration.RegisterSexWorker, input),
+            command=command(registration.RegisterSexWorker, input, unseal=info.context.unseal),
             keyring=info.context.hub.keyring,
         )
         return await read_back(info, SEX_WORKER, row.id, "register")  # type: ignore[no-any-return]
@@ -470,7 +467,9 @@ class Mutation(PolicyMutation):
         ],
     ) -> RentalAgreement:
         row = await run(
-            info, shifts.record_rental_agreement, command=command(shifts.RecordRental, input)
+            info,
+            shifts.record_rental_agreement,
+            command=command(shifts.RecordRental, input, unseal=info.context.unseal),
         )
         return await read_back(info, RENTAL_AGREEMENT, row.id, "record")  # type: ignore[no-any-return]
 
@@ -482,8 +481,8 @@ class Mutation(PolicyMutation):
             ID, strawberry.argument(description="The agreement, by the id you hold for it.")
         ],
     ) -> RentalAgreement:
-        await run(info, shifts.confirm_rental_agreement, agreement_id=id)
-        return await read_back(info, RENTAL_AGREEMENT, id, "confirm")  # type: ignore[no-any-return]
+        row = await run(info, shifts.confirm_rental_agreement, agreement_id=info.context.unseal(id))
+        return await read_back(info, RENTAL_AGREEMENT, row.id, "confirm")  # type: ignore[no-any-return]
 
     @strawberry.mutation(description="Operator, for its own premises.")
     async def register_shift(
@@ -494,7 +493,11 @@ class Mutation(PolicyMutation):
             strawberry.argument(description="The premises, window, worker and period."),
         ],
     ) -> Shift:
-        row = await run(info, shifts.register_shift, command=command(shifts.RegisterShift, input))
+        row = await run(
+            info,
+            shifts.register_shift,
+            command=command(shifts.RegisterShift, input, unseal=info.context.unseal),
+        )
         return await read_back(info, SHIFT, row.id, "register")  # type: ignore[no-any-return]
 
     @strawberry.mutation(
@@ -505,8 +508,8 @@ class Mutation(PolicyMutation):
         info: Info,
         id: Annotated[ID, strawberry.argument(description="The shift, by the id you hold for it.")],
     ) -> Shift:
-        await run(info, shifts.cancel_shift, shift_id=id)
-        return await read_back(info, SHIFT, id, "cancel")  # type: ignore[no-any-return]
+        row = await run(info, shifts.cancel_shift, shift_id=info.context.unseal(id))
+        return await read_back(info, SHIFT, row.id, "cancel")  # type: ignore[no-any-return]
 
     @strawberry.mutation(description="Police, on site.")
     async def validate_shift(
@@ -518,13 +521,13 @@ class Mutation(PolicyMutation):
             strawberry.argument(description="What the police established on site."),
         ],
     ) -> Shift:
-        await run(
+        row = await run(
             info,
             shifts.validate_shift,
-            shift_id=id,
-            command=command(shifts.ValidateShift, input),
+            shift_id=info.context.unseal(id),
+            command=command(shifts.ValidateShift, input, unseal=info.context.unseal),
         )
-        return await read_back(info, SHIFT, id, "validate")  # type: ignore[no-any-return]
+        return await read_back(info, SHIFT, row.id, "validate")  # type: ignore[no-any-return]
 
     @strawberry.mutation(description="Police.")
     async def record_inspection(
@@ -538,7 +541,7 @@ class Mutation(PolicyMutation):
         row = await run(
             info,
             inspections.record_inspection,
-            command=command(inspections.RecordInspection, input),
+            command=command(inspections.RecordInspection, input, unseal=info.context.unseal),
         )
         return await read_back(info, INSPECTION, row.id, "record")  # type: ignore[no-any-return]
 
@@ -564,7 +567,7 @@ class Mutation(PolicyMutation):
         ] = None,
     ) -> Certificate:
         args = {
-            "premises_id": premises_id,
+            "premises_id": premises_id,  # unsealed by the command
             "status": status,
             "reason": reason,
             "valid_until": valid_until,
@@ -572,7 +575,7 @@ class Mutation(PolicyMutation):
         row = await run(
             info,
             inspections.set_certificate_status,
-            command=command(inspections.SetCertificateStatus, args),
+            command=command(inspections.SetCertificateStatus, args, unseal=info.context.unseal),
         )
         return await read_back(info, CERTIFICATE, row.id, "set_status")  # type: ignore[no-any-return]
 
@@ -585,7 +588,11 @@ class Mutation(PolicyMutation):
             strawberry.argument(description="The kind, target, premises and amount."),
         ],
     ) -> Measure:
-        row = await run(info, measures.open_measure, command=command(measures.OpenMeasure, input))
+        row = await run(
+            info,
+            measures.open_measure,
+            command=command(measures.OpenMeasure, input, unseal=info.context.unseal),
+        )
         return await read_back(info, MEASURE, row.id, "open")  # type: ignore[no-any-return]
 
     @strawberry.mutation(
@@ -603,13 +610,17 @@ class Mutation(PolicyMutation):
             str | None, strawberry.argument(description="What the city notes with the step.")
         ] = None,
     ) -> Measure:
-        await run(
+        row = await run(
             info,
             measures.advance_measure,
-            measure_id=id,
-            command=command(measures.AdvanceMeasure, {"status": status, "note": note}),
+            measure_id=info.context.unseal(id),
+            command=command(
+                measures.AdvanceMeasure,
+                {"status": status, "note": note},
+                unseal=info.context.unseal,
+            ),
         )
-        return await read_back(info, MEASURE, id, "advance")  # type: ignore[no-any-return]
+        return await read_back(info, MEASURE, row.id, "advance")  # type: ignore[no-any-return]
 
     @strawberry.mutation(description="A sex worker, anonymously if the worker wishes.")
     async def file_report(
@@ -622,7 +633,11 @@ class Mutation(PolicyMutation):
             ),
         ],
     ) -> Report:
-        row = await run(info, reports.file_report, command=command(reports.FileReport, input))
+        row = await run(
+            info,
+            reports.file_report,
+            command=command(reports.FileReport, input, unseal=info.context.unseal),
+        )
         return await read_back(info, REPORT, row.id, "file")  # type: ignore[no-any-return]
 
     @strawberry.mutation(description="An organisation the report was shared with, or its author.")
@@ -634,13 +649,13 @@ class Mutation(PolicyMutation):
         ],
         text: Annotated[str, strawberry.argument(description="The answer's text.")],
     ) -> Report:
-        await run(
+        row = await run(
             info,
             reports.reply_to_report,
-            report_id=id,
-            command=command(reports.ReplyToReport, {"text": text}),
+            report_id=info.context.unseal(id),
+            command=command(reports.ReplyToReport, {"text": text}, unseal=info.context.unseal),
         )
-        return await read_back(info, REPORT, id, "reply")  # type: ignore[no-any-return]
+        return await read_back(info, REPORT, row.id, "reply")  # type: ignore[no-any-return]
 
     @strawberry.mutation(description="Police or NGO.")
     async def issue_alert(
@@ -651,7 +666,11 @@ class Mutation(PolicyMutation):
             strawberry.argument(description="The audience, severity, texts and expiry."),
         ],
     ) -> Alert:
-        row = await run(info, reports.issue_alert, command=command(reports.IssueAlert, input))
+        row = await run(
+            info,
+            reports.issue_alert,
+            command=command(reports.IssueAlert, input, unseal=info.context.unseal),
+        )
         return await read_back(info, ALERT, row.id, "issue")  # type: ignore[no-any-return]
 
     @strawberry.mutation(description="NGO.")
@@ -664,7 +683,9 @@ class Mutation(PolicyMutation):
         ],
     ) -> CareContact:
         row = await run(
-            info, care.record_care_contact, command=command(care.RecordCareContact, input)
+            info,
+            care.record_care_contact,
+            command=command(care.RecordCareContact, input, unseal=info.context.unseal),
         )
         return await read_back(info, CARE_CONTACT, row.id, "record")  # type: ignore[no-any-return]
 
@@ -679,7 +700,11 @@ class Mutation(PolicyMutation):
             ),
         ],
     ) -> Referral:
-        row = await run(info, care.refer_client, command=command(care.ReferClient, input))
+        row = await run(
+            info,
+            care.refer_client,
+            command=command(care.ReferClient, input, unseal=info.context.unseal),
+        )
         return await read_back(info, REFERRAL, row.id, "refer")  # type: ignore[no-any-return]
 
     @strawberry.mutation(
@@ -696,7 +721,10 @@ class Mutation(PolicyMutation):
     ) -> bool:
         ctx: Context = info.context
         return await erasure.request_erasure(
-            db=ctx.hub.db, audit=ctx.hub.audit, actor=ctx.actor, sex_worker_id=sex_worker_id
+            db=ctx.hub.db,
+            audit=ctx.hub.audit,
+            actor=ctx.actor,
+            sex_worker_id=ctx.unseal(sex_worker_id),
         )
 
     @strawberry.mutation(description="A sex worker, to an organisation, for one purpose.")
@@ -708,7 +736,11 @@ class Mutation(PolicyMutation):
             strawberry.argument(description="The organisation, purpose and scope."),
         ],
     ) -> Consent:
-        row = await run(info, consent.grant_consent, command=command(consent.GrantConsent, input))
+        row = await run(
+            info,
+            consent.grant_consent,
+            command=command(consent.GrantConsent, input, unseal=info.context.unseal),
+        )
         return await read_back(info, CONSENT, row.id, "grant")  # type: ignore[no-any-return]
 
     @strawberry.mutation(description="Takes effect on the very next request and event.")
@@ -719,8 +751,8 @@ class Mutation(PolicyMutation):
             ID, strawberry.argument(description="The consent, by the id you hold for it.")
         ],
     ) -> Consent:
-        await run(info, consent.revoke_consent, consent_id=id)
-        return await read_back(info, CONSENT, id, "revoke")  # type: ignore[no-any-return]
+        row = await run(info, consent.revoke_consent, consent_id=info.context.unseal(id))
+        return await read_back(info, CONSENT, row.id, "revoke")  # type: ignore[no-any-return]
 
 
 class WithheldFields(SchemaExtension):

@@ -106,7 +106,7 @@ class Subscription:
                     continue
                 ctx.refresh()
                 seen = await ctx.hub.projector.project(
-                    event, ctx.actor.principal, purpose, ctx.actor.policies
+                    event, ctx.actor.principal, purpose, ctx.actor.policies, ctx.seal
                 )
                 if seen is None:
                     continue

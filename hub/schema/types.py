@@ -62,8 +62,8 @@ from hub.schema.enums import (
 T = TypeVar("T")
 
 SEALED_ID = (
-    "The record's id, sealed for your organisation: another organisation holds a different id "
-    "for the same record."
+    "The record's id, sealed for you (your organisation; a worker acting for themself: the "
+    "worker): another organisation holds a different id for the same record."
 )
 
 
@@ -158,14 +158,25 @@ def builder(
 
     kinds = {f: field_kind(res, f) for f in scalars}
     scopes = {f: PSEUDONYM_SCOPES.get((resource, f), f"{resource}.{f}") for f in scalars}
+    # References to other records leave sealed for the caller, like the record's own id.
+    id_fields = [f for f in scalars if f.endswith("_id")]
+    id_lists = [f for f in scalars if f.endswith("_ids")]
 
     def build(
         ctx: ReadContext, row: Any, mask: FieldMask, sel: frozenset[str], extra: tuple[Any, ...]
     ) -> Any:
         shown = mask.shown
-        kw: dict[str, Any] = {"id": row.id}
+        seal = ctx.seal
+        kw: dict[str, Any] = {"id": seal.seal(row.id)}
         for f in scalars:
             kw[f] = getattr(row, f) if f in shown else None
+        transformed = {f for f, _ in mask.transforms}
+        for f in id_fields:
+            if kw[f] is not None and f not in transformed:
+                kw[f] = seal.seal(kw[f])
+        for f in id_lists:
+            if kw[f] is not None:
+                kw[f] = [seal.seal(v) for v in kw[f]]
         for f, effect in mask.transforms:
             if f in kinds and kw[f] is not None:
                 kw[f] = apply(
@@ -648,7 +659,7 @@ class Report:
             ]
         return [
             ReportReply(
-                id=strawberry.ID(r.id),
+                id=strawberry.ID(ctx.seal.seal(r.id)),
                 text=r.text,
                 by_reporter=r.by_reporter,
                 created_at=r.created_at,

@@ -27,6 +27,7 @@ from pydantic import (
     GetJsonSchemaHandler,
     StringConstraints,
     ValidationError,
+    ValidationInfo,
 )
 from pydantic.alias_generators import to_camel
 from pydantic.json_schema import JsonSchemaValue
@@ -98,8 +99,22 @@ def _moment(value: datetime) -> datetime:
 
 # A moment in time: aware, and representable in UTC.
 Moment = Annotated[datetime, AfterValidator(_moment)]
-# A record id as it comes from outside: bounded before it reaches any query.
-Id = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=36)]
+
+
+def _unsealed(value: str, info: ValidationInfo) -> str:
+    # Ids from outside come sealed for the caller (hub/ids.py); the entry point that
+    # validates a command passes the caller's `unseal`. Internal callers (the command
+    # line, the demo) pass none and use record ids as they are.
+    unseal = (info.context or {}).get("unseal")
+    return unseal(value) if unseal is not None else value
+
+
+# A record id as it comes from outside: bounded, then unsealed for the caller.
+Id = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=36),
+    AfterValidator(_unsealed),
+]
 
 
 class Command(BaseModel):
@@ -127,12 +142,18 @@ def validation_message(exc: ValidationError, *, limit: int = 5) -> str:
     return "; ".join(parts)
 
 
-def command(model: type[C], data: Mapping[str, Any] | Any) -> C:
+def command(
+    model: type[C],
+    data: Mapping[str, Any] | Any,
+    *,
+    unseal: Callable[[str], str] | None = None,
+) -> C:
     """Build a command from a mapping or a dataclass-like input (a GraphQL input object),
-    or refuse with BAD_USER_INPUT naming each wrong field."""
+    or refuse with BAD_USER_INPUT naming each wrong field. With `unseal`, every `Id` field
+    is unsealed for the caller; an id that is not the caller's is NOT_FOUND."""
     raw = data if isinstance(data, Mapping) else vars(data)
     try:
-        return model.model_validate(dict(raw))
+        return model.model_validate(dict(raw), context={"unseal": unseal})
     except ValidationError as exc:
         raise HubError(Code.BAD_USER_INPUT, validation_message(exc)) from None
 
@@ -207,7 +228,7 @@ async def authorize_existing(
                 Code.FORBIDDEN,
                 f"your organisation may not {action} this {resource}",
             )
-    raise actor.deny(action, resource, Code.NOT_FOUND, f"no {resource} {row_id}")
+    raise actor.deny(action, resource, Code.NOT_FOUND, f"no such {resource}")
 
 
 async def authorize_new(

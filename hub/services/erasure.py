@@ -162,4 +162,4 @@ async def request_erasure(
             policy_version=actor.policies.resource_version("SexWorker"),
         )
     except UnknownSexWorker:
-        raise HubError(Code.NOT_FOUND, f"no sex worker {sex_worker_id}") from None
+        raise HubError(Code.NOT_FOUND, "no such sex worker") from None

@@ -103,7 +103,7 @@ async def set_certificate_status(
         await session.execute(select(Premises).where(col(Premises.id) == command.premises_id))
     ).scalar_one_or_none()
     if premises is None:
-        raise HubError(Code.NOT_FOUND, f"no premises {command.premises_id}")
+        raise HubError(Code.NOT_FOUND, "no such premises")
     existing = (
         await session.execute(
             select(col(Certificate.id)).where(col(Certificate.premises_id) == premises.id)

@@ -58,7 +58,7 @@ async def _premises(session: AsyncSession, premises_id: str, *, lock: bool = Fal
         stmt = stmt.with_for_update()
     found = (await session.execute(stmt)).scalar_one_or_none()
     if found is None:
-        raise HubError(Code.NOT_FOUND, f"no premises {premises_id}")
+        raise HubError(Code.NOT_FOUND, "no such premises")
     return found
 
 
@@ -73,7 +73,7 @@ def _window(premises: Premises, window: int) -> None:
 async def _sex_worker_exists(session: AsyncSession, sex_worker_id: str) -> None:
     stmt = select(col(SexWorker.id)).where(col(SexWorker.id) == sex_worker_id)
     if (await session.execute(stmt)).first() is None:
-        raise HubError(Code.NOT_FOUND, f"no sex worker {sex_worker_id}")
+        raise HubError(Code.NOT_FOUND, "no such sex worker")
 
 
 async def record_rental_agreement(
