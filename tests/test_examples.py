@@ -20,6 +20,8 @@ from typing import Any
 import httpx
 import pytest
 
+from hub.crypto import load_or_create_key
+from hub.ids import AudienceSeal, IdSealer
 from tests.conftest import BACKENDS, ROOT, Templates, require_backend
 from tests.kafka_broker import Broker, create_topics
 from tests.served import hub, hub_env, serving, wait_for
@@ -39,6 +41,19 @@ class Partner:
     secret: str
     policy_dir: Path
     key: str
+    org: str
+    other_org: str
+
+    def seal(self, org: str) -> AudienceSeal:
+        """Ids as organisation `org` holds them (the hub's key, read from its secret dir)."""
+        key = load_or_create_key(Path(self.env["HUB_SECRET_DIR"]) / "id-seal.key")
+        return IdSealer(key).for_audience(f"org:{org}")
+
+    def assert_sealed(self, held: str) -> None:
+        """`held` is a record id sealed for this partner, and for this partner only."""
+        raw = self.seal(self.org).unseal(held)
+        assert uuid.UUID(raw) and raw != held
+        assert self.seal(self.other_org).seal(raw) != held
 
 
 def _partner(url: str, tmp: Path, **extra: str) -> Partner:
@@ -59,8 +74,9 @@ def _partner(url: str, tmp: Path, **extra: str) -> Partner:
     env = hub_env(url, tmp / "secrets", HUB_POLICY_DIR=str(policy_dir), **extra)
     seeded = hub("demo", "--no-serve", env=env)
     assert seeded.returncode == 0, seeded.stderr
-    listed = hub("org", "list", "--kind", "police", env=env).stdout.splitlines()
+    listed = hub("org", "list", env=env).stdout.splitlines()
     org = next(line.split("\t")[0] for line in listed if "\tLokale Politie Antwerpen\t" in line)
+    other = next(line.split("\t")[0] for line in listed if "\tGhapro\t" in line)
     client_id = f"police-rms-{uuid.uuid4().hex[:6]}"
     added = hub(
         "client", "add", "--id", client_id, "--org", org, "--roles", "police_officer",
@@ -69,7 +85,7 @@ def _partner(url: str, tmp: Path, **extra: str) -> Partner:
     assert added.returncode == 0, added.stderr
     secret = re.search(r"client_secret=(\S+)", added.stdout)
     assert secret is not None
-    return Partner(env, client_id, secret.group(1), policy_dir, key)
+    return Partner(env, client_id, secret.group(1), policy_dir, key, org, other)
 
 
 def _example(partner: Partner, script: str, *args: str) -> list[str]:
@@ -217,6 +233,8 @@ def test_the_graphql_client_pages_through_shifts_and_follows_events(
     assert event["data"]["id"] == recorded["id"]
     assert event["data"]["premisesId"] == premises == recorded["premises"]["id"]
     assert event["data"]["personsChecked"] == 2
+    for held in (event["subject"], premises, shifts[0]["id"]):
+        partner.assert_sealed(held)
 
 
 @pytest.mark.kafka
@@ -280,3 +298,5 @@ def test_the_kafka_partner_sends_an_inspection_and_reads_it_back(
     assert [e["subject"] for e in followed] == [event["subject"]]
     mine = [e["node"] for e in inspections if e["node"]["id"] == event["subject"]]
     assert mine == [{"id": event["subject"], "outcome": "PV", "premises": {"id": premises}}]
+    for held in (event["subject"], premises):
+        partner.assert_sealed(held)
