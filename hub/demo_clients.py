@@ -8,6 +8,7 @@ from sqlalchemy import select
 from sqlmodel import col
 
 from hub.auth.clients import register_client
+from hub.auth.controllers import DataControllers
 from hub.db import Database
 from hub.demo import DemoData
 from hub.models import ApiClient, Organisation
@@ -102,8 +103,11 @@ DEMO_CLIENTS: tuple[DemoClient, ...] = (
 )  # fmt: skip
 
 
-async def ensure_demo_clients(db: Database, demo: DemoData) -> dict[str, str | None]:
-    """Register the demo clients that do not exist yet; return their new secrets (or None)."""
+async def ensure_demo_clients(
+    db: Database, demo: DemoData, controllers: DataControllers | None = None
+) -> dict[str, str | None]:
+    """Register the demo clients that do not exist yet; return their new secrets (or None).
+    `controllers`: the data controllers of the policy directory in use (default ./policies)."""
     secrets: dict[str, str | None] = {}
     async with db.session() as session:
         self_org = (
@@ -133,5 +137,6 @@ async def ensure_demo_clients(db: Database, demo: DemoData) -> dict[str, str | N
                 roles=list(c.roles),
                 purposes=list(c.purposes),
                 sex_worker_id=demo.sex_worker_ids[0] if c.sex_worker else None,
+                controllers=controllers,
             )
     return secrets

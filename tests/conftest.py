@@ -368,3 +368,72 @@ query($first: Int, $after: String) {
   }
 }
 """
+
+
+# --- the run's summary: which backends ran, and why tests were skipped -----------------
+
+# A test ran on a backend when it used it: SQLite or PostgreSQL by its `backend` parameter,
+# the Kafka broker through the kafka_broker fixture (or the `kafka` marker), the OIDC peer
+# and the browser when its module drives them (tests/peers/oidc.py, playwright).
+SUMMARY_BACKENDS = ("SQLite", "PostgreSQL", "Kafka broker", "OIDC peer", "browser")
+_USED: dict[str, set[str]] = {}
+
+
+def _backends_of(item: pytest.Item) -> set[str]:
+    used = set()
+    callspec = getattr(item, "callspec", None)
+    values = {str(v) for v in callspec.params.values()} if callspec is not None else set()
+    if "sqlite" in values:
+        used.add("SQLite")
+    if "postgresql" in values:
+        used.add("PostgreSQL")
+    if "kafka_broker" in getattr(item, "fixturenames", ()) or item.get_closest_marker("kafka"):
+        used.add("Kafka broker")
+    module = getattr(item, "module", None)
+    sources = (
+        {getattr(v, "__module__", "") or "" for v in vars(module).values()} if module else set()
+    )
+    if "tests.peers.oidc" in sources:
+        used.add("OIDC peer")
+    if any(s.startswith("playwright") for s in sources):
+        used.add("browser")
+    return used
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    _USED.update({item.nodeid: _backends_of(item) for item in items})
+
+
+def _skip_reason(report: pytest.TestReport) -> str:
+    longrepr = report.longrepr
+    reason = longrepr[2] if isinstance(longrepr, tuple) else str(longrepr)
+    return reason.removeprefix("Skipped: ")
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    stats = terminalreporter.stats
+    ran: dict[str, int] = dict.fromkeys(SUMMARY_BACKENDS, 0)
+    skipped: dict[str, int] = dict.fromkeys(SUMMARY_BACKENDS, 0)
+    for outcome in ("passed", "failed"):
+        for report in stats.get(outcome, []):
+            if getattr(report, "when", "call") == "call":
+                for backend in _USED.get(report.nodeid, ()):
+                    ran[backend] += 1
+    reasons: dict[str, int] = {}
+    for report in stats.get("skipped", []):
+        reason = _skip_reason(report)
+        reasons[reason] = reasons.get(reason, 0) + 1
+        for backend in _USED.get(report.nodeid, ()):
+            skipped[backend] += 1
+    if not any(ran.values()) and not reasons:
+        return
+    terminalreporter.section("backends")
+    for backend in SUMMARY_BACKENDS:
+        line = f"{backend}: {ran[backend]} test{'' if ran[backend] == 1 else 's'} ran"
+        if skipped[backend]:
+            line += f", {skipped[backend]} skipped"
+        terminalreporter.line(line)
+    if reasons:
+        terminalreporter.section("skipped, by reason")
+        for reason, n in sorted(reasons.items(), key=lambda r: (-r[1], r[0])):
+            terminalreporter.line(f"{n:5d}  {reason}")

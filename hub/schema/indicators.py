@@ -28,15 +28,20 @@ K = TypeVar("K")
 
 @strawberry.type(description="One count: null and suppressed when it could identify people.")
 class Cell:
-    value: int | None
-    suppressed: bool
+    value: int | None = strawberry.field(description="The count; null when suppressed.")
+    suppressed: bool = strawberry.field(
+        description="Whether the count is withheld because it could identify people."
+    )
 
 
 @strawberry.type(description="One count of a table, by its key.")
 class Row(Generic[K]):
-    key: K
-    value: int | None
-    suppressed: bool
+    key: K = strawberry.field(description="What is counted (a branch, a kind, ...).")
+    value: int | None = strawberry.field(description="The count; null when suppressed.")
+    suppressed: bool = strawberry.field(
+        description="Whether the count is withheld because it could identify people, or give "
+        "a withheld count away."
+    )
 
 
 @strawberry.type(
@@ -45,16 +50,22 @@ class Row(Generic[K]):
     "would give them away."
 )
 class Table(Generic[K]):
-    rows: list[Row[K]]
-    total: Cell
-    min_cell: int
+    rows: list[Row[K]] = strawberry.field(
+        description="One count per key, every key of the vocabulary, in its order."
+    )
+    total: Cell = strawberry.field(
+        description="The total of the rows (suppressed too where it would give a cell away)."
+    )
+    min_cell: int = strawberry.field(
+        description="The threshold: every count under it is suppressed."
+    )
 
 
 @strawberry.type(description="The action plan's indicators of one city for one quarter.")
 class IndicatorReport:
-    city: str
-    from_: date = strawberry.field(name="from")
-    to: date
+    city: str = strawberry.field(description="The city counted.")
+    from_: date = strawberry.field(name="from", description="The quarter's first day.")
+    to: date = strawberry.field(description="The quarter's last day.")
     quarter: str = strawberry.field(description="e.g. 2026-Q4")
     sex_workers_reached: Table[Branch] | None = strawberry.field(
         description="Distinct NGO client references per branch; the total counts each "
@@ -114,9 +125,12 @@ class IndicatorsQuery:
     async def indicators(
         self,
         info: Info,
-        city: str,
-        from_: Annotated[date, strawberry.argument(name="from")],
-        to: date,
+        city: Annotated[str, strawberry.argument(description="The city, e.g. Antwerpen.")],
+        from_: Annotated[
+            date,
+            strawberry.argument(name="from", description="The first day of a calendar quarter."),
+        ],
+        to: Annotated[date, strawberry.argument(description="The last day of the same quarter.")],
     ) -> IndicatorReport:
         ctx: Context = info.context
         wanted = selected(info) & frozenset(ind.INDICATORS)

@@ -80,9 +80,25 @@ from hub.services.base import command
 
 log = logging.getLogger("hub.graphql")
 ID = strawberry.ID
+# The arguments of every list, described once.
+First = Annotated[
+    int | None,
+    strawberry.argument(
+        description="At most this many records (default 50; at most the page cap, "
+        "HUB_PAGE_CAP, 100 unless configured)."
+    ),
+]
+After = Annotated[
+    str | None,
+    strawberry.argument(description="The `endCursor` of the page before, to continue after it."),
+]
 
 
-@strawberry.type
+@strawberry.type(
+    description="What a caller may read, each answer under the policy for the caller's "
+    "role and the request's purpose. Records the policy does not reach are "
+    "absent; fields it withholds are null and named in `extensions.withheld`."
+)
 class Query(PolicyQuery, IndicatorsQuery):
     @strawberry.field(description="The caller, as its token says. Needs no purpose.")
     def me(self, info: Info) -> Principal:
@@ -97,7 +113,7 @@ class Query(PolicyQuery, IndicatorsQuery):
             sex_worker_id=ID(info.context.seal.seal(p.sex_worker_id)) if p.sex_worker_id else None,
         )
 
-    @strawberry.field
+    @strawberry.field(description="The partner organisations the caller may see, by name.")
     async def organisations(self, info: Info) -> list[Organisation]:
         ctx: Context = info.context
         grant = ctx.actor.require_grant("Organisation", "read")
@@ -111,13 +127,15 @@ class Query(PolicyQuery, IndicatorsQuery):
         )
         return [n for _r, n in pairs]
 
-    @strawberry.field
+    @strawberry.field(description="Premises (panden), by id.")
     async def premises(
         self,
         info: Info,
-        city: str | None = None,
-        first: int | None = None,
-        after: str | None = None,
+        city: Annotated[
+            str | None, strawberry.argument(description="Only premises in this city.")
+        ] = None,
+        first: First = None,
+        after: After = None,
     ) -> Connection[Premises]:
         return connection(
             *await fetch_page(
@@ -130,15 +148,26 @@ class Query(PolicyQuery, IndicatorsQuery):
             )
         )
 
-    @strawberry.field
+    @strawberry.field(description="Shift registrations (pandkalender), earliest first.")
     async def shifts(
         self,
         info: Info,
-        premises_id: ID | None = None,
-        from_: Annotated[datetime | None, strawberry.argument(name="from")] = None,
-        to: datetime | None = None,
-        first: int | None = None,
-        after: str | None = None,
+        premises_id: Annotated[
+            ID | None,
+            strawberry.argument(
+                description="Only shifts at these premises (the id you hold for them)."
+            ),
+        ] = None,
+        from_: Annotated[
+            datetime | None,
+            strawberry.argument(name="from", description="Only shifts that end after this moment."),
+        ] = None,
+        to: Annotated[
+            datetime | None,
+            strawberry.argument(description="Only shifts that start before this moment."),
+        ] = None,
+        first: First = None,
+        after: After = None,
     ) -> Connection[Shift]:
         return connection(
             *await fetch_page(
@@ -151,13 +180,18 @@ class Query(PolicyQuery, IndicatorsQuery):
             )
         )
 
-    @strawberry.field
+    @strawberry.field(description="Rental agreements of windows, by premises.")
     async def rental_agreements(
         self,
         info: Info,
-        premises_id: ID | None = None,
-        first: int | None = None,
-        after: str | None = None,
+        premises_id: Annotated[
+            ID | None,
+            strawberry.argument(
+                description="Only agreements at these premises (the id you hold for them)."
+            ),
+        ] = None,
+        first: First = None,
+        after: After = None,
     ) -> Connection[RentalAgreement]:
         return connection(
             *await fetch_page(
@@ -170,22 +204,41 @@ class Query(PolicyQuery, IndicatorsQuery):
             )
         )
 
-    @strawberry.field
-    async def sex_worker(self, info: Info, id: ID) -> SexWorker | None:
+    @strawberry.field(
+        description="One sex worker's record, by the id you hold for it; null if the policy "
+        "does not reach it."
+    )
+    async def sex_worker(
+        self,
+        info: Info,
+        id: Annotated[
+            ID,
+            strawberry.argument(description="The worker's id, as your organisation received it."),
+        ],
+    ) -> SexWorker | None:
         ctx: Context = info.context
         ctx.actor.require_grant("SexWorker", "read")
         return await node_loader(ctx, SEX_WORKER, "id", selected(info)).load(ctx.unseal(id))  # type: ignore[no-any-return]
 
-    @strawberry.field
+    @strawberry.field(description="Police checks (controles), newest first.")
     async def inspections(
         self,
         info: Info,
-        city: str | None = None,
-        branch: Branch | None = None,
-        from_: Annotated[datetime | None, strawberry.argument(name="from")] = None,
-        to: datetime | None = None,
-        first: int | None = None,
-        after: str | None = None,
+        city: Annotated[
+            str | None, strawberry.argument(description="Only checks in this city.")
+        ] = None,
+        branch: Annotated[
+            Branch | None, strawberry.argument(description="Only checks of this branch.")
+        ] = None,
+        from_: Annotated[
+            datetime | None,
+            strawberry.argument(name="from", description="Only checks at or after this moment."),
+        ] = None,
+        to: Annotated[
+            datetime | None, strawberry.argument(description="Only checks before this moment.")
+        ] = None,
+        first: First = None,
+        after: After = None,
     ) -> Connection[Inspection]:
         return connection(
             *await fetch_page(
@@ -198,14 +251,18 @@ class Query(PolicyQuery, IndicatorsQuery):
             )
         )
 
-    @strawberry.field
+    @strawberry.field(description="Administrative measures (bestuurlijke maatregelen).")
     async def measures(
         self,
         info: Info,
-        city: str | None = None,
-        status: MeasureStatus | None = None,
-        first: int | None = None,
-        after: str | None = None,
+        city: Annotated[
+            str | None, strawberry.argument(description="Only measures of this city.")
+        ] = None,
+        status: Annotated[
+            MeasureStatus | None, strawberry.argument(description="Only measures at this step.")
+        ] = None,
+        first: First = None,
+        after: After = None,
     ) -> Connection[Measure]:
         return connection(
             *await fetch_page(
@@ -218,13 +275,18 @@ class Query(PolicyQuery, IndicatorsQuery):
             )
         )
 
-    @strawberry.field
+    @strawberry.field(
+        description="Reports (meldingen): the worker's own, or those shared with the caller's "
+        "organisation."
+    )
     async def reports(
         self,
         info: Info,
-        status: ReportStatus | None = None,
-        first: int | None = None,
-        after: str | None = None,
+        status: Annotated[
+            ReportStatus | None, strawberry.argument(description="Only reports with this status.")
+        ] = None,
+        first: First = None,
+        after: After = None,
     ) -> Connection[Report]:
         return connection(
             *await fetch_page(
@@ -237,9 +299,16 @@ class Query(PolicyQuery, IndicatorsQuery):
             )
         )
 
-    @strawberry.field
+    @strawberry.field(description="Warnings (waarschuwingen) for the caller, newest first.")
     async def alerts(
-        self, info: Info, city: str | None = None, active_only: bool = True
+        self,
+        info: Info,
+        city: Annotated[
+            str | None, strawberry.argument(description="Only warnings for this city.")
+        ] = None,
+        active_only: Annotated[
+            bool, strawberry.argument(description="Leave out expired warnings (the default).")
+        ] = True,
     ) -> list[Alert]:
         ctx: Context = info.context
         grant = ctx.actor.require_grant("Alert", "read")
@@ -254,14 +323,21 @@ class Query(PolicyQuery, IndicatorsQuery):
         )
         return [node for _row, node in pairs]
 
-    @strawberry.field
+    @strawberry.field(
+        description="The caller's NGO's own care contacts (never another organisation's)."
+    )
     async def care_contacts(
         self,
         info: Info,
-        from_: Annotated[date | None, strawberry.argument(name="from")] = None,
-        to: date | None = None,
-        first: int | None = None,
-        after: str | None = None,
+        from_: Annotated[
+            date | None,
+            strawberry.argument(name="from", description="Only contacts on or after this day."),
+        ] = None,
+        to: Annotated[
+            date | None, strawberry.argument(description="Only contacts on or before this day.")
+        ] = None,
+        first: First = None,
+        after: After = None,
     ) -> Connection[CareContact]:
         return connection(
             *await fetch_page(
@@ -292,10 +368,20 @@ class Query(PolicyQuery, IndicatorsQuery):
     async def access_log(
         self,
         info: Info,
-        first: int | None = None,
-        after: str | None = None,
-        subject_id: ID | None = None,
-        organisation_id: ID | None = None,
+        first: First = None,
+        after: After = None,
+        subject_id: Annotated[
+            ID | None,
+            strawberry.argument(
+                description="Only entries about this sex worker (the id you hold for the worker)."
+            ),
+        ] = None,
+        organisation_id: Annotated[
+            ID | None,
+            strawberry.argument(
+                description="Only entries of this organisation's callers (the id you hold for it)."
+            ),
+        ] = None,
     ) -> Connection[AccessLogEntry]:
         return connection(
             *await fetch_page(
@@ -316,7 +402,7 @@ class Query(PolicyQuery, IndicatorsQuery):
         "why. Newest first."
     )
     async def my_access_log(
-        self, info: Info, first: int | None = None, after: str | None = None
+        self, info: Info, first: First = None, after: After = None
     ) -> Connection[AccessLogEntry]:
         ctx: Context = info.context
         me = ctx.actor.principal.sex_worker_id
@@ -337,7 +423,7 @@ class Query(PolicyQuery, IndicatorsQuery):
 
     @strawberry.field(description="Referrals from or to the caller's NGO.")
     async def referrals(
-        self, info: Info, first: int | None = None, after: str | None = None
+        self, info: Info, first: First = None, after: After = None
     ) -> Connection[Referral]:
         return connection(
             *await fetch_page(
@@ -346,11 +432,22 @@ class Query(PolicyQuery, IndicatorsQuery):
         )
 
 
-@strawberry.type
+@strawberry.type(
+    description="What a caller may change, each change allowed by the policy for the "
+    "caller's role and the request's purpose, applied in one transaction with "
+    "its event, and written to the access log."
+)
 class Mutation(PolicyMutation):
     @strawberry.mutation(description="Police, at identity validation.")
     async def register_sex_worker(
-        self, info: Info, input: inputs.RegisterSexWorkerInput
+        self,
+        info: Info,
+        input: Annotated[
+            inputs.RegisterSexWorkerInput,
+            strawberry.argument(
+                description="The worker's working name and identity, as validated."
+            ),
+        ],
     ) -> SexWorker:
         row = await run(
             info,
@@ -362,7 +459,12 @@ class Mutation(PolicyMutation):
 
     @strawberry.mutation(description="Operator, for its own premises.")
     async def record_rental_agreement(
-        self, info: Info, input: inputs.RentalAgreementInput
+        self,
+        info: Info,
+        input: Annotated[
+            inputs.RentalAgreementInput,
+            strawberry.argument(description="The premises, window, tenant and period."),
+        ],
     ) -> RentalAgreement:
         row = await run(
             info,
@@ -372,12 +474,25 @@ class Mutation(PolicyMutation):
         return await read_back(info, RENTAL_AGREEMENT, row.id, "record")  # type: ignore[no-any-return]
 
     @strawberry.mutation(description="The worker whose rental it is.")
-    async def confirm_rental_agreement(self, info: Info, id: ID) -> RentalAgreement:
+    async def confirm_rental_agreement(
+        self,
+        info: Info,
+        id: Annotated[
+            ID, strawberry.argument(description="The agreement, by the id you hold for it.")
+        ],
+    ) -> RentalAgreement:
         row = await run(info, shifts.confirm_rental_agreement, agreement_id=info.context.unseal(id))
         return await read_back(info, RENTAL_AGREEMENT, row.id, "confirm")  # type: ignore[no-any-return]
 
     @strawberry.mutation(description="Operator, for its own premises.")
-    async def register_shift(self, info: Info, input: inputs.ShiftInput) -> Shift:
+    async def register_shift(
+        self,
+        info: Info,
+        input: Annotated[
+            inputs.ShiftInput,
+            strawberry.argument(description="The premises, window, worker and period."),
+        ],
+    ) -> Shift:
         row = await run(
             info,
             shifts.register_shift,
@@ -385,13 +500,27 @@ class Mutation(PolicyMutation):
         )
         return await read_back(info, SHIFT, row.id, "register")  # type: ignore[no-any-return]
 
-    @strawberry.mutation
-    async def cancel_shift(self, info: Info, id: ID) -> Shift:
+    @strawberry.mutation(
+        description="Operator, for its own premises, or the worker whose shift it is."
+    )
+    async def cancel_shift(
+        self,
+        info: Info,
+        id: Annotated[ID, strawberry.argument(description="The shift, by the id you hold for it.")],
+    ) -> Shift:
         row = await run(info, shifts.cancel_shift, shift_id=info.context.unseal(id))
         return await read_back(info, SHIFT, row.id, "cancel")  # type: ignore[no-any-return]
 
     @strawberry.mutation(description="Police, on site.")
-    async def validate_shift(self, info: Info, id: ID, input: inputs.ValidationInput) -> Shift:
+    async def validate_shift(
+        self,
+        info: Info,
+        id: Annotated[ID, strawberry.argument(description="The shift, by the id you hold for it.")],
+        input: Annotated[
+            inputs.ValidationInput,
+            strawberry.argument(description="What the police established on site."),
+        ],
+    ) -> Shift:
         row = await run(
             info,
             shifts.validate_shift,
@@ -401,7 +530,14 @@ class Mutation(PolicyMutation):
         return await read_back(info, SHIFT, row.id, "validate")  # type: ignore[no-any-return]
 
     @strawberry.mutation(description="Police.")
-    async def record_inspection(self, info: Info, input: inputs.InspectionInput) -> Inspection:
+    async def record_inspection(
+        self,
+        info: Info,
+        input: Annotated[
+            inputs.InspectionInput,
+            strawberry.argument(description="The check: branch, time, counts, outcome."),
+        ],
+    ) -> Inspection:
         row = await run(
             info,
             inspections.record_inspection,
@@ -413,10 +549,22 @@ class Mutation(PolicyMutation):
     async def set_certificate_status(
         self,
         info: Info,
-        premises_id: ID,
-        status: CertificateStatus,
-        reason: str,
-        valid_until: date | None = None,
+        premises_id: Annotated[
+            ID,
+            strawberry.argument(
+                description="The premises whose certificate it is (the id you hold for them)."
+            ),
+        ],
+        status: Annotated[CertificateStatus, strawberry.argument(description="The new status.")],
+        reason: Annotated[
+            str,
+            strawberry.argument(
+                description="The decision's reason or reference (kept with the certificate)."
+            ),
+        ],
+        valid_until: Annotated[
+            date | None, strawberry.argument(description="The last day it is valid, when granting.")
+        ] = None,
     ) -> Certificate:
         args = {
             "premises_id": premises_id,  # unsealed by the command
@@ -432,7 +580,14 @@ class Mutation(PolicyMutation):
         return await read_back(info, CERTIFICATE, row.id, "set_status")  # type: ignore[no-any-return]
 
     @strawberry.mutation(description="City administrative enforcement.")
-    async def open_measure(self, info: Info, input: inputs.MeasureInput) -> Measure:
+    async def open_measure(
+        self,
+        info: Info,
+        input: Annotated[
+            inputs.MeasureInput,
+            strawberry.argument(description="The kind, target, premises and amount."),
+        ],
+    ) -> Measure:
         row = await run(
             info,
             measures.open_measure,
@@ -440,9 +595,20 @@ class Mutation(PolicyMutation):
         )
         return await read_back(info, MEASURE, row.id, "open")  # type: ignore[no-any-return]
 
-    @strawberry.mutation
+    @strawberry.mutation(
+        description="City administrative enforcement: the next step of a measure (opened, "
+        "hearing, decided, appealed, executed)."
+    )
     async def advance_measure(
-        self, info: Info, id: ID, status: MeasureStatus, note: str | None = None
+        self,
+        info: Info,
+        id: Annotated[
+            ID, strawberry.argument(description="The measure, by the id you hold for it.")
+        ],
+        status: Annotated[MeasureStatus, strawberry.argument(description="The step to move to.")],
+        note: Annotated[
+            str | None, strawberry.argument(description="What the city notes with the step.")
+        ] = None,
     ) -> Measure:
         row = await run(
             info,
@@ -457,7 +623,16 @@ class Mutation(PolicyMutation):
         return await read_back(info, MEASURE, row.id, "advance")  # type: ignore[no-any-return]
 
     @strawberry.mutation(description="A sex worker, anonymously if the worker wishes.")
-    async def file_report(self, info: Info, input: inputs.ReportInput) -> Report:
+    async def file_report(
+        self,
+        info: Info,
+        input: Annotated[
+            inputs.ReportInput,
+            strawberry.argument(
+                description="The category, text, and the organisations to share it with."
+            ),
+        ],
+    ) -> Report:
         row = await run(
             info,
             reports.file_report,
@@ -465,8 +640,15 @@ class Mutation(PolicyMutation):
         )
         return await read_back(info, REPORT, row.id, "file")  # type: ignore[no-any-return]
 
-    @strawberry.mutation
-    async def reply_to_report(self, info: Info, id: ID, text: str) -> Report:
+    @strawberry.mutation(description="An organisation the report was shared with, or its author.")
+    async def reply_to_report(
+        self,
+        info: Info,
+        id: Annotated[
+            ID, strawberry.argument(description="The report, by the id you hold for it.")
+        ],
+        text: Annotated[str, strawberry.argument(description="The answer's text.")],
+    ) -> Report:
         row = await run(
             info,
             reports.reply_to_report,
@@ -476,7 +658,14 @@ class Mutation(PolicyMutation):
         return await read_back(info, REPORT, row.id, "reply")  # type: ignore[no-any-return]
 
     @strawberry.mutation(description="Police or NGO.")
-    async def issue_alert(self, info: Info, input: inputs.AlertInput) -> Alert:
+    async def issue_alert(
+        self,
+        info: Info,
+        input: Annotated[
+            inputs.AlertInput,
+            strawberry.argument(description="The audience, severity, texts and expiry."),
+        ],
+    ) -> Alert:
         row = await run(
             info,
             reports.issue_alert,
@@ -485,7 +674,14 @@ class Mutation(PolicyMutation):
         return await read_back(info, ALERT, row.id, "issue")  # type: ignore[no-any-return]
 
     @strawberry.mutation(description="NGO.")
-    async def record_care_contact(self, info: Info, input: inputs.CareContactInput) -> CareContact:
+    async def record_care_contact(
+        self,
+        info: Info,
+        input: Annotated[
+            inputs.CareContactInput,
+            strawberry.argument(description="The contact, in the minimum format."),
+        ],
+    ) -> CareContact:
         row = await run(
             info,
             care.record_care_contact,
@@ -494,7 +690,16 @@ class Mutation(PolicyMutation):
         return await read_back(info, CARE_CONTACT, row.id, "record")  # type: ignore[no-any-return]
 
     @strawberry.mutation(description="NGO, with the client's consent.")
-    async def refer_client(self, info: Info, input: inputs.ReferralInput) -> Referral:
+    async def refer_client(
+        self,
+        info: Info,
+        input: Annotated[
+            inputs.ReferralInput,
+            strawberry.argument(
+                description="The organisation referred to, the client reference and the reason."
+            ),
+        ],
+    ) -> Referral:
         row = await run(
             info,
             care.refer_client,
@@ -507,7 +712,13 @@ class Mutation(PolicyMutation):
         "worker, or a privacy officer on the worker's request. True if erased now, false if "
         "already."
     )
-    async def erase_identity(self, info: Info, sex_worker_id: ID) -> bool:
+    async def erase_identity(
+        self,
+        info: Info,
+        sex_worker_id: Annotated[
+            ID, strawberry.argument(description="The worker, by the id you hold for the worker.")
+        ],
+    ) -> bool:
         ctx: Context = info.context
         return await erasure.request_erasure(
             db=ctx.hub.db,
@@ -517,7 +728,14 @@ class Mutation(PolicyMutation):
         )
 
     @strawberry.mutation(description="A sex worker, to an organisation, for one purpose.")
-    async def grant_consent(self, info: Info, input: inputs.ConsentInput) -> Consent:
+    async def grant_consent(
+        self,
+        info: Info,
+        input: Annotated[
+            inputs.ConsentInput,
+            strawberry.argument(description="The organisation, purpose and scope."),
+        ],
+    ) -> Consent:
         row = await run(
             info,
             consent.grant_consent,
@@ -526,7 +744,13 @@ class Mutation(PolicyMutation):
         return await read_back(info, CONSENT, row.id, "grant")  # type: ignore[no-any-return]
 
     @strawberry.mutation(description="Takes effect on the very next request and event.")
-    async def revoke_consent(self, info: Info, id: ID) -> Consent:
+    async def revoke_consent(
+        self,
+        info: Info,
+        id: Annotated[
+            ID, strawberry.argument(description="The consent, by the id you hold for it.")
+        ],
+    ) -> Consent:
         row = await run(info, consent.revoke_consent, consent_id=info.context.unseal(id))
         return await read_back(info, CONSENT, row.id, "revoke")  # type: ignore[no-any-return]
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncGenerator
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
 import strawberry
 from strawberry.scalars import JSON
@@ -28,14 +28,25 @@ MAX_SUBSCRIPTIONS = 10
 
 @strawberry.type(description="A domain event (CloudEvents 1.0), projected for the subscriber.")
 class HubEvent:
-    id: strawberry.ID
-    type: str
-    source: str
-    subject: str
-    time: datetime
-    purpose: str | None
-    policy_version: str | None
-    data: JSON
+    id: strawberry.ID = strawberry.field(
+        description="The event's id: de-duplicate on it (delivery is at least once)."
+    )
+    type: str = strawberry.field(
+        description="`be.hub.<resource>.<verb>.v1`; docs/events.md lists them."
+    )
+    source: str = strawberry.field(description="`urn:be:hub`.")
+    subject: str = strawberry.field(
+        description="The id of the record the event is about, sealed for your organisation."
+    )
+    time: datetime = strawberry.field(description="When the change was committed.")
+    purpose: str | None = strawberry.field(description="The purpose the change was made for.")
+    policy_version: str | None = strawberry.field(
+        description="The version of the resource's policy in force when it was made."
+    )
+    data: JSON = strawberry.field(
+        description="The record after the change, projected through your policy: withheld "
+        "fields are absent, ids sealed for your organisation."
+    )
 
 
 def _begin(ctx: Context) -> str:
@@ -65,11 +76,22 @@ async def _audit(ctx: Context, event: dict[str, Any], fields: list[str]) -> None
     await ctx.flush_audit("subscription")
 
 
-@strawberry.type
+@strawberry.type(
+    description="Live events over graphql-transport-ws. The connection authenticates in "
+    '`connection_init` (`{"authorization": "Bearer …", "purpose": "…"}`) '
+    "before anything runs; at most 10 subscriptions per connection."
+)
 class Subscription:
     @strawberry.subscription(description="Domain events, projected through your policy.")
     async def events(
-        self, info: Info, types: list[str] | None = None
+        self,
+        info: Info,
+        types: Annotated[
+            list[str] | None,
+            strawberry.argument(
+                description="Only these event types (default: every type you may see)."
+            ),
+        ] = None,
     ) -> AsyncGenerator[HubEvent, None]:
         ctx: Context = info.context
         unknown = sorted(set(types or []) - set(EVENT_TYPES))
@@ -104,7 +126,13 @@ class Subscription:
             ctx.active_subscriptions -= 1
 
     @strawberry.subscription(description="Warnings as they are issued, as your policy shows them.")
-    async def alerts(self, info: Info, city: str | None = None) -> AsyncGenerator[Alert, None]:
+    async def alerts(
+        self,
+        info: Info,
+        city: Annotated[
+            str | None, strawberry.argument(description="Only warnings for this city.")
+        ] = None,
+    ) -> AsyncGenerator[Alert, None]:
         ctx: Context = info.context
         _begin(ctx)
         assert ctx.hub.events is not None

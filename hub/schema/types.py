@@ -11,7 +11,7 @@ from __future__ import annotations
 import base64
 from collections.abc import Callable
 from datetime import date, datetime
-from typing import Any, Generic, TypeVar
+from typing import Annotated, Any, Generic, TypeVar
 
 import strawberry
 from sqlalchemy import select
@@ -61,23 +61,39 @@ from hub.schema.enums import (
 
 T = TypeVar("T")
 
+SEALED_ID = (
+    "The record's id, sealed for you (your organisation; a worker acting for themself: the "
+    "worker): another organisation holds a different id for the same record."
+)
 
-@strawberry.type
+
+@strawberry.type(description="Where a page of a list ends, and whether another follows.")
 class PageInfo:
-    has_next_page: bool
-    end_cursor: str | None
+    has_next_page: bool = strawberry.field(description="Whether a further page follows this one.")
+    end_cursor: str | None = strawberry.field(
+        description="The cursor of this page's last edge: pass it as `after` for the next "
+        "page. Null on an empty page."
+    )
 
 
-@strawberry.type
+@strawberry.type(description="One record of a page, with the cursor that points after it.")
 class Edge(Generic[T]):
-    cursor: str
-    node: T
+    cursor: str = strawberry.field(
+        description="An opaque position: pass it as `after` to continue after this record."
+    )
+    node: T = strawberry.field(description="The record.")
 
 
-@strawberry.type
+@strawberry.type(
+    description="One page of a list (Relay connection), capped at the hub's page size."
+)
 class Connection(Generic[T]):
-    edges: list[Edge[T]]
-    page_info: PageInfo
+    edges: list[Edge[T]] = strawberry.field(
+        description="The records of this page, in the list's order."
+    )
+    page_info: PageInfo = strawberry.field(
+        description="Whether another page follows, and the cursor to ask for it."
+    )
 
 
 def connection(page: list[tuple[str, Any]], has_next: bool) -> Any:
@@ -90,13 +106,25 @@ def connection(page: list[tuple[str, Any]], has_next: bool) -> Any:
 
 @strawberry.type(description="The caller, as its access token says.")
 class Principal:
-    subject: str
-    organisation_id: strawberry.ID
-    organisation_kind: str
-    city: str | None
-    roles: list[str]
-    purposes: list[str]
-    sex_worker_id: strawberry.ID | None
+    subject: str = strawberry.field(
+        description="The token's subject: the client or person it was issued to."
+    )
+    organisation_id: strawberry.ID = strawberry.field(
+        description="Your organisation's id, sealed for your organisation."
+    )
+    organisation_kind: str = strawberry.field(
+        description="Your organisation's kind: city, police, judiciary, ngo, union or operator."
+    )
+    city: str | None = strawberry.field(
+        description="The city your organisation works in, if it is bound to one."
+    )
+    roles: list[str] = strawberry.field(description="The roles your token holds.")
+    purposes: list[str] = strawberry.field(
+        description="The purposes your token allows; each request states one (Hub-Purpose header)."
+    )
+    sex_worker_id: strawberry.ID | None = strawberry.field(
+        description="For a sex worker's own client: the worker's record id. Null otherwise."
+    )
 
 
 # --- builders ---------------------------------------------------------------------------
@@ -186,12 +214,19 @@ def list_loader(ctx: ReadContext, name: str, model: Any, key_column: str, order:
 # --- types ------------------------------------------------------------------------------
 
 
-@strawberry.type
+@strawberry.type(
+    description="A partner organisation: a city service, police zone, "
+    "judiciary, NGO, union or operator."
+)
 class Organisation:
-    id: strawberry.ID
-    name: str | None = None
-    kind: OrganisationKind | None = None
-    city: str | None = None
+    id: strawberry.ID = strawberry.field(description=SEALED_ID)
+    name: str | None = strawberry.field(default=None, description="The registered name.")
+    kind: OrganisationKind | None = strawberry.field(
+        default=None, description="What kind of organisation it is."
+    )
+    city: str | None = strawberry.field(
+        default=None, description="The city it works in, if it is bound to one."
+    )
 
 
 @strawberry.type(
@@ -199,22 +234,46 @@ class Organisation:
     "show it generalised (nationality and age band) or masked (initials, last characters)."
 )
 class SexWorkerIdentity:
-    legal_name: str | None
-    birth_date: date | None
-    nationality: str | None
-    document_number: str | None
-    age_band: str | None
+    legal_name: str | None = strawberry.field(
+        description="The legal name (or its initials, where the policy masks it)."
+    )
+    birth_date: date | None = strawberry.field(description="The date of birth.")
+    nationality: str | None = strawberry.field(
+        description="The nationality, ISO 3166-1 alpha-2 (e.g. BE)."
+    )
+    document_number: str | None = strawberry.field(
+        description="The identity document's number (or its last characters, where the policy "
+        "masks it)."
+    )
+    age_band: str | None = strawberry.field(
+        description="The age band on the day of the request (e.g. 25-34), for views that may "
+        "not see the birth date."
+    )
 
 
 @strawberry.type(description="A sex worker (sekswerker).")
 class SexWorker:
-    id: strawberry.ID
-    working_name: str | None = None
-    identity: SexWorkerIdentity | None = None
-    adult_verified: bool | None = None
-    languages: list[str] | None = None
-    city: str | None = None
-    created_at: datetime | None = None
+    id: strawberry.ID = strawberry.field(description=SEALED_ID)
+    working_name: str | None = strawberry.field(
+        default=None, description="The name the worker works under (werknaam)."
+    )
+    identity: SexWorkerIdentity | None = strawberry.field(
+        default=None,
+        description="The legal identity; shown only to whom the policy allows it, for a "
+        "validation or a named case.",
+    )
+    adult_verified: bool | None = strawberry.field(
+        default=None, description="Whether the police verified on site that the worker is an adult."
+    )
+    languages: list[str] | None = strawberry.field(
+        default=None, description="Languages the worker speaks, as the worker gave them."
+    )
+    city: str | None = strawberry.field(
+        default=None, description="The city the worker is registered in."
+    )
+    created_at: datetime | None = strawberry.field(
+        default=None, description="When the record was made."
+    )
 
 
 def _identity(
@@ -263,36 +322,56 @@ def _identity(
 
 @strawberry.type(description="A suitability certificate (geschiktheidsverklaring).")
 class Certificate:
-    id: strawberry.ID
-    status: CertificateStatus | None = None
-    valid_from: date | None = None
-    valid_until: date | None = None
-    decision: str | None = None
-    decided_at: datetime | None = None
+    id: strawberry.ID = strawberry.field(description=SEALED_ID)
+    status: CertificateStatus | None = strawberry.field(
+        default=None, description="Granted, suspended, revoked or expired."
+    )
+    valid_from: date | None = strawberry.field(
+        default=None, description="The first day it is valid."
+    )
+    valid_until: date | None = strawberry.field(
+        default=None, description="The last day it is valid, if it has an end."
+    )
+    decision: str | None = strawberry.field(
+        default=None, description="The reference or summary of the city's decision."
+    )
+    decided_at: datetime | None = strawberry.field(
+        default=None, description="When the city decided its current status."
+    )
     premises_id: strawberry.Private[str | None] = None
 
-    @strawberry.field
+    @strawberry.field(description="The premises it is for.")
     async def premises(self, info: Info) -> Premises | None:
         return await related(info, "Certificate", PREMISES, self.premises_id)
 
 
 @strawberry.type(description="Premises (pand): window premises, club, salon...")
 class Premises:
-    id: strawberry.ID
-    address: str | None = None
-    city: str | None = None
-    zone: str | None = None
-    kind: PremisesKind | None = None
-    windows: int | None = None
+    id: strawberry.ID = strawberry.field(description=SEALED_ID)
+    address: str | None = strawberry.field(
+        default=None,
+        description="The street address (a private home shows only its zone to most callers).",
+    )
+    city: str | None = strawberry.field(default=None, description="The city.")
+    zone: str | None = strawberry.field(
+        default=None,
+        description="The zone (e.g. a tolerance zone, gedoogzone) the premises lie in.",
+    )
+    kind: PremisesKind | None = strawberry.field(
+        default=None, description="Window premises, club, massage salon, private home or other."
+    )
+    windows: int | None = strawberry.field(
+        default=None, description="How many windows the premises have (window premises)."
+    )
     operator_id: strawberry.Private[str | None] = None
     certificate_key: strawberry.Private[str | None] = None
     shifts_key: strawberry.Private[str | None] = None
 
-    @strawberry.field
+    @strawberry.field(description="The operator (uitbater) that runs the premises.")
     async def operator(self, info: Info) -> Organisation | None:
         return await related(info, "Premises", ORGANISATION, self.operator_id)
 
-    @strawberry.field
+    @strawberry.field(description="Its suitability certificate (geschiktheidsverklaring), if any.")
     async def certificate(self, info: Info) -> Certificate | None:
         return await related(info, "Premises", CERTIFICATE, self.certificate_key, "premises_id")
 
@@ -300,7 +379,16 @@ class Premises:
         description="Shifts at these premises, earliest first: those the caller may read, "
         "each under the shift policy (null and withheld without one)."
     )
-    async def shifts(self, info: Info, first: int | None = None) -> list[Shift] | None:
+    async def shifts(
+        self,
+        info: Info,
+        first: Annotated[
+            int | None,
+            strawberry.argument(
+                description="At most this many shifts (capped at the hub's page size)."
+            ),
+        ] = None,
+    ) -> list[Shift] | None:
         return await related_many(
             info, "Premises", SHIFT, self.shifts_key, "premises_id", filters.SHIFTS_ORDER, first
         )
@@ -308,110 +396,178 @@ class Premises:
 
 @strawberry.type(description="A rental agreement (afspraak) of a window, confirmed by the worker.")
 class RentalAgreement:
-    id: strawberry.ID
-    window: int | None = None
-    starts_at: datetime | None = None
-    ends_at: datetime | None = None
-    confirmed: bool | None = None
-    confirmed_at: datetime | None = None
-    created_at: datetime | None = None
+    id: strawberry.ID = strawberry.field(description=SEALED_ID)
+    window: int | None = strawberry.field(
+        default=None, description="The window rented (numbered from 1)."
+    )
+    starts_at: datetime | None = strawberry.field(
+        default=None, description="When the rental starts."
+    )
+    ends_at: datetime | None = strawberry.field(default=None, description="When the rental ends.")
+    confirmed: bool | None = strawberry.field(
+        default=None, description="Whether the worker confirmed the agreement."
+    )
+    confirmed_at: datetime | None = strawberry.field(
+        default=None, description="When the worker confirmed it."
+    )
+    created_at: datetime | None = strawberry.field(
+        default=None, description="When the operator recorded it."
+    )
     sex_worker_id: strawberry.ID | None = strawberry.field(
         default=None, description="The worker's id, or a pseudonym where the policy says so."
     )
     premises_id: strawberry.Private[str | None] = None
     sex_worker_key: strawberry.Private[str | None] = None
 
-    @strawberry.field
+    @strawberry.field(description="The premises the window belongs to.")
     async def premises(self, info: Info) -> Premises | None:
         return await related(info, "RentalAgreement", PREMISES, self.premises_id)
 
-    @strawberry.field
+    @strawberry.field(description="The tenant, where the policy shows the worker's record.")
     async def sex_worker(self, info: Info) -> SexWorker | None:
         return await related(info, "RentalAgreement", SEX_WORKER, self.sex_worker_key)
 
 
 @strawberry.type(description="A shift registration in the pandkalender.")
 class Shift:
-    id: strawberry.ID
-    window: int | None = None
-    rental_agreement_id: strawberry.ID | None = None
-    starts_at: datetime | None = None
-    ends_at: datetime | None = None
-    status: ShiftStatus | None = None
-    created_at: datetime | None = None
-    validated_at: datetime | None = None
-    adult_verified_on_site: bool | None = None
+    id: strawberry.ID = strawberry.field(description=SEALED_ID)
+    window: int | None = strawberry.field(
+        default=None, description="The window worked (numbered from 1)."
+    )
+    rental_agreement_id: strawberry.ID | None = strawberry.field(
+        default=None,
+        description="The confirmed rental agreement covering the shift, sealed for your "
+        "organisation.",
+    )
+    starts_at: datetime | None = strawberry.field(
+        default=None, description="When the shift starts."
+    )
+    ends_at: datetime | None = strawberry.field(default=None, description="When the shift ends.")
+    status: ShiftStatus | None = strawberry.field(
+        default=None,
+        description="Registered, validated or refused by the police on site, or cancelled.",
+    )
+    created_at: datetime | None = strawberry.field(
+        default=None, description="When the operator registered it."
+    )
+    validated_at: datetime | None = strawberry.field(
+        default=None, description="When the police checked it on site."
+    )
+    adult_verified_on_site: bool | None = strawberry.field(
+        default=None, description="What the police established on site; null until checked."
+    )
     sex_worker_id: strawberry.ID | None = strawberry.field(
         default=None, description="The worker's id, or a pseudonym where the policy says so."
     )
     premises_id: strawberry.Private[str | None] = None
     sex_worker_key: strawberry.Private[str | None] = None
 
-    @strawberry.field
+    @strawberry.field(description="The premises the window belongs to.")
     async def premises(self, info: Info) -> Premises | None:
         return await related(info, "Shift", PREMISES, self.premises_id)
 
-    @strawberry.field
+    @strawberry.field(
+        description="Who works the shift, where the policy shows the worker's record."
+    )
     async def sex_worker(self, info: Info) -> SexWorker | None:
         return await related(info, "Shift", SEX_WORKER, self.sex_worker_key)
 
 
 @strawberry.type(description="A police check (controle). Counts and outcome, no identities.")
 class Inspection:
-    id: strawberry.ID
-    city: str | None = None
-    zone: str | None = None
-    branch: Branch | None = None
-    occurred_at: datetime | None = None
-    persons_checked: int | None = None
-    outcome: InspectionOutcome | None = None
-    administrative_arrests: int | None = None
-    judicial_arrests: int | None = None
-    hidden_form: bool | None = None
-    proactive: bool | None = None
+    id: strawberry.ID = strawberry.field(description=SEALED_ID)
+    city: str | None = strawberry.field(
+        default=None, description="The city where the check took place."
+    )
+    zone: str | None = strawberry.field(default=None, description="The zone, if it was recorded.")
+    branch: Branch | None = strawberry.field(
+        default=None,
+        description="The branch checked: window, street, strip club, escort, private or home, "
+        "massage salon, other.",
+    )
+    occurred_at: datetime | None = strawberry.field(
+        default=None, description="When the check took place."
+    )
+    persons_checked: int | None = strawberry.field(
+        default=None, description="How many persons were checked (a count, never who)."
+    )
+    outcome: InspectionOutcome | None = strawberry.field(
+        default=None,
+        description="None, a warning, an official report (PV) or an information report (RIR).",
+    )
+    administrative_arrests: int | None = strawberry.field(
+        default=None, description="Administrative arrests made."
+    )
+    judicial_arrests: int | None = strawberry.field(
+        default=None, description="Judicial arrests made."
+    )
+    hidden_form: bool | None = strawberry.field(
+        default=None, description="Whether it checked a hidden form of prostitution."
+    )
+    proactive: bool | None = strawberry.field(
+        default=None, description="Proactive (planned) rather than reactive to a complaint."
+    )
     premises_id: strawberry.Private[str | None] = None
     police_org_id: strawberry.Private[str | None] = None
 
-    @strawberry.field
+    @strawberry.field(description="The premises checked, if any.")
     async def premises(self, info: Info) -> Premises | None:
         return await related(info, "Inspection", PREMISES, self.premises_id)
 
-    @strawberry.field
+    @strawberry.field(description="The police organisation that checked.")
     async def police_org(self, info: Info) -> Organisation | None:
         return await related(info, "Inspection", ORGANISATION, self.police_org_id)
 
 
-@strawberry.type
+@strawberry.type(description="One step of a measure's procedure.")
 class MeasureTransition:
-    from_status: MeasureStatus | None
-    to_status: MeasureStatus
-    note: str | None
-    at: datetime
+    from_status: MeasureStatus | None = strawberry.field(
+        description="The status before the step (null for the opening)."
+    )
+    to_status: MeasureStatus = strawberry.field(description="The status after the step.")
+    note: str | None = strawberry.field(description="What the city noted with the step.")
+    at: datetime = strawberry.field(description="When the step was taken.")
 
 
 @strawberry.type(description="An administrative measure (bestuurlijke maatregel).")
 class Measure:
-    id: strawberry.ID
-    kind: MeasureKind | None = None
-    city: str | None = None
-    target: str | None = None
-    status: MeasureStatus | None = None
-    amount_cents: int | None = None
-    opened_at: datetime | None = None
-    updated_at: datetime | None = None
+    id: strawberry.ID = strawberry.field(description=SEALED_ID)
+    kind: MeasureKind | None = strawberry.field(
+        default=None,
+        description="A fine, a certificate suspension or revocation, a temporary or "
+        "permanent closure, a street ban, a closure for trafficking.",
+    )
+    city: str | None = strawberry.field(default=None, description="The city that imposes it.")
+    target: str | None = strawberry.field(
+        default=None,
+        description="Whom or what the measure is against (an operator, premises), as the city "
+        "names it.",
+    )
+    status: MeasureStatus | None = strawberry.field(
+        default=None, description="Opened, hearing, decided, appealed or executed."
+    )
+    amount_cents: int | None = strawberry.field(
+        default=None, description="A fine's amount, in euro cents."
+    )
+    opened_at: datetime | None = strawberry.field(
+        default=None, description="When the city opened it."
+    )
+    updated_at: datetime | None = strawberry.field(
+        default=None, description="When its status last changed."
+    )
     premises_id: strawberry.Private[str | None] = None
     org_id: strawberry.Private[str | None] = None
     transitions_key: strawberry.Private[str | None] = None
 
-    @strawberry.field
+    @strawberry.field(description="The premises concerned, if any.")
     async def premises(self, info: Info) -> Premises | None:
         return await related(info, "Measure", PREMISES, self.premises_id)
 
-    @strawberry.field
+    @strawberry.field(description="The city organisation that handles it.")
     async def organisation(self, info: Info) -> Organisation | None:
         return await related(info, "Measure", ORGANISATION, self.org_id)
 
-    @strawberry.field
+    @strawberry.field(description="Its procedure so far, oldest step first.")
     async def transitions(self, info: Info) -> list[MeasureTransition] | None:
         if self.transitions_key is None:
             return None
@@ -427,33 +583,48 @@ class Measure:
         ]
 
 
-@strawberry.type
+@strawberry.type(
+    description="An answer to a report, by an organisation it was shared with or by its author."
+)
 class ReportReply:
-    id: strawberry.ID
-    text: str
-    by_reporter: bool
-    created_at: datetime
+    id: strawberry.ID = strawberry.field(description=SEALED_ID)
+    text: str = strawberry.field(description="The answer's text.")
+    by_reporter: bool = strawberry.field(description="Whether the report's author wrote it.")
+    created_at: datetime = strawberry.field(description="When it was written.")
     organisation_id: strawberry.Private[str | None] = None
 
-    @strawberry.field
+    @strawberry.field(
+        description="The organisation that answered (null for the author's own replies)."
+    )
     async def organisation(self, info: Info) -> Organisation | None:
         return await related(info, "ReportReply", ORGANISATION, self.organisation_id)
 
 
 @strawberry.type(description="A report (melding) filed by a sex worker.")
 class Report:
-    id: strawberry.ID
-    category: ReportCategory | None = None
-    text: str | None = None
-    anonymous: bool | None = None
-    city: str | None = None
-    status: ReportStatus | None = None
-    filed_at: datetime | None = None
+    id: strawberry.ID = strawberry.field(description=SEALED_ID)
+    category: ReportCategory | None = strawberry.field(
+        default=None,
+        description="Violence, non-payment or theft, stalking, an outing threat, suspected "
+        "exploitation, discrimination, nuisance, other.",
+    )
+    text: str | None = strawberry.field(default=None, description="What the worker wrote.")
+    anonymous: bool | None = strawberry.field(
+        default=None, description="Filed anonymously: no link to its author is kept."
+    )
+    city: str | None = strawberry.field(default=None, description="The city it concerns.")
+    status: ReportStatus | None = strawberry.field(
+        default=None, description="Filed, answered or closed."
+    )
+    filed_at: datetime | None = strawberry.field(default=None, description="When it was filed.")
     author_id: strawberry.Private[str | None] = None
     shares_key: strawberry.Private[str | None] = None
     replies_key: strawberry.Private[str | None] = None
 
-    @strawberry.field
+    @strawberry.field(
+        description="The worker who filed it: null when anonymous, and for anyone the policy "
+        "does not let see it."
+    )
     async def author(self, info: Info) -> SexWorker | None:
         return await related(info, "Report", SEX_WORKER, self.author_id)
 
@@ -469,7 +640,10 @@ class Report:
         found = await orgs.load_many([s.organisation_id for s in shares])
         return [o for o in found if o is not None]
 
-    @strawberry.field
+    @strawberry.field(
+        description="Answers, oldest first: the author sees every answer, an organisation its "
+        "own and the author's."
+    )
     async def replies(self, info: Info) -> list[ReportReply] | None:
         if self.replies_key is None:
             return None
@@ -497,75 +671,111 @@ class Report:
 
 @strawberry.type(description="A warning (waarschuwing) for an audience in a city.")
 class Alert:
-    id: strawberry.ID
-    audience: AlertAudience | None = None
-    city: str | None = None
-    zone: str | None = None
-    branch: Branch | None = None
-    severity: AlertSeverity | None = None
-    text_nl: str | None = None
-    text_fr: str | None = None
-    text_en: str | None = None
-    valid_until: datetime | None = None
-    issued_at: datetime | None = None
+    id: strawberry.ID = strawberry.field(description=SEALED_ID)
+    audience: AlertAudience | None = strawberry.field(
+        default=None,
+        description="Who it is for: sex workers (and the NGOs and police who pass it "
+        "on), NGOs, police, or all partners.",
+    )
+    city: str | None = strawberry.field(default=None, description="The city it applies to.")
+    zone: str | None = strawberry.field(
+        default=None, description="The zone it applies to, if narrower than the city."
+    )
+    branch: Branch | None = strawberry.field(
+        default=None, description="The branch it applies to, if one."
+    )
+    severity: AlertSeverity | None = strawberry.field(default=None, description="How urgent it is.")
+    text_nl: str | None = strawberry.field(default=None, description="The text in Dutch.")
+    text_fr: str | None = strawberry.field(default=None, description="The text in French.")
+    text_en: str | None = strawberry.field(default=None, description="The text in English.")
+    valid_until: datetime | None = strawberry.field(
+        default=None, description="When it expires (at most 90 days after it was issued)."
+    )
+    issued_at: datetime | None = strawberry.field(default=None, description="When it was issued.")
     issued_by_id: strawberry.Private[str | None] = None
 
-    @strawberry.field
+    @strawberry.field(description="The organisation that issued it.")
     async def issued_by(self, info: Info) -> Organisation | None:
         return await related(info, "Alert", ORGANISATION, self.issued_by_id)
 
 
 @strawberry.type(description="A care contact (hulpverlening) in the minimum format.")
 class CareContact:
-    id: strawberry.ID
-    client_ref: str | None = None
-    contact_date: date | None = None
-    kind: CareKind | None = None
-    location: CareLocation | None = None
-    branch: Branch | None = None
-    city: str | None = None
-    recorded_at: datetime | None = None
+    id: strawberry.ID = strawberry.field(description=SEALED_ID)
+    client_ref: str | None = strawberry.field(
+        default=None, description="The NGO's own client reference (never a hub id)."
+    )
+    contact_date: date | None = strawberry.field(
+        default=None, description="The day of the contact."
+    )
+    kind: CareKind | None = strawberry.field(
+        default=None, description="Medical, psychosocial, outreach, online or referral."
+    )
+    location: CareLocation | None = strawberry.field(
+        default=None, description="Fixed, mobile, outreach or online."
+    )
+    branch: Branch | None = strawberry.field(
+        default=None, description="The branch the client works in."
+    )
+    city: str | None = strawberry.field(default=None, description="The city of the NGO.")
+    recorded_at: datetime | None = strawberry.field(
+        default=None, description="When it was recorded."
+    )
     ngo_id: strawberry.Private[str | None] = None
 
-    @strawberry.field
+    @strawberry.field(description="The NGO that recorded it.")
     async def ngo(self, info: Info) -> Organisation | None:
         return await related(info, "CareContact", ORGANISATION, self.ngo_id)
 
 
 @strawberry.type(description="A referral (doorverwijzing) between NGOs, with consent.")
 class Referral:
-    id: strawberry.ID
-    client_ref: str | None = None
-    reason: ReferralReason | None = None
-    consent: bool | None = None
-    created_at: datetime | None = None
+    id: strawberry.ID = strawberry.field(description=SEALED_ID)
+    client_ref: str | None = strawberry.field(
+        default=None, description="The referring NGO's own client reference."
+    )
+    reason: ReferralReason | None = strawberry.field(
+        default=None, description="Why the client was referred, as a category."
+    )
+    consent: bool | None = strawberry.field(
+        default=None, description="Whether the client consented (a referral needs it)."
+    )
+    created_at: datetime | None = strawberry.field(default=None, description="When it was made.")
     from_org_id: strawberry.Private[str | None] = None
     to_org_id: strawberry.Private[str | None] = None
 
-    @strawberry.field
+    @strawberry.field(description="The NGO that referred.")
     async def from_organisation(self, info: Info) -> Organisation | None:
         return await related(info, "Referral", ORGANISATION, self.from_org_id)
 
-    @strawberry.field
+    @strawberry.field(description="The organisation referred to (e.g. Payoke).")
     async def to_organisation(self, info: Info) -> Organisation | None:
         return await related(info, "Referral", ORGANISATION, self.to_org_id)
 
 
 @strawberry.type(description="A consent (toestemming) given by a sex worker.")
 class Consent:
-    id: strawberry.ID
-    purpose: str | None = None
-    scope: str | None = None
-    granted_at: datetime | None = None
-    revoked_at: datetime | None = None
+    id: strawberry.ID = strawberry.field(description=SEALED_ID)
+    purpose: str | None = strawberry.field(
+        default=None, description="The purpose it allows, e.g. care."
+    )
+    scope: str | None = strawberry.field(
+        default=None, description="The resource it covers (e.g. Report), or * for all."
+    )
+    granted_at: datetime | None = strawberry.field(
+        default=None, description="When the worker granted it."
+    )
+    revoked_at: datetime | None = strawberry.field(
+        default=None, description="When the worker revoked it; null while it holds."
+    )
     sex_worker_key: strawberry.Private[str | None] = None
     grantee_id: strawberry.Private[str | None] = None
 
-    @strawberry.field
+    @strawberry.field(description="The organisation it was granted to.")
     async def grantee(self, info: Info) -> Organisation | None:
         return await related(info, "Consent", ORGANISATION, self.grantee_id)
 
-    @strawberry.field
+    @strawberry.field(description="The worker who granted it.")
     async def sex_worker(self, info: Info) -> SexWorker | None:
         return await related(info, "Consent", SEX_WORKER, self.sex_worker_key)
 
@@ -575,19 +785,43 @@ class Consent:
     "fields. Never the values."
 )
 class AccessLogEntry:
-    id: strawberry.ID
-    at: datetime | None = None
-    roles: list[str] | None = None
-    subject: str | None = None
-    purpose: str | None = None
-    operation: str | None = None
-    action: str | None = None
-    resource: str | None = None
-    record_ids: list[strawberry.ID] | None = None
-    fields: list[str] | None = None
-    policy_version: str | None = None
-    outcome: str | None = None
-    reason: str | None = None
+    id: strawberry.ID = strawberry.field(description=SEALED_ID)
+    at: datetime | None = strawberry.field(default=None, description="When the access happened.")
+    roles: list[str] | None = strawberry.field(default=None, description="The roles of the caller.")
+    subject: str | None = strawberry.field(
+        default=None, description="The caller's token subject: the client or person that acted."
+    )
+    purpose: str | None = strawberry.field(
+        default=None, description="The purpose the caller stated."
+    )
+    operation: str | None = strawberry.field(
+        default=None, description="The GraphQL operation, event delivery or command."
+    )
+    action: str | None = strawberry.field(
+        default=None,
+        description="What was done: `read`, `event` (a delivery), a write action such as "
+        "`register`, or the step refused.",
+    )
+    resource: str | None = strawberry.field(
+        default=None, description="The resource accessed, e.g. SexWorker."
+    )
+    record_ids: list[strawberry.ID] | None = strawberry.field(
+        default=None, description="The records accessed, sealed for your organisation."
+    )
+    fields: list[str] | None = strawberry.field(
+        default=None,
+        description="The fields returned: `name`, or `name(effect)` where the policy "
+        "transformed it (e.g. `identity(mask)`).",
+    )
+    policy_version: str | None = strawberry.field(
+        default=None, description="The policy version that decided."
+    )
+    outcome: str | None = strawberry.field(
+        default=None, description="`allowed`, `denied`, `refused` or `error`."
+    )
+    reason: str | None = strawberry.field(
+        default=None, description="The reason given for the access or the refusal."
+    )
     leaf_index: int | None = strawberry.field(
         default=None, description="The entry's leaf in the log's Merkle tree (from 0)."
     )
@@ -596,7 +830,7 @@ class AccessLogEntry:
     row: strawberry.Private[Any] = None
     leaf_open: strawberry.Private[frozenset[str]] = frozenset()
 
-    @strawberry.field
+    @strawberry.field(description="The caller's organisation.")
     async def organisation(self, info: Info) -> Organisation | None:
         return await related(info, "AccessLogEntry", ORGANISATION, self.organisation_id)
 
@@ -633,19 +867,29 @@ class AccessLogEntry:
     "this view shows the field, only its digest where it does not."
 )
 class AccessLogLeafField:
-    name: str
-    value: str | None
-    salt: str | None
-    digest: str | None
+    name: str = strawberry.field(description="The field's name.")
+    value: str | None = strawberry.field(
+        description="Its value as canonical JSON, where this view shows the field."
+    )
+    salt: str | None = strawberry.field(
+        description="Its salt (base64), where this view shows the field."
+    )
+    digest: str | None = strawberry.field(
+        description="Its digest (base64), where this view does not show the field."
+    )
 
 
 @strawberry.type(description="An inclusion proof (RFC 9162) against a signed checkpoint.")
 class AccessLogProof:
-    tree_size: int
+    tree_size: int = strawberry.field(
+        description="The size of the tree the proof is for (the checkpoint's)."
+    )
     root_hash: str = strawberry.field(description="base64")
     hashes: list[str] = strawberry.field(description="The audit path, base64, leaf side first")
     checkpoint: str = strawberry.field(description="The signed checkpoint (C2SP signed note)")
-    leaf: list[AccessLogLeafField]
+    leaf: list[AccessLogLeafField] = strawberry.field(
+        description="The entry's leaf: each field opened or only its digest."
+    )
 
 
 def _roles(kw: dict[str, Any], _c: ReadContext, row: Any, mask: FieldMask, *_: Any) -> None:
