@@ -208,6 +208,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     app.state.registry = registry
     app.state.settings = settings
     app.state.connectors = connectors
+    app.state.registry = registry
     app.state.metrics = metrics
     app.state.tracing = tracing
     app.state.checkpoints = checkpoints
