@@ -69,6 +69,29 @@ class Templates:
         self.sqlite_template: Path | None = None
         self.pg_template: str | None = None
         self.created: list[str] = []
+        # Per backend, a database seeded once with the demo data (its identities encrypted
+        # under `seed_secrets`' master key), copied for every test that wants demo data.
+        self.seed_secrets = tmp / "seed-secrets"
+        self._seeded: dict[str, tuple[str, DemoData]] = {}
+
+    def seeded_url(self, backend: str) -> tuple[str, DemoData]:
+        """A fresh copy of the seeded database, and what the seed made."""
+        if backend not in self._seeded:
+            url = self.new_url(backend)
+            demo = asyncio.run(_seed_database(url, self.seed_secrets))
+            if backend == "postgresql":
+                self.created.remove(url.rsplit("/", 1)[1])  # a template now: dropped last
+            self._seeded[backend] = (url, demo)
+        source, demo = self._seeded[backend]
+        if backend == "sqlite":
+            target = self.tmp / f"{uuid.uuid4().hex}.db"
+            shutil.copy(source.removeprefix("sqlite+aiosqlite:///"), target)
+            return f"sqlite+aiosqlite:///{target}", demo
+        name = f"hub_t_{uuid.uuid4().hex[:12]}"
+        template = source.rsplit("/", 1)[1]
+        asyncio.run(_pg_exec(f"CREATE DATABASE {name} TEMPLATE {template}"))
+        self.created.append(name)
+        return _pg_url(name), demo
 
     def new_url(self, backend: str) -> str:
         if backend == "sqlite":
@@ -95,7 +118,10 @@ class Templates:
             self.created.remove(name)
 
     def close(self) -> None:
-        names = list(self.created) + ([self.pg_template] if self.pg_template else [])
+        seeded = [
+            u.rsplit("/", 1)[1] for u, _ in self._seeded.values() if u.startswith("postgresql")
+        ]
+        names = list(self.created) + seeded + ([self.pg_template] if self.pg_template else [])
         if names:
             asyncio.run(_pg_exec(*(f"DROP DATABASE IF EXISTS {n} WITH (FORCE)" for n in names)))
 
@@ -316,9 +342,33 @@ def _unseal_ids(value: Any, unseal: Any, key: str = "") -> Any:
     return value
 
 
+async def _seed_database(url: str, secret_dir: Path) -> DemoData:
+    """Seed the demo data into `url`, once per session and backend; then let it go whole
+    (checkpointed, every connection closed) so it can be copied."""
+    db = Database(url)
+    try:
+        async with db.session() as session:
+            demo = await seed(session, Keyring.from_secret_dir(secret_dir))
+            await session.commit()
+        await ensure_demo_clients(db, demo)
+        if url.startswith("sqlite"):
+            async with db.engine.connect() as conn:
+                await conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    finally:
+        await db.dispose()
+    return demo
+
+
 def _start(templates: Templates, backend: str, tmp: Path, *, seeded: bool) -> Iterator[Hub]:
     require_backend(backend)
-    url = templates.new_url(backend)
+    demo: DemoData | None = None
+    if seeded:
+        url, demo = templates.seeded_url(backend)
+        # The copy's identities open with the seed's master key.
+        (tmp / "secrets").mkdir(parents=True, exist_ok=True, mode=0o700)
+        shutil.copy(templates.seed_secrets / "master.key", tmp / "secrets" / "master.key")
+    else:
+        url = templates.new_url(backend)
     settings = Settings(
         database_url=url,
         secret_dir=tmp / "secrets",
@@ -328,9 +378,7 @@ def _start(templates: Templates, backend: str, tmp: Path, *, seeded: bool) -> It
     app = create_app(settings)
     try:
         with TestClient(app) as client:
-            hub = Hub(backend, url, client, app)
-            if seeded:
-                hub.demo = hub.run(_seed(hub))
+            hub = Hub(backend, url, client, app, demo=demo)
             yield hub
     finally:
         templates.drop(url)
