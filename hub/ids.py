@@ -65,7 +65,9 @@ class AudienceSeal:
         if isinstance(raw, int):
             block = _INT_MARKER + raw.to_bytes(8, "big", signed=False)
         else:
-            block = uuid.UUID(raw).bytes
+            block = bytes.fromhex(raw.replace("-", ""))
+            if len(block) != 16:
+                raise ValueError("a record id is a UUID")
         return base64.urlsafe_b64encode(self._enc.update(block)).decode()[:22]
 
     def seal_optional(self, raw: str | None) -> str | None:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cached_property
 from types import SimpleNamespace
 from typing import Any
 
@@ -108,7 +109,7 @@ class Request:
     # ManyOut -> parent key -> child rows.
     many: dict[ManyOut, dict[Any, list[Any]]] = field(default_factory=dict)
 
-    @property
+    @cached_property
     def seal(self) -> AudienceSeal:
         """The caller's id seal, as for the generic path (hub/ids.py)."""
         return self.hub.ids.for_audience(self.actor.principal.audience)
