@@ -166,6 +166,8 @@ class Server:
     health_path: str | None = "/health"
     # shape name -> why this server has no figure for it
     skip: dict[str, str] = field(default_factory=dict)
+    # The hub's answers carry ids sealed for the caller: opened before comparing.
+    opened: Any = None
 
     @property
     def pid(self) -> int:
@@ -270,6 +272,8 @@ def answer(server: Server, shape: Shape, headers: dict[str, str] | None = None) 
     if status != 200 or data.get("errors") or not isinstance(data.get("data"), dict):
         raise RuntimeError(f"{server.name} answered {shape.name} with {status}")
     result: dict[str, Any] = data["data"]
+    if server.opened is not None:
+        result = server.opened(result)
     return result
 
 
@@ -954,6 +958,7 @@ def start_servers(
             name = f"hub-{read_path}" if read_path else "hub"
             s = _as_server(query.start_server(name, "hub.app:create_app", env, tmp))
             s.headers = dict(auth)
+            s.opened = query.open_ids(prepared.secret_dir, token)
             servers.append(s)
     if "baseline" in args.servers:
         env = query.baseline_env(prepared)
