@@ -23,8 +23,20 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Table, insert, select, update
+from sqlalchemy import (
+    BigInteger,
+    LargeBinary,
+    String,
+    Table,
+    bindparam,
+    func,
+    insert,
+    select,
+    update,
+)
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from hub.audit import leaf
@@ -186,8 +198,8 @@ class AuditLog:
                 subjects += [{"entry_id": seq, "sex_worker_id": s} for s in subs]
             await session.execute(insert(_ENTRIES), entries)
             if subjects:
-                await session.execute(insert(_SUBJECTS), subjects)
-            await session.execute(insert(_TREE), hashes)
+                await _insert_columns(session, _SUBJECTS, subjects)
+            await _insert_columns(session, _TREE, hashes)
             await session.execute(
                 update(AuditHead)
                 .where(col(AuditHead.id) == 1)
@@ -200,6 +212,34 @@ class AuditLog:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._writer
             self._writer = None
+
+
+# PostgreSQL: the rows of a two-column table as one statement over two arrays, instead of
+# one INSERT per row (a page of 50 shifts concerns 100 worker rows; one by one they cost
+# PostgreSQL ~0.8 ms per request). Other databases: executemany.
+_ARRAY_TYPES: dict[str, tuple[tuple[str, Any], ...]] = {
+    "access_log_subject": (("entry_id", BigInteger()), ("sex_worker_id", String())),
+    "audit_tree_hash": (("index", BigInteger()), ("hash", LargeBinary())),
+}
+_UNNEST: dict[str, Any] = {}
+
+
+def _unnest_insert(table: Table) -> Any:
+    stmt = _UNNEST.get(table.name)
+    if stmt is None:
+        cols = _ARRAY_TYPES[table.name]
+        arrays = func.unnest(*(bindparam(name, type_=ARRAY(kind)) for name, kind in cols))
+        source = select(arrays.table_valued(*(name for name, _ in cols)).render_derived())
+        stmt = _UNNEST[table.name] = insert(table).from_select([n for n, _ in cols], source)
+    return stmt
+
+
+async def _insert_columns(session: AsyncSession, table: Table, rows: list[dict[str, Any]]) -> None:
+    if session.get_bind().dialect.name != "postgresql":
+        await session.execute(insert(table), rows)
+        return
+    names = [name for name, _ in _ARRAY_TYPES[table.name]]
+    await session.execute(_unnest_insert(table), {n: [r[n] for r in rows] for n in names})
 
 
 def _why(exc: Exception) -> str:

@@ -4,7 +4,7 @@ values."""
 
 from datetime import datetime
 
-from sqlalchemy import JSON, BigInteger, Column, ForeignKey, LargeBinary, Text
+from sqlalchemy import JSON, BigInteger, Column, LargeBinary, Text
 from sqlmodel import Field, Relationship, SQLModel
 
 from hub.models.base import UTCDateTime
@@ -32,7 +32,12 @@ class AccessLogEntry(SQLModel, table=True):
     # Random, secret: salts the leaf's field digests (hub/audit/leaf.py).
     salt: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
 
-    subjects: list["AccessLogSubject"] = Relationship(sa_relationship_kwargs={"lazy": "raise"})
+    subjects: list["AccessLogSubject"] = Relationship(
+        sa_relationship_kwargs={
+            "lazy": "raise",
+            "primaryjoin": "AccessLogEntry.id == foreign(AccessLogSubject.entry_id)",
+        }
+    )
 
 
 class AccessLogSubject(SQLModel, table=True):
@@ -40,11 +45,9 @@ class AccessLogSubject(SQLModel, table=True):
 
     __tablename__ = "access_log_subject"
 
-    entry_id: int = Field(
-        sa_column=Column(
-            BigInteger, ForeignKey("access_log.id"), primary_key=True, autoincrement=False
-        )
-    )
+    # No foreign key: the entry and its subjects are written in one transaction by the one
+    # writer, and the entry's leaf hash commits to them (migration 0007 says why).
+    entry_id: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
     sex_worker_id: str = Field(primary_key=True, max_length=36, index=True)
 
 
