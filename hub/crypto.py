@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import orjson
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
@@ -61,7 +62,7 @@ class Identity:
 
     @classmethod
     def from_json(cls, data: bytes) -> Identity:
-        raw: dict[str, Any] = json.loads(data)
+        raw: dict[str, Any] = orjson.loads(data)
         return cls(**raw)
 
 

@@ -42,7 +42,10 @@ def make_engine(url: str, *, echo: bool = False, limits: PoolLimits | None = Non
             pool_size=limits.size,
             max_overflow=limits.overflow,
             pool_timeout=limits.timeout_s,
-            pool_pre_ping=True,
+            # No ping before each checkout: it is a round trip per request. After a database
+            # restart the first use of a dropped connection fails and SQLAlchemy then
+            # replaces every older connection; the compiled read path repeats its read.
+            pool_pre_ping=False,
         )
         if limits.statement_timeout_ms is not None:
             kwargs["connect_args"] = {

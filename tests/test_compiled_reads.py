@@ -382,3 +382,29 @@ def test_generated_documents_answer_alike(diff_hub, client, purpose):
     check()
     print("compiled", client, purpose, SERVED["compiled"] - served_before)
     assert SERVED["compiled"] - served_before >= 5
+
+
+def test_a_read_survives_connections_the_database_dropped(diff_hub):
+    """The pool lends connections without pinging them first; when the database has dropped
+    them (a restart, an operator's pg_terminate_backend), the read and its access-log
+    append are tried again on fresh ones, and the answer is whole."""
+    if diff_hub.backend != "postgresql":
+        pytest.skip("dropping a server's connections is a PostgreSQL test")
+    import asyncio
+
+    from tests.conftest import _pg_exec
+
+    query, variables = SHAPES["bench"]
+    first = diff_hub.ok(query, variables, as_=POLICE[0], purpose=POLICE[1])
+    database = diff_hub.url.rsplit("/", 1)[1]
+    asyncio.run(
+        _pg_exec(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+            f" WHERE datname = '{database}' AND pid <> pg_backend_pid()"
+        )
+    )
+    before = SERVED["compiled"]
+    again = diff_hub.gql(query, variables, as_=POLICE[0], purpose=POLICE[1])
+    assert "errors" not in again, again["errors"]
+    assert again["data"] == first
+    assert SERVED["compiled"] == before + 1

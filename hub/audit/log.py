@@ -35,7 +35,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.dialects.postgresql import ARRAY
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -146,17 +146,24 @@ class AuditLog:
         await retry(
             lambda: self._write(records),
             attempts=WRITE_ATTEMPTS,
-            retry_on=(IntegrityError,),
+            retry_on=(IntegrityError, _DroppedConnection),
             backoff=Backoff(min_s=0.01, max_s=0.1),
         )
 
     async def _write(self, records: list[AuditRecord]) -> None:
         async with self.db.sessions() as session, session.begin():
-            head = (
-                await session.execute(
-                    select(AuditHead).where(col(AuditHead.id) == 1).with_for_update()
-                )
-            ).scalar_one_or_none()
+            try:
+                head = (
+                    await session.execute(
+                        select(AuditHead).where(col(AuditHead.id) == 1).with_for_update()
+                    )
+                ).scalar_one_or_none()
+            except DBAPIError as error:
+                # The pool lends connections without a ping: one the database dropped (a
+                # restart) fails here, before anything is written, so trying again is safe.
+                if error.connection_invalidated:
+                    raise _DroppedConnection from error
+                raise
             if head is None:
                 head = AuditHead(id=1, seq=0, hash=EMPTY_ROOT.hex(), frontier=b"")
                 session.add(head)
@@ -168,14 +175,19 @@ class AuditLog:
             if tree.root().hex() != head.hash:
                 raise AuditIntegrityError("the tree's head does not match its root")
             entries: list[dict[str, Any]] = []
-            subjects: list[dict[str, Any]] = []
-            hashes: list[dict[str, Any]] = []
+            # Column-wise: the rows of the two narrow tables go out as arrays (PostgreSQL).
+            subject_entries: list[int] = []
+            subject_ids: list[str] = []
+            hash_indexes: list[int] = []
+            hash_values: list[bytes] = []
             for r in records:
                 seq = tree.size + 1
                 subs = sorted(set(r.subjects))
                 salt = leaf.new_salt()
                 data = leaf.entry_leaf_data(leaf.values(r, subs), salt)
-                hashes += [{"index": i, "hash": h} for i, h in tree.append(leaf_hash(data))]
+                for i, h in tree.append(leaf_hash(data)):
+                    hash_indexes.append(i)
+                    hash_values.append(h)
                 entries.append(
                     {
                         "id": seq,
@@ -195,11 +207,12 @@ class AuditLog:
                         "salt": salt,
                     }
                 )
-                subjects += [{"entry_id": seq, "sex_worker_id": s} for s in subs]
+                subject_entries += [seq] * len(subs)
+                subject_ids += subs
             await session.execute(insert(_ENTRIES), entries)
-            if subjects:
-                await _insert_columns(session, _SUBJECTS, subjects)
-            await _insert_columns(session, _TREE, hashes)
+            if subject_ids:
+                await _insert_columns(session, _SUBJECTS, (subject_entries, subject_ids))
+            await _insert_columns(session, _TREE, (hash_indexes, hash_values))
             await session.execute(
                 update(AuditHead)
                 .where(col(AuditHead.id) == 1)
@@ -234,12 +247,20 @@ def _unnest_insert(table: Table) -> Any:
     return stmt
 
 
-async def _insert_columns(session: AsyncSession, table: Table, rows: list[dict[str, Any]]) -> None:
-    if session.get_bind().dialect.name != "postgresql":
-        await session.execute(insert(table), rows)
-        return
+async def _insert_columns(
+    session: AsyncSession, table: Table, columns: tuple[list[Any], list[Any]]
+) -> None:
+    """Insert rows given column by column, in `_ARRAY_TYPES`' order."""
     names = [name for name, _ in _ARRAY_TYPES[table.name]]
-    await session.execute(_unnest_insert(table), {n: [r[n] for r in rows] for n in names})
+    if session.get_bind().dialect.name == "postgresql":
+        await session.execute(_unnest_insert(table), dict(zip(names, columns, strict=True)))
+    else:
+        rows = [dict(zip(names, values, strict=True)) for values in zip(*columns, strict=True)]
+        await session.execute(insert(table), rows)
+
+
+class _DroppedConnection(Exception):
+    """The first statement of an append found its pooled connection dropped."""
 
 
 def _why(exc: Exception) -> str:

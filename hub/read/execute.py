@@ -30,6 +30,7 @@ from graphql import (
 )
 from graphql.execution.values import get_argument_values, get_variable_values
 from sqlalchemy import bindparam
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hub.errors import HubError
@@ -264,6 +265,20 @@ class CompiledReads:
         return widest
 
     async def _run(self, plan: Plan, actor: Actor, variables: Any) -> dict[str, Any]:
+        """The response; a connection the database dropped (a restart) is tried once more.
+
+        The pool does not ping a connection before lending it (that round trip cost more
+        than a tenth of a request): a read is safe to repeat, and the access-log records
+        are collected only from the attempt that succeeds."""
+        try:
+            return await self._run_once(plan, actor, variables)
+        except DBAPIError as error:
+            if not error.connection_invalidated:
+                raise
+            log.info("a pooled connection was dropped by the database; reading again")
+            return await self._run_once(plan, actor, variables)
+
+    async def _run_once(self, plan: Plan, actor: Actor, variables: Any) -> dict[str, Any]:
         req = Request(self.hub, actor)
         base: dict[str, Any] = {
             f"p_{n}": v for n, v in actor.principal.variables().items() if v is not None
