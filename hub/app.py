@@ -127,7 +127,12 @@ def create_app(settings: Settings | None = None) -> Starlette:
         compiled=compiled_reads(schema, hub, settings)
         if settings.read_path == "compiled"
         else None,
-        gate=ReadGate(settings.max_inflight, settings.read_row_budget),
+        gate=ReadGate(
+            settings.max_inflight,
+            settings.read_row_budget,
+            max_waiting=settings.admission_queue,
+            max_wait_s=settings.admission_wait_s,
+        ),
         tracer=tracing.tracer if tracing else None,
         metrics=metrics,
     )

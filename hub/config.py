@@ -82,8 +82,21 @@ class Settings(BaseSettings):
         default=32,
         ge=1,
         le=10_000,
-        description="GraphQL requests in flight per replica; more "
-        "are refused at once with 503 and Retry-After (RATE_LIMITED).",
+        description="GraphQL requests in flight per replica; more wait in the admission "
+        "queue, and past it are refused with 503 and Retry-After (RATE_LIMITED).",
+    )
+    admission_queue: int = Field(
+        default=256,
+        ge=0,
+        le=100_000,
+        description="Requests that may wait for a place past max_inflight or "
+        "read_row_budget; more are refused at once (0: refuse at once).",
+    )
+    admission_wait_s: float = Field(
+        default=2.0,
+        ge=0,
+        le=60,
+        description="Longest wait in the admission queue before a 503 with Retry-After.",
     )
     read_row_budget: int = Field(
         default=4000,

@@ -357,7 +357,7 @@ class GraphQLEndpoint:
                 body = orjson.loads(raw)
         rows = self.compiled.rows_asked(body) if self.compiled is not None else 1
         try:
-            with self.gate.admit(rows):
+            async with self.gate.admit(rows):
                 await self._serve(principal, request, body, scope, receive, send)
         except Overloaded:
             await overloaded_response()(scope, receive, send)
