@@ -104,3 +104,50 @@ def test_a_small_read_passes_a_huge_one_that_does_not_fit():
 
     run(main())
     assert order == ["small", "huge"]
+
+
+def test_newcomers_do_not_pass_those_waiting_for_the_same_place():
+    """Under steady overload a waiting request gets the next free place, not a request
+    that arrives just as it frees (else a waiter could wait until refused)."""
+    gate = ReadGate(1, 100, max_waiting=4, max_wait_s=5.0)
+    order: list[str] = []
+
+    async def main() -> None:
+        release = asyncio.Event()
+
+        async def holder() -> None:
+            async with gate.admit(1):
+                await release.wait()
+
+        async def one(name: str) -> None:
+            async with gate.admit(1):
+                order.append(name)
+
+        h = asyncio.create_task(holder())
+        await asyncio.sleep(0)
+        waiter = asyncio.create_task(one("waiter"))
+        while gate.waiting == 0:
+            await asyncio.sleep(0)
+        release.set()
+        await h  # the place frees here and is held for the waiter at once
+        await one("newcomer")
+        await waiter
+
+    run(main())
+    assert order == ["waiter", "newcomer"]
+
+
+def test_a_request_cancelled_while_waiting_leaves_no_place_held():
+    gate = ReadGate(1, 100, max_waiting=4, max_wait_s=5.0)
+
+    async def main() -> None:
+        async with gate.admit(1):
+            waiter = asyncio.create_task(gate.admit(1).__aenter__())
+            while gate.waiting == 0:
+                await asyncio.sleep(0)
+            waiter.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await waiter
+        assert gate.requests == 0 and gate.rows == 0 and gate.waiting == 0
+
+    run(main())
