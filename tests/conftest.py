@@ -455,6 +455,22 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     _USED.update({item.nodeid: _backends_of(item) for item in items})
 
 
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: Any) -> Any:
+    # The backends travel on the report: with pytest-xdist the summary is written by the
+    # controller, which collects nothing itself.
+    report = yield
+    report.user_properties.append(("hub_backends", sorted(_USED.get(item.nodeid, ()))))
+    return report
+
+
+def _used_by(report: pytest.TestReport) -> list[str]:
+    for name, value in report.user_properties:
+        if name == "hub_backends":
+            return list(value)
+    return sorted(_USED.get(report.nodeid, ()))
+
+
 def _skip_reason(report: pytest.TestReport) -> str:
     longrepr = report.longrepr
     reason = longrepr[2] if isinstance(longrepr, tuple) else str(longrepr)
@@ -468,13 +484,13 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
     for outcome in ("passed", "failed"):
         for report in stats.get(outcome, []):
             if getattr(report, "when", "call") == "call":
-                for backend in _USED.get(report.nodeid, ()):
+                for backend in _used_by(report):
                     ran[backend] += 1
     reasons: dict[str, int] = {}
     for report in stats.get("skipped", []):
         reason = _skip_reason(report)
         reasons[reason] = reasons.get(reason, 0) + 1
-        for backend in _USED.get(report.nodeid, ()):
+        for backend in _used_by(report):
             skipped[backend] += 1
     if not any(ran.values()) and not reasons:
         return
