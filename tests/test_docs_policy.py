@@ -25,7 +25,7 @@ POLICY_MD = ROOT / "docs" / "policy.md"
 FENCE = re.compile(
     r"<!-- (policy-example|policy-refused|policy-case-example) -->\n```yaml\n(.*?)```\n", re.S
 )
-ERRORS = re.compile(r"\G\n```text\n(.*?)```\n", re.S)
+ERRORS = re.compile(r"\n```text\n(.*?)```\n", re.S)
 
 
 def examples(kind: str) -> list[tuple[str, str]]:
@@ -34,7 +34,7 @@ def examples(kind: str) -> list[tuple[str, str]]:
     found = []
     for match in FENCE.finditer(text):
         if match.group(1) == kind:
-            after = ERRORS.search(text, match.end())
+            after = ERRORS.match(text, match.end())  # right after the example
             found.append((match.group(2), after.group(1) if after else ""))
     return found
 
