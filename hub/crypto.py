@@ -1,7 +1,7 @@
 """Encryption of identity fields at rest: AES-GCM, one data key per person.
 
-Each sex worker's identity is encrypted under her own 256-bit data key. The data key is
-stored wrapped (AES-GCM) by the master key kept in HUB_SECRET_DIR. Erasure deletes the
+Each sex worker's identity is encrypted under the worker's own 256-bit data key. The data
+key is stored wrapped (AES-GCM) by the master key kept in HUB_SECRET_DIR. Erasure deletes the
 wrapped key; the ciphertext that stays behind can then never be read again.
 """
 

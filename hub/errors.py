@@ -1,4 +1,4 @@
-"""The one error type of the hub. Every refusal carries a stable code (see DESIGN.md)."""
+"""The one error type of the hub. Every refusal carries a stable code (`Code`)."""
 
 from __future__ import annotations
 

@@ -4,10 +4,11 @@ For every demo client (one per role), every purpose its token allows and every r
 that returns records, the test pages through the answer and checks EXACTLY which records
 came back and how each field of each record (and of each related record) was shown.
 
-The expectation is an oracle written from DOMAIN.md, independent of the policy engine: plain
-Python rules over the seeded tables, read back through the ORM. How to read it (for privacy
-officers): `ACCESS` below lists, per (role, purpose), the record types that role may see for
-that purpose, which rows (a rule in one line), and the fields NOT shown as stored:
+The expectation is an oracle written from the hub's promises (docs/threat-model.md),
+independent of the policy engine: plain Python rules over the seeded tables, read back
+through the ORM. How to read it (for privacy officers): `ACCESS` below lists, per (role,
+purpose), the record types that role may see for that purpose, which rows (a rule in one
+line), and the fields NOT shown as stored:
 
 - `deny`: the field is null and named in the response's `extensions.withheld`;
 - `pseudonym`: a per-organisation pseudonym instead of the value;
@@ -15,10 +16,10 @@ that purpose, which rows (a rule in one line), and the fields NOT shown as store
 
 A type that is not listed for a (role, purpose) is refused: as a root it answers FORBIDDEN;
 nested in another record it is null and named as withheld. `KNOWN_POLICY_GAPS` lists the
-cells where the shipped policy (policies/*.yaml) does not yet do what DOMAIN.md asks; those
+cells where the shipped policy (policies/*.yaml) does not yet do what the promises ask; those
 are expected to fail (strict xfail) until the policy is fixed.
 
-Below the matrix, explicit tests for DOMAIN.md's "What must never happen", as far as the API
+Below the matrix, explicit tests for what must never happen, as far as the API
 can produce them.
 """
 
@@ -400,8 +401,8 @@ ACCESS: dict[tuple[str, str], dict[str, See]] = {
         "Report": see(shared_with_own_org),
         "Alert": see(police_alert_in_own_city),
     },
-    # Federal investigators. DOMAIN.md asks for identities "for a named investigation
-    # only"; the hub has no investigation record yet, so this is every worker of the city
+    # Federal investigators. Identities are meant "for a named investigation only";
+    # the hub has no investigation record yet, so this is every worker of the city
     # (reported as a gap, not testable as such).
     ("police_investigator", "investigation"): {
         "Organisation": DIRECTORY,
@@ -483,7 +484,7 @@ ACCESS: dict[tuple[str, str], dict[str, See]] = {
     ("worker_representative", "policy_administration"): {"Organisation": DIRECTORY},
 }
 
-# Cells where policies/*.yaml gives more (or less) than DOMAIN.md: expected to fail until
+# Cells where policies/*.yaml gives more (or less) than the oracle: expected to fail until
 # the policy is fixed. Keep this list short and reported.
 KNOWN_POLICY_GAPS: dict[tuple[str, str, str], str] = {}
 
@@ -965,7 +966,7 @@ def test_matrix_covers_every_role_and_the_oracle_is_not_empty(world: World) -> N
 
 
 # --------------------------------------------------------------------------------------
-# What must never happen (DOMAIN.md)
+# What must never happen (docs/threat-model.md)
 # --------------------------------------------------------------------------------------
 
 

@@ -1,4 +1,4 @@
-"""The import graph of hub/ points one way (DESIGN's layers): entry points, then the GraphQL
+"""The import graph of hub/ points one way (docs/architecture.md): entry points, then the GraphQL
 schema and the connectors, then reads, services and auth, then events, policy and the
 access log, then models and the small foundation modules.
 
@@ -31,8 +31,8 @@ LAYERS: list[set[str]] = [
 ]
 RANK = {name: len(LAYERS) - i for i, layer in enumerate(LAYERS) for name in layer}
 
-# What the brief of the layers names outright (DESIGN: "connectors and services never
-# import schema or resolvers").
+# What the layers forbid outright: connectors and services never import the GraphQL
+# schema, the resolvers or an entry point.
 NEVER = {
     "connectors": {"schema", "resolvers", "graphql_app", "app", "cli", "commands", "web"},
     "services": {"schema", "resolvers", "graphql_app", "app", "cli", "commands", "web"},

@@ -1,7 +1,7 @@
 """Property: for generated policies, principals and queries, a response never contains a
 row or a field the active policy denies, and transformed fields are transformed.
 
-The oracle is an independent Python reading of the policy semantics (DESIGN.md) over rows
+The oracle is an independent Python reading of the policy semantics (docs/policy.md) over rows
 fetched directly from the database; the hub compiles the same policy to SQL."""
 
 from __future__ import annotations

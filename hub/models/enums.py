@@ -1,4 +1,4 @@
-"""Vocabularies of the domain (DOMAIN.md). Stored as their string values."""
+"""Vocabularies of the domain. Stored as their string values."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The closed vocabularies of roles, purposes and principal variables (DESIGN.md)."""
+"""The closed vocabularies of roles, purposes and principal variables (docs/policy.md)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The Query and Mutation roots (the contract of DESIGN.md) and the schema factory."""
+"""The Query and Mutation roots (the API's contract, docs/schema.graphql) and the schema factory."""
 
 from __future__ import annotations
 

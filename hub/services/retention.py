@@ -1,4 +1,4 @@
-"""Retention and erasure (DESIGN principle 5, "Minimal data").
+"""Retention and erasure: the hub keeps no more data, for no longer, than it needs.
 
 Retention: every policy document may give its resource a `retention` (ISO 8601 duration).
 `run_retention` removes the rows older than that, by the age column of the table below, in

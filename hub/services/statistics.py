@@ -8,7 +8,7 @@ no indicator is allowed the request is refused. Counting never passes through th
 rules and never returns a row: only counts leave, and the access log names the indicators
 computed (`aggregate` on `Indicators`), never a value.
 
-What is counted, for one city and one quarter (DOMAIN.md):
+What is counted, for one city and one quarter (the city action plan's indicators):
 
 | indicator | resource | count | city column |
 |---|---|---|---|
