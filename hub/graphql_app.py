@@ -360,6 +360,9 @@ class GraphQLEndpoint:
             async with self.gate.admit(rows):
                 await self._serve(principal, request, body, scope, receive, send)
         except Overloaded:
+            info = observed.current()
+            if info is not None:
+                info.outcome = Code.RATE_LIMITED.value
             await overloaded_response()(scope, receive, send)
 
     async def _serve(

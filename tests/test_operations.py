@@ -623,3 +623,26 @@ def test_kafka_mode_metrics_and_readiness(kafka_hub: Hub, kafka_broker: Broker) 
     finally:
         kafka_broker.start()
     _wait(lambda: hub.client.get("/ready").status_code == 200, seconds=30, what="ready again")
+
+
+def test_a_request_refused_for_lack_of_capacity_is_counted_as_rate_limited(hub: Hub) -> None:
+    """A 503 from the read gate is RATE_LIMITED in the metrics, not INTERNAL."""
+    from hub.read.gate import ReadGate
+
+    endpoint = next(r.endpoint for r in hub.app.routes if getattr(r, "path", "") == "/graphql")
+    before = scrape(hub)
+    saved = endpoint.gate
+    endpoint.gate = ReadGate(0, 1)  # no place, no queue: every request is refused at once
+    try:
+        r = _post(hub, SHIFTS, client=POLICE, purpose="identity_validation")
+    finally:
+        endpoint.gate = saved
+    assert r.status_code == 503 and r.headers["retry-after"] == "1"
+    assert r.json()["errors"][0]["extensions"]["code"] == "RATE_LIMITED"
+    after = scrape(hub)
+    ops = "hub_graphql_requests_total"
+    refused = after.value(ops, operation="unknown", outcome="RATE_LIMITED")
+    assert refused - before.value(ops, operation="unknown", outcome="RATE_LIMITED") == 1
+    assert after.value(ops, operation="unknown", outcome="INTERNAL") == before.value(
+        ops, operation="unknown", outcome="INTERNAL"
+    )
