@@ -1,8 +1,8 @@
 """Encryption of identity fields at rest: AES-GCM, one data key per person.
 
-Each sex worker's identity is encrypted under her own 256-bit data key. The data key is
-stored wrapped (AES-GCM) by the master key kept in HUB_SECRET_DIR. Erasure deletes the
-wrapped key; the ciphertext that stays behind can then never be read again.
+Each sex worker's identity is encrypted under a 256-bit data key of the worker's own. The
+data key is stored wrapped (AES-GCM) by the master key kept in HUB_SECRET_DIR. Erasure
+deletes the wrapped key; the ciphertext that stays behind can then never be read again.
 """
 
 from __future__ import annotations

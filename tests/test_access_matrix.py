@@ -28,7 +28,7 @@ import re
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -337,6 +337,31 @@ ALLOW, DENY, PSEUDONYM, GENERALIZE = "allow", "deny", "pseudonym", "generalize"
 Fields = dict[str, str] | Callable[[World, Who, Any], dict[str, str]]
 
 
+def private_address_as_zone(w: World, who: Who, row: Any) -> dict[str, str]:
+    """A home-based workplace is shown by its zone to all but the worker (guardrail
+    private-address-as-zone)."""
+    return {"address": GENERALIZE} if row.kind == "private" else {}
+
+
+def at_premises_in_own_city_with_a_pandkalender(w: World, who: Who, row: Any) -> bool:
+    """Rentals and shifts in the caller's city where its regime keeps a pandkalender
+    (Antwerp's; Ghent keeps none)."""
+    return at_premises_in_own_city(w, who, row) and who.city == "Antwerpen"
+
+
+def identity_only_during_a_shift(w: World, who: Who, row: Any) -> dict[str, str]:
+    """The identity only of a worker with a live shift in the caller's city that is in
+    progress (from an hour before its start to its end): no standing identity register."""
+    at_work = row.city == "Antwerpen" and any(
+        s.sex_worker_id == row.id
+        and s.status in ("registered", "validated")
+        and w.premises[s.premises_id].city == who.city
+        and s.starts_at - timedelta(hours=1) <= w.now <= s.ends_at
+        for s in w.rows["Shift"].values()
+    )
+    return {} if at_work else {"identity": DENY}
+
+
 def private_address_generalized(w: World, who: Who, row: Any) -> dict[str, str]:
     """NGOs see a home-based workplace only by its zone, and not who operates it."""
     return {"address": GENERALIZE, "operator": DENY} if row.kind == "private" else {}
@@ -375,24 +400,23 @@ ACCESS: dict[tuple[str, str], dict[str, See]] = {
     # identities of the workers registered in their city.
     ("police_officer", "identity_validation"): {
         "Organisation": DIRECTORY,
-        "Premises": see(in_own_city),
+        "Premises": See(in_own_city, private_address_as_zone),
         "Certificate": see(at_premises_in_own_city),
-        "Shift": see(at_premises_in_own_city),
-        "RentalAgreement": see(at_premises_in_own_city),
-        "SexWorker": see(in_own_city),
+        "Shift": see(at_premises_in_own_city_with_a_pandkalender),
+        "RentalAgreement": see(at_premises_in_own_city_with_a_pandkalender),
+        "SexWorker": See(in_own_city, identity_only_during_a_shift),
     },
     # Local police, inspecting: the same without identities; inspections and measures of
     # their city (no fine amounts, no procedure); reports their zone was chosen for.
     ("police_officer", "inspection"): {
         "Organisation": DIRECTORY,
-        "Premises": see(in_own_city),
+        "Premises": See(in_own_city, private_address_as_zone),
         "Certificate": see(at_premises_in_own_city),
-        "Shift": see(at_premises_in_own_city),
-        "RentalAgreement": see(at_premises_in_own_city),
+        "Shift": see(at_premises_in_own_city_with_a_pandkalender),
+        "RentalAgreement": see(at_premises_in_own_city_with_a_pandkalender),
         "SexWorker": see(in_own_city, **NO_IDENTITY),
         "Inspection": see(in_own_city),
         "Measure": see(in_own_city, amountCents=DENY, transitions=DENY),
-        "Report": see(shared_with_own_org),
     },
     # Local police, warning and answering reports: no pandkalender, no workers.
     ("police_officer", "safety_alerting"): {
@@ -401,19 +425,18 @@ ACCESS: dict[tuple[str, str], dict[str, See]] = {
         "Alert": see(police_alert_in_own_city),
     },
     # Federal investigators. DOMAIN.md asks for identities "for a named investigation
-    # only"; the hub has no investigation record yet, so this is every worker of the city
-    # (reported as a gap, not testable as such).
+    # only"; the hub has no investigation record yet, so the guardrail gives none.
     ("police_investigator", "investigation"): {
         "Organisation": DIRECTORY,
-        "Premises": see(in_own_city),
-        "SexWorker": see(in_own_city),
+        "Premises": See(in_own_city, private_address_as_zone),
+        "SexWorker": see(in_own_city, **NO_IDENTITY),
         "Inspection": see(in_own_city),
     },
     # City prostitution officer: premises, certificates, measures; occupancy without people
     # (the worker is a per-organisation pseudonym, never a record).
     ("city_officer", "licensing"): {
         "Organisation": DIRECTORY,
-        "Premises": see(in_own_city),
+        "Premises": See(in_own_city, private_address_as_zone),
         "Certificate": see(at_premises_in_own_city),
         "Shift": see(
             at_premises_in_own_city,
@@ -429,7 +452,7 @@ ACCESS: dict[tuple[str, str], dict[str, See]] = {
     # City administrative enforcement: measures and what they rest on; no people.
     ("city_enforcement", "enforcement"): {
         "Organisation": DIRECTORY,
-        "Premises": see(in_own_city),
+        "Premises": See(in_own_city, private_address_as_zone),
         "Certificate": see(at_premises_in_own_city),
         "Inspection": see(in_own_city),
         "Measure": see(in_own_city),
@@ -460,7 +483,7 @@ ACCESS: dict[tuple[str, str], dict[str, See]] = {
     # and only the working name (and languages) of their own tenants.
     ("operator", "self_service"): {
         "Organisation": DIRECTORY,
-        "Premises": see(own_premises),
+        "Premises": See(own_premises, private_address_as_zone),
         "Certificate": see(at_own_premises),
         "Shift": see(at_own_premises),
         "RentalAgreement": see(at_own_premises),
@@ -983,11 +1006,12 @@ def _purposes(client: str) -> tuple[str, ...]:
 
 
 @pytest.mark.parametrize("client", CLIENTS)
-def test_outing_identity_only_at_validation_in_an_investigation_or_to_herself(
+def test_outing_identity_only_during_a_shift_or_to_the_worker(
     demo_hub: Any, world: World, client: str
 ) -> None:
-    """An identity is shown only to the local police validating identities in their city,
-    to an investigator, or to the worker herself; never anywhere else, for no purpose."""
+    """An identity is shown only to the local police validating identities in their city
+    during the worker's shift, or to the worker; never to an investigator without a named
+    case, never anywhere else, for no purpose."""
     who = world.clients[client]
     for purpose in _purposes(client):
         for root in ROOTS:
@@ -997,14 +1021,13 @@ def test_outing_identity_only_at_validation_in_an_investigation_or_to_herself(
                     continue
                 worker = world.rows["SexWorker"][sw["id"]]
                 assert (
-                    (
-                        who.role == "police_officer"
-                        and purpose == "identity_validation"
-                        and worker.city == who.city
-                    )
-                    or (who.role == "police_investigator" and purpose == "investigation")
-                    or (who.role == "sex_worker" and worker.id == who.sex_worker_id)
-                ), f"{client}/{purpose} sees the identity of {worker.id} via {root}"
+                    who.role == "police_officer"
+                    and purpose == "identity_validation"
+                    and worker.city == who.city
+                    and not identity_only_during_a_shift(world, who, worker)
+                ) or (who.role == "sex_worker" and worker.id == who.sex_worker_id), (
+                    f"{client}/{purpose} sees the identity of {worker.id} via {root}"
+                )
 
 
 @pytest.mark.parametrize("client", CLIENTS)
