@@ -651,15 +651,16 @@ class _Demo:
     def ensure_shift_in_progress(
         self, windows: list[_Window], booked: dict[tuple[str, int], list[_Interval]]
     ) -> None:
-        """Someone is at work in Antwerp now: the police see an identity only for a shift in
-        progress (from an hour before its start to its end), and the demo shows one. Adds no
-        random draw, so the rest of the data set stays as it was."""
+        """Someone is at work in Antwerp now, and for hours yet: the police see an identity
+        only for a shift in progress (from an hour before its start to its end), and the
+        demo shows one. Adds no random draw, so the rest of the data set stays as it was."""
         city = {w.id: w.city for w in self.workers}
         live = (ShiftStatus.REGISTERED.value, ShiftStatus.VALIDATED.value)
         if any(
             s.status in live
             and city[s.sex_worker_id] == ANTWERP
-            and s.starts_at - HOUR <= self.now <= s.ends_at
+            and s.starts_at - HOUR <= self.now
+            and self.now + 4 * HOUR <= s.ends_at
             for s in self.shifts
         ):
             return

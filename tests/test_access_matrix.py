@@ -1125,7 +1125,7 @@ def test_anonymous_reports_never_show_an_author(demo_hub: Any, world: World, cli
 
 def test_an_anonymous_report_filed_now_keeps_no_author(demo_hub: Any, world: World) -> None:
     """Filed through the API and read back by everyone it was shared with: no author, and
-    no link to her stored anywhere. (This one writes: the oracle's snapshot is refreshed.)"""
+    no link to the author stored anywhere. (This one writes: the oracle's snapshot is refreshed.)"""
     orgs = demo_hub.demo.organisation_ids
     shared = [orgs["antwerp_police"], orgs["ghapro"]]
     try:
@@ -1150,7 +1150,7 @@ def test_an_anonymous_report_filed_now_keeps_no_author(demo_hub: Any, world: Wor
     assert world.rows["Report"][filed["id"]].author_id is None
     q = "{ reports(first: 100) { edges { node { id author { id workingName } } } } }"
     for client, purpose in (
-        ("demo-police-antwerp", "inspection"),
+        ("demo-police-antwerp", "safety_alerting"),
         ("demo-ngo-ghapro", "care"),
     ):
         nodes = [e["node"] for e in demo_hub.ok(q, as_=client, purpose=purpose)["reports"]["edges"]]
@@ -1158,7 +1158,7 @@ def test_an_anonymous_report_filed_now_keeps_no_author(demo_hub: Any, world: Wor
         assert len(mine) == 1, (client, purpose)
         assert mine[0]["author"] is None
     # Not shared with the Ghent police: they do not receive it at all.
-    nodes = demo_hub.ok(q, as_="demo-police-ghent", purpose="inspection")["reports"]["edges"]
+    nodes = demo_hub.ok(q, as_="demo-police-ghent", purpose="safety_alerting")["reports"]["edges"]
     assert filed["id"] not in {e["node"]["id"] for e in nodes}
 
 

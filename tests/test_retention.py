@@ -305,7 +305,8 @@ def test_far_future_removes_exactly_what_retention_allows(hub, days):
             assert k not in after["DataKey"]
         else:
             assert row == before["SexWorker"][k]
-            assert after["DataKey"][k] == before["DataKey"][k]
+            # A worker with no identity (Ghent's regime registers none) has no data key.
+            assert after["DataKey"].get(k) == before["DataKey"].get(k)
     # Tables without retention keep every row.
     for table in ("Organisation", "Premises", "Consent"):
         assert after[table] == before[table]
