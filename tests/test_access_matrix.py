@@ -236,16 +236,16 @@ def tenant_of_own_premises(w: World, who: Who, row: Any) -> bool:
     )
 
 
-def herself(w: World, who: Who, row: Any) -> bool:
+def the_worker_themself(w: World, who: Who, row: Any) -> bool:
     return bool(row.id == who.sex_worker_id)
 
 
-def hers(w: World, who: Who, row: Any) -> bool:
+def the_workers_own(w: World, who: Who, row: Any) -> bool:
     return bool(row.sex_worker_id == who.sex_worker_id)
 
 
 def consented_to_own_ngo_for_care(w: World, who: Who, row: Any) -> bool:
-    """The worker gave the caller's NGO a live consent for care covering her record."""
+    """The worker gave the caller's NGO a live consent for care covering the worker's record."""
     return any(
         c.sex_worker_id == row.id
         and c.grantee_id == who.org_id
@@ -258,7 +258,7 @@ def consented_to_own_ngo_for_care(w: World, who: Who, row: Any) -> bool:
 
 def shift_of_a_consenting_client(purpose: str) -> Rows:
     """Shifts of a worker who gave the caller's NGO a live consent for `purpose` covering
-    her shifts (outreach and safety check-ins)."""
+    the worker's shifts (outreach and safety check-ins)."""
 
     def rows(w: World, who: Who, row: Any) -> bool:
         return any(
@@ -284,12 +284,12 @@ SHIFT_TIMES_ONLY = {
 }
 
 
-def written_by_her(w: World, who: Who, row: Any) -> bool:
+def written_by_the_worker(w: World, who: Who, row: Any) -> bool:
     return row.author_id is not None and row.author_id == who.sex_worker_id
 
 
-def her_workplace(w: World, who: Who, row: Any) -> bool:
-    """Premises where she has a shift or a rental."""
+def the_workers_workplace(w: World, who: Who, row: Any) -> bool:
+    """Premises where the worker has a shift or a rental."""
     return any(
         r.premises_id == row.id and r.sex_worker_id == who.sex_worker_id
         for t in ("Shift", "RentalAgreement")
@@ -462,7 +462,7 @@ ACCESS: dict[tuple[str, str], dict[str, See]] = {
     ("city_analyst", "statistics"): {"Organisation": DIRECTORY},
     # NGOs: their own care contacts and referrals, reports shared with them, warnings to
     # pass on, business premises for outreach (a home address only as its zone).
-    # With her consent (for care), an NGO also knows a client's working name and languages.
+    # With the worker's consent (for care), an NGO also knows a client's working name and languages.
     ("ngo_worker", "care"): {
         "Organisation": DIRECTORY,
         "Premises": See(in_own_city, private_address_generalized),
@@ -490,15 +490,15 @@ ACCESS: dict[tuple[str, str], dict[str, See]] = {
         "SexWorker": see(tenant_of_own_premises, **WORKING_NAME_ONLY),
         "Measure": see(at_own_premises),
     },
-    # A sex worker: everything registered about her, her workplaces, her own (named)
-    # reports, and live warnings for sex workers in her city (not who issued them).
+    # A sex worker: everything registered about them, their workplaces, their own (named)
+    # reports, and live warnings for sex workers in their city (not who issued them).
     ("sex_worker", "self_service"): {
         "Organisation": DIRECTORY,
-        "Premises": see(her_workplace),
-        "Shift": see(hers),
-        "RentalAgreement": see(hers),
-        "SexWorker": see(herself),
-        "Report": see(written_by_her),
+        "Premises": see(the_workers_workplace),
+        "Shift": see(the_workers_own),
+        "RentalAgreement": see(the_workers_own),
+        "SexWorker": see(the_worker_themself),
+        "Report": see(written_by_the_worker),
         "Alert": see(live_sex_worker_alert_in_own_city, issuedBy=DENY),
     },
     # Privacy officers and the workers' union edit and approve policy: no raw personal data.
@@ -1035,7 +1035,7 @@ def test_outing_working_name_never_tied_to_identity_elsewhere(
     demo_hub: Any, world: World, client: str
 ) -> None:
     """Wherever a working name comes with a legal name, it is the right pair: the identity
-    shown is that worker's own, decrypted from her record."""
+    shown is that worker's own, decrypted from the worker's record."""
     for purpose in _purposes(client):
         for root in ("shifts", "rentalAgreements", "sexWorker", "reports"):
             out = fetch(demo_hub, world, client, purpose, root)
@@ -1052,7 +1052,7 @@ def test_city_sees_occupancy_as_one_stable_pseudonym_per_worker(
     demo_hub: Any, world: World
 ) -> None:
     """The city officer counts who works where without learning who: each worker is one
-    pseudonym across shifts and rentals, never her id, and two workers never share one."""
+    pseudonym across shifts and rentals, never the worker's id, and two workers never share one."""
     by_worker: dict[str, set[str]] = defaultdict(set)
     for root, type_name in (("shifts", "Shift"), ("rentalAgreements", "RentalAgreement")):
         out = fetch(demo_hub, world, "demo-city-antwerp", "licensing", root)

@@ -553,7 +553,7 @@ def test_operator_registers_shift_on_own_premises_with_confirmed_rental(hub):
     assert shifts_on(hub, site) == 1
 
 
-def test_worker_confirms_only_her_own_rental(hub):
+def test_worker_confirms_only_their_own_rental(hub):
     site = make_site(hub)
     rental_id = add_rental(hub, site, 0, 48, confirmed=False)
     # Another worker (the demo worker) cannot confirm it, nor learn that it exists.
@@ -750,7 +750,7 @@ def test_police_refuse_a_shift_when_adulthood_is_not_established(hub):
     assert get(hub, SexWorker, site.worker_id).adult_verified is False
 
 
-def test_worker_cancels_her_own_upcoming_shift(hub):
+def test_worker_cancels_their_own_upcoming_shift(hub):
     site = make_site(hub)
     add_rental(hub, site, 0, 48)
     shift_id = hub.ok(REGISTER_SHIFT, {"input": site.shift(2, 10)}, as_=OPERATOR)["registerShift"][
@@ -1075,7 +1075,7 @@ def test_anonymous_report_keeps_no_link_to_its_author(hub):
 
     row = get(hub, Report, report["id"])
     assert row.author_id is None and row.anonymous is True
-    # Not even the worker who filed it finds it among her reports.
+    # Not even the worker who filed it finds it among their reports.
     mine = nodes(hub, "reports", REPORT_FIELDS, as_=WORKER)
     assert report["id"] not in ids(mine)
     # The police it was shared with see it, without an author.
@@ -1207,7 +1207,7 @@ def test_police_issue_a_warning_for_their_own_city(hub):
     )
 
 
-def test_worker_sees_live_warnings_for_sex_workers_of_her_city_only(hub):
+def test_worker_sees_live_warnings_for_sex_workers_of_their_city_only(hub):
     soon = now() + timedelta(days=2)
     live = hub.ok(
         ISSUE_ALERT,
