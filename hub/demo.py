@@ -782,7 +782,10 @@ class _Demo:
             registered_by_id=rental.recorded_by_id,
             created_at=max(rental.confirmed_at, min(when.start - DAY, self.now)),
         )
-        if self.rng.random() < 0.06:
+        # Cancelled before it began: a shift in progress (from an hour before its start, when
+        # the police may read the identity) stays live, so the demo's answers are steady.
+        in_progress = when.start - HOUR <= self.now <= when.end
+        if self.rng.random() < 0.06 and not in_progress:
             shift.status = ShiftStatus.CANCELLED.value
             return shift
         police_came_by = self.now - when.start >= timedelta(minutes=20) and self.rng.random() < 0.8
