@@ -472,3 +472,23 @@ def test_validate_shift_only_during_the_shift(hub, start_m, end_m, allowed):
         )
         assert "while it takes place" in message
         assert get(hub, ShiftRegistration, shift_id).status == "registered"
+
+
+def test_rules_citing_the_antwerp_police_code_reach_antwerp_only():
+    """The Ghent police never read under the Antwerp police code: every rule that cites it
+    names Antwerp in its `where` (a conjunct every matching row meets)."""
+    from hub.policy.engine import PolicySet
+    from hub.policy.guardrails import pinned
+
+    policies = PolicySet.from_directory(ROOT / "policies")
+    citing = [
+        (name, rule)
+        for name, doc in policies.documents.items()
+        for rule in doc.rules
+        if "Antwerp" in rule.legal_basis
+    ]
+    assert citing
+    for name, rule in citing:
+        assert pinned(rule.where, "city", "Antwerpen") or pinned(
+            rule.where, "premises.city", "Antwerpen"
+        ), (name, rule.name)
