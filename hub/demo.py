@@ -1,5 +1,10 @@
 """Demo data: a plausible fortnight of sex-work policy data in Antwerp and Ghent.
 
+Each city follows its regime (policies/regimes.yaml): Antwerp's compulsory window regime
+registers workers' identities with the police and keeps a pandkalender of shifts; Ghent's
+voluntary regime has neither, so its workers have no identity in the hub and its rentals no
+shifts.
+
 Only the names of public organisations are real. Operators, addresses' house numbers,
 working names, identities, reports, warnings and care contacts are invented. Identities are
 encrypted exactly as in production (a data key per person, wrapped by the master key).
@@ -61,6 +66,9 @@ from hub.models.enums import (
 
 ANTWERP = "Antwerpen"
 GHENT = "Gent"
+# The cities whose regime has advance registration and police validation (as in
+# policies/regimes.yaml): only there do workers have an identity and rentals shifts.
+_PANDKALENDER_CITIES = frozenset({ANTWERP})
 
 HOUR = timedelta(hours=1)
 DAY = timedelta(days=1)
@@ -72,7 +80,7 @@ class DemoData:
 
     `organisation_ids` maps a stable key ("antwerp_police", "ghapro", "operator_vitrine_beheer",
     ...) to the organisation's id. `sex_worker_ids[0]` is an adult-verified worker in Antwerp
-    with shifts, a report of her own and a live consent. `counts` maps table name to rows.
+    with shifts, a report of their own and a live consent. `counts` maps table name to rows.
     """
 
     organisation_ids: dict[str, str]
@@ -235,7 +243,7 @@ _REPORTS: tuple[_ReportPlan, ...] = (
                 "Groups of drunk visitors block the street and film the windows at night."),
     _ReportPlan(ANTWERP, ReportCategory.EXPLOITATION_SUSPICION, True, (_POLICE, _NGO),
                 ReportStatus.FILED,
-                "A new colleague two windows down never keeps her own money, always escorted."),
+                "A new colleague two windows down never keeps their own money, always escorted."),
     _ReportPlan(ANTWERP, ReportCategory.DISCRIMINATION, False, (), ReportStatus.FILED,
                 "Refused at a bank counter once they saw where I work."),
     _ReportPlan(GHENT, ReportCategory.NON_PAYMENT_THEFT, True, (_POLICE,), ReportStatus.ANSWERED,
@@ -531,7 +539,7 @@ class _Demo:
 
     def build_workers(self) -> None:
         n = _WORKERS * self.scale
-        # Worker 0 (Antwerp) is the demo's sex-worker login; keep her adult-verified.
+        # Worker 0 (Antwerp) is the demo's sex-worker login; keep the worker adult-verified.
         unverified = set(self.rng.sample(range(1, n), max(1, n // 10)))
         names = self.working_names(n)
         for i in range(n):
@@ -541,14 +549,20 @@ class _Demo:
                 working_name=names[i],
                 adult_verified=i not in unverified,
                 city=city,
-                registered_by_id=self.org[_POLICE_OF[city]],
+                registered_by_id=(
+                    self.org[_POLICE_OF[city]] if city in _PANDKALENDER_CITIES else None
+                ),
                 created_at=self.ago(DAY * 20, DAY * 700),
             )
             nationality = self.rng.choices(_NATIONALITIES, weights=_NATIONALITY_WEIGHTS)[0]
             worker.languages = self.languages(nationality)
-            data_key = self.keyring.new_data_key()
-            worker.identity = self.keyring.encrypt(worker.id, data_key, self.identity(nationality))
+            identity = self.identity(nationality)  # drawn everywhere: the same data elsewhere
             self.workers.append(worker)
+            if city not in _PANDKALENDER_CITIES:
+                worker.adult_verified = False  # nobody checked it: registration is voluntary
+                continue
+            data_key = self.keyring.new_data_key()
+            worker.identity = self.keyring.encrypt(worker.id, data_key, identity)
             self.data_keys.append(
                 DataKey(sex_worker_id=worker.id, wrapped_key=self.keyring.wrap(worker.id, data_key))
             )
@@ -629,6 +643,72 @@ class _Demo:
                 self.shifts.extend(self.shift(rental, worker, s) for s in shifts)
             if self.rng.random() < 0.15:
                 self.unconfirmed_rental(worker, windows, booked)
+        # Planned everywhere, kept only where the regime has a pandkalender.
+        city = {w.id: w.city for w in self.workers}
+        self.shifts = [s for s in self.shifts if city[s.sex_worker_id] in _PANDKALENDER_CITIES]
+        self.ensure_shift_in_progress(free[ANTWERP], booked)
+
+    def ensure_shift_in_progress(
+        self, windows: list[_Window], booked: dict[tuple[str, int], list[_Interval]]
+    ) -> None:
+        """Someone is at work in Antwerp now, and for hours yet: the police see an identity
+        only for a shift in progress (from an hour before its start to its end), and the
+        demo shows one. Adds no random draw, so the rest of the data set stays as it was."""
+        city = {w.id: w.city for w in self.workers}
+        live = (ShiftStatus.REGISTERED.value, ShiftStatus.VALIDATED.value)
+        if any(
+            s.status in live
+            and city[s.sex_worker_id] == ANTWERP
+            and s.starts_at - HOUR <= self.now
+            and self.now + 4 * HOUR <= s.ends_at
+            for s in self.shifts
+        ):
+            return
+        start = self.now.replace(minute=0, second=0, microsecond=0) - HOUR
+        when = _Interval(start, start + 7 * HOUR)
+        period = _Interval(start - 2 * HOUR, when.end + 2 * HOUR)
+        for worker in self.workers:
+            if worker.city != ANTWERP or not worker.adult_verified:
+                continue
+            own = [_Interval(r.starts_at, r.ends_at) for r in self.rentals]
+            own = [
+                o for o, r in zip(own, self.rentals, strict=True) if r.sex_worker_id == worker.id
+            ]
+            if _overlaps(period, own):
+                continue
+            for window in windows:
+                key = (window.premises.id, window.window)
+                if _overlaps(period, booked.get(key, [])):
+                    continue
+                booked.setdefault(key, []).append(period)
+                rental = RentalAgreement(
+                    id=str(uuid.uuid5(uuid.NAMESPACE_OID, f"demo-rental-now:{worker.id}")),
+                    premises_id=window.premises.id,
+                    window=window.window,
+                    sex_worker_id=worker.id,
+                    starts_at=period.start,
+                    ends_at=period.end,
+                    confirmed=True,
+                    confirmed_at=period.start - DAY,
+                    recorded_by_id=window.premises.operator_id,
+                    created_at=period.start - 2 * DAY,
+                )
+                self.rentals.append(rental)
+                self.shifts.append(
+                    ShiftRegistration(
+                        id=str(uuid.uuid5(uuid.NAMESPACE_OID, f"demo-shift-now:{worker.id}")),
+                        premises_id=rental.premises_id,
+                        window=rental.window,
+                        sex_worker_id=worker.id,
+                        rental_agreement_id=rental.id,
+                        starts_at=when.start,
+                        ends_at=when.end,
+                        status=ShiftStatus.REGISTERED.value,
+                        registered_by_id=rental.recorded_by_id,
+                        created_at=when.start - DAY,
+                    )
+                )
+                return
 
     def plan_shifts(
         self, first_day: int, end_day: int, start_hour: int, horizon: _Interval
@@ -702,13 +782,16 @@ class _Demo:
             registered_by_id=rental.recorded_by_id,
             created_at=max(rental.confirmed_at, min(when.start - DAY, self.now)),
         )
-        if self.rng.random() < 0.06:
+        # Cancelled before it began: a shift in progress (from an hour before its start, when
+        # the police may read the identity) stays live, so the demo's answers are steady.
+        in_progress = when.start - HOUR <= self.now <= when.end
+        if self.rng.random() < 0.06 and not in_progress:
             shift.status = ShiftStatus.CANCELLED.value
             return shift
         police_came_by = self.now - when.start >= timedelta(minutes=20) and self.rng.random() < 0.8
         if not police_came_by:
             return shift
-        # On site the police validate her, or refuse when adulthood cannot be established;
+        # On site the police validate the worker, or refuse when adulthood cannot be established;
         # workers not yet verified are mostly still waiting for that visit.
         if worker.adult_verified:
             shift.status = ShiftStatus.VALIDATED.value
@@ -867,7 +950,7 @@ class _Demo:
         )
         if plan.status is ReportStatus.FILED:
             return
-        # Answered by the first organisation she shared it with.
+        # Answered by the first organisation the author shared it with.
         answered = min(filed + HOUR * self.rng.randint(1, 48), self.now - HOUR)
         self.report_replies.append(
             ReportReply(

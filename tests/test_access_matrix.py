@@ -29,7 +29,7 @@ import re
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -237,16 +237,16 @@ def tenant_of_own_premises(w: World, who: Who, row: Any) -> bool:
     )
 
 
-def herself(w: World, who: Who, row: Any) -> bool:
+def the_worker_themself(w: World, who: Who, row: Any) -> bool:
     return bool(row.id == who.sex_worker_id)
 
 
-def hers(w: World, who: Who, row: Any) -> bool:
+def the_workers_own(w: World, who: Who, row: Any) -> bool:
     return bool(row.sex_worker_id == who.sex_worker_id)
 
 
 def consented_to_own_ngo_for_care(w: World, who: Who, row: Any) -> bool:
-    """The worker gave the caller's NGO a live consent for care covering her record."""
+    """The worker gave the caller's NGO a live consent for care covering the worker's record."""
     return any(
         c.sex_worker_id == row.id
         and c.grantee_id == who.org_id
@@ -259,7 +259,7 @@ def consented_to_own_ngo_for_care(w: World, who: Who, row: Any) -> bool:
 
 def shift_of_a_consenting_client(purpose: str) -> Rows:
     """Shifts of a worker who gave the caller's NGO a live consent for `purpose` covering
-    her shifts (outreach and safety check-ins)."""
+    the worker's shifts (outreach and safety check-ins)."""
 
     def rows(w: World, who: Who, row: Any) -> bool:
         return any(
@@ -285,12 +285,12 @@ SHIFT_TIMES_ONLY = {
 }
 
 
-def written_by_her(w: World, who: Who, row: Any) -> bool:
+def written_by_the_worker(w: World, who: Who, row: Any) -> bool:
     return row.author_id is not None and row.author_id == who.sex_worker_id
 
 
-def her_workplace(w: World, who: Who, row: Any) -> bool:
-    """Premises where she has a shift or a rental."""
+def the_workers_workplace(w: World, who: Who, row: Any) -> bool:
+    """Premises where the worker has a shift or a rental."""
     return any(
         r.premises_id == row.id and r.sex_worker_id == who.sex_worker_id
         for t in ("Shift", "RentalAgreement")
@@ -338,6 +338,31 @@ ALLOW, DENY, PSEUDONYM, GENERALIZE = "allow", "deny", "pseudonym", "generalize"
 Fields = dict[str, str] | Callable[[World, Who, Any], dict[str, str]]
 
 
+def private_address_as_zone(w: World, who: Who, row: Any) -> dict[str, str]:
+    """A home-based workplace is shown by its zone to all but the worker (guardrail
+    private-address-as-zone)."""
+    return {"address": GENERALIZE} if row.kind == "private" else {}
+
+
+def at_premises_in_own_city_with_a_pandkalender(w: World, who: Who, row: Any) -> bool:
+    """Rentals and shifts in the caller's city where its regime keeps a pandkalender
+    (Antwerp's; Ghent keeps none)."""
+    return at_premises_in_own_city(w, who, row) and who.city == "Antwerpen"
+
+
+def identity_only_during_a_shift(w: World, who: Who, row: Any) -> dict[str, str]:
+    """The identity only of a worker with a live shift in the caller's city that is in
+    progress (from an hour before its start to its end): no standing identity register."""
+    at_work = row.city == "Antwerpen" and any(
+        s.sex_worker_id == row.id
+        and s.status in ("registered", "validated")
+        and w.premises[s.premises_id].city == who.city
+        and s.starts_at - timedelta(hours=1) <= w.now <= s.ends_at
+        for s in w.rows["Shift"].values()
+    )
+    return {} if at_work else {"identity": DENY}
+
+
 def private_address_generalized(w: World, who: Who, row: Any) -> dict[str, str]:
     """NGOs see a home-based workplace only by its zone, and not who operates it."""
     return {"address": GENERALIZE, "operator": DENY} if row.kind == "private" else {}
@@ -376,24 +401,23 @@ ACCESS: dict[tuple[str, str], dict[str, See]] = {
     # identities of the workers registered in their city.
     ("police_officer", "identity_validation"): {
         "Organisation": DIRECTORY,
-        "Premises": see(in_own_city),
+        "Premises": See(in_own_city, private_address_as_zone),
         "Certificate": see(at_premises_in_own_city),
-        "Shift": see(at_premises_in_own_city),
-        "RentalAgreement": see(at_premises_in_own_city),
-        "SexWorker": see(in_own_city),
+        "Shift": see(at_premises_in_own_city_with_a_pandkalender),
+        "RentalAgreement": see(at_premises_in_own_city_with_a_pandkalender),
+        "SexWorker": See(in_own_city, identity_only_during_a_shift),
     },
     # Local police, inspecting: the same without identities; inspections and measures of
     # their city (no fine amounts, no procedure); reports their zone was chosen for.
     ("police_officer", "inspection"): {
         "Organisation": DIRECTORY,
-        "Premises": see(in_own_city),
+        "Premises": See(in_own_city, private_address_as_zone),
         "Certificate": see(at_premises_in_own_city),
-        "Shift": see(at_premises_in_own_city),
-        "RentalAgreement": see(at_premises_in_own_city),
+        "Shift": see(at_premises_in_own_city_with_a_pandkalender),
+        "RentalAgreement": see(at_premises_in_own_city_with_a_pandkalender),
         "SexWorker": see(in_own_city, **NO_IDENTITY),
         "Inspection": see(in_own_city),
         "Measure": see(in_own_city, amountCents=DENY, transitions=DENY),
-        "Report": see(shared_with_own_org),
     },
     # Local police, warning and answering reports: no pandkalender, no workers.
     ("police_officer", "safety_alerting"): {
@@ -401,20 +425,19 @@ ACCESS: dict[tuple[str, str], dict[str, See]] = {
         "Report": see(shared_with_own_org),
         "Alert": see(police_alert_in_own_city),
     },
-    # Federal investigators. Identities are meant "for a named investigation only";
-    # the hub has no investigation record yet, so this is every worker of the city
-    # (reported as a gap, not testable as such).
+    # Federal investigators. Identities are meant "for a named investigation only"; the
+    # hub has no investigation record yet, so the guardrail gives none.
     ("police_investigator", "investigation"): {
         "Organisation": DIRECTORY,
-        "Premises": see(in_own_city),
-        "SexWorker": see(in_own_city),
+        "Premises": See(in_own_city, private_address_as_zone),
+        "SexWorker": see(in_own_city, **NO_IDENTITY),
         "Inspection": see(in_own_city),
     },
     # City prostitution officer: premises, certificates, measures; occupancy without people
     # (the worker is a per-organisation pseudonym, never a record).
     ("city_officer", "licensing"): {
         "Organisation": DIRECTORY,
-        "Premises": see(in_own_city),
+        "Premises": See(in_own_city, private_address_as_zone),
         "Certificate": see(at_premises_in_own_city),
         "Shift": see(
             at_premises_in_own_city,
@@ -430,7 +453,7 @@ ACCESS: dict[tuple[str, str], dict[str, See]] = {
     # City administrative enforcement: measures and what they rest on; no people.
     ("city_enforcement", "enforcement"): {
         "Organisation": DIRECTORY,
-        "Premises": see(in_own_city),
+        "Premises": See(in_own_city, private_address_as_zone),
         "Certificate": see(at_premises_in_own_city),
         "Inspection": see(in_own_city),
         "Measure": see(in_own_city),
@@ -440,7 +463,7 @@ ACCESS: dict[tuple[str, str], dict[str, See]] = {
     ("city_analyst", "statistics"): {"Organisation": DIRECTORY},
     # NGOs: their own care contacts and referrals, reports shared with them, warnings to
     # pass on, business premises for outreach (a home address only as its zone).
-    # With her consent (for care), an NGO also knows a client's working name and languages.
+    # With the worker's consent (for care), an NGO also knows a client's working name and languages.
     ("ngo_worker", "care"): {
         "Organisation": DIRECTORY,
         "Premises": See(in_own_city, private_address_generalized),
@@ -461,22 +484,22 @@ ACCESS: dict[tuple[str, str], dict[str, See]] = {
     # and only the working name (and languages) of their own tenants.
     ("operator", "self_service"): {
         "Organisation": DIRECTORY,
-        "Premises": see(own_premises),
+        "Premises": See(own_premises, private_address_as_zone),
         "Certificate": see(at_own_premises),
         "Shift": see(at_own_premises),
         "RentalAgreement": see(at_own_premises),
         "SexWorker": see(tenant_of_own_premises, **WORKING_NAME_ONLY),
         "Measure": see(at_own_premises),
     },
-    # A sex worker: everything registered about her, her workplaces, her own (named)
-    # reports, and live warnings for sex workers in her city (not who issued them).
+    # A sex worker: everything registered about them, their workplaces, their own (named)
+    # reports, and live warnings for sex workers in their city (not who issued them).
     ("sex_worker", "self_service"): {
         "Organisation": DIRECTORY,
-        "Premises": see(her_workplace),
-        "Shift": see(hers),
-        "RentalAgreement": see(hers),
-        "SexWorker": see(herself),
-        "Report": see(written_by_her),
+        "Premises": see(the_workers_workplace),
+        "Shift": see(the_workers_own),
+        "RentalAgreement": see(the_workers_own),
+        "SexWorker": see(the_worker_themself),
+        "Report": see(written_by_the_worker),
         "Alert": see(live_sex_worker_alert_in_own_city, issuedBy=DENY),
     },
     # Privacy officers and the workers' union edit and approve policy: no raw personal data.
@@ -984,11 +1007,12 @@ def _purposes(client: str) -> tuple[str, ...]:
 
 
 @pytest.mark.parametrize("client", CLIENTS)
-def test_outing_identity_only_at_validation_in_an_investigation_or_to_herself(
+def test_outing_identity_only_during_a_shift_or_to_the_worker(
     demo_hub: Any, world: World, client: str
 ) -> None:
-    """An identity is shown only to the local police validating identities in their city,
-    to an investigator, or to the worker herself; never anywhere else, for no purpose."""
+    """An identity is shown only to the local police validating identities in their city
+    during the worker's shift, or to the worker; never to an investigator without a named
+    case, never anywhere else, for no purpose."""
     who = world.clients[client]
     for purpose in _purposes(client):
         for root in ROOTS:
@@ -998,14 +1022,13 @@ def test_outing_identity_only_at_validation_in_an_investigation_or_to_herself(
                     continue
                 worker = world.rows["SexWorker"][sw["id"]]
                 assert (
-                    (
-                        who.role == "police_officer"
-                        and purpose == "identity_validation"
-                        and worker.city == who.city
-                    )
-                    or (who.role == "police_investigator" and purpose == "investigation")
-                    or (who.role == "sex_worker" and worker.id == who.sex_worker_id)
-                ), f"{client}/{purpose} sees the identity of {worker.id} via {root}"
+                    who.role == "police_officer"
+                    and purpose == "identity_validation"
+                    and worker.city == who.city
+                    and not identity_only_during_a_shift(world, who, worker)
+                ) or (who.role == "sex_worker" and worker.id == who.sex_worker_id), (
+                    f"{client}/{purpose} sees the identity of {worker.id} via {root}"
+                )
 
 
 @pytest.mark.parametrize("client", CLIENTS)
@@ -1013,7 +1036,7 @@ def test_outing_working_name_never_tied_to_identity_elsewhere(
     demo_hub: Any, world: World, client: str
 ) -> None:
     """Wherever a working name comes with a legal name, it is the right pair: the identity
-    shown is that worker's own, decrypted from her record."""
+    shown is that worker's own, decrypted from the worker's record."""
     for purpose in _purposes(client):
         for root in ("shifts", "rentalAgreements", "sexWorker", "reports"):
             out = fetch(demo_hub, world, client, purpose, root)
@@ -1030,7 +1053,7 @@ def test_city_sees_occupancy_as_one_stable_pseudonym_per_worker(
     demo_hub: Any, world: World
 ) -> None:
     """The city officer counts who works where without learning who: each worker is one
-    pseudonym across shifts and rentals, never her id, and two workers never share one."""
+    pseudonym across shifts and rentals, never the worker's id, and two workers never share one."""
     by_worker: dict[str, set[str]] = defaultdict(set)
     for root, type_name in (("shifts", "Shift"), ("rentalAgreements", "RentalAgreement")):
         out = fetch(demo_hub, world, "demo-city-antwerp", "licensing", root)
@@ -1103,7 +1126,7 @@ def test_anonymous_reports_never_show_an_author(demo_hub: Any, world: World, cli
 
 def test_an_anonymous_report_filed_now_keeps_no_author(demo_hub: Any, world: World) -> None:
     """Filed through the API and read back by everyone it was shared with: no author, and
-    no link to her stored anywhere. (This one writes: the oracle's snapshot is refreshed.)"""
+    no link to the author stored anywhere. (This one writes: the oracle's snapshot is refreshed.)"""
     orgs = demo_hub.demo.organisation_ids
     shared = [orgs["antwerp_police"], orgs["ghapro"]]
     try:
@@ -1128,7 +1151,7 @@ def test_an_anonymous_report_filed_now_keeps_no_author(demo_hub: Any, world: Wor
     assert world.rows["Report"][filed["id"]].author_id is None
     q = "{ reports(first: 100) { edges { node { id author { id workingName } } } } }"
     for client, purpose in (
-        ("demo-police-antwerp", "inspection"),
+        ("demo-police-antwerp", "safety_alerting"),
         ("demo-ngo-ghapro", "care"),
     ):
         nodes = [e["node"] for e in demo_hub.ok(q, as_=client, purpose=purpose)["reports"]["edges"]]
@@ -1136,7 +1159,7 @@ def test_an_anonymous_report_filed_now_keeps_no_author(demo_hub: Any, world: Wor
         assert len(mine) == 1, (client, purpose)
         assert mine[0]["author"] is None
     # Not shared with the Ghent police: they do not receive it at all.
-    nodes = demo_hub.ok(q, as_="demo-police-ghent", purpose="inspection")["reports"]["edges"]
+    nodes = demo_hub.ok(q, as_="demo-police-ghent", purpose="safety_alerting")["reports"]["edges"]
     assert filed["id"] not in {e["node"]["id"] for e in nodes}
 
 

@@ -47,7 +47,7 @@ def test_consent_is_for_one_purpose(hub):
 
 def test_my_consents_shows_only_mine_and_grantee_sees_what_it_was_given(hub):
     mine = hub.ok(MINE, as_=WORKER)["myConsents"]
-    assert mine  # the demo gives her a live consent
+    assert mine  # the demo gives the worker a live consent
     ghapro = hub.ok("{ myConsents { id purpose } }", as_="demo-ngo-ghapro", purpose="care")
     ids = {c["id"] for c in ghapro["myConsents"]}
 
@@ -82,7 +82,7 @@ def test_refusals(hub):
     _revoke_all_for(hub, ids["payoke"])
     hub.ok(GRANT, {"g": ids["payoke"], "p": "care"}, as_=WORKER)
     assert hub.error_code(GRANT, {"g": ids["payoke"], "p": "care"}, as_=WORKER) == "CONFLICT"
-    # Someone else cannot revoke her consent.
+    # Someone else cannot revoke the worker's consent.
     consent = next(c for c in hub.ok(MINE, as_=WORKER)["myConsents"] if c["revokedAt"] is None)
     other = _worker_client(hub, hub.demo.sex_worker_ids[1])
     assert hub.error_code(REVOKE, {"id": consent["id"]}, token=other) == "NOT_FOUND"

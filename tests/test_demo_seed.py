@@ -170,8 +170,9 @@ def test_seeds_quickly_and_counts_match_the_database(demo: Seeded) -> None:
     assert sum(p.windows for p in demo.all(Premises)) >= 40
     assert len(demo.all(SexWorker)) == 30
     assert len(demo.data.sex_worker_ids) == 30
-    assert len(demo.all(DataKey)) == 30
-    assert 300 <= len(demo.all(ShiftRegistration)) <= 500
+    # Only Antwerp's regime registers identities (a data key each): 2 workers in 3.
+    assert len(demo.all(DataKey)) == 20
+    assert 200 <= len(demo.all(ShiftRegistration)) <= 350  # Antwerp's pandkalender only
 
 
 def test_organisations_cover_every_role(demo: Seeded) -> None:
@@ -235,7 +236,8 @@ def test_every_shift_lies_in_a_confirmed_rental_without_overlap(demo: Seeded) ->
 def test_shift_statuses_and_police_validation(demo: Seeded) -> None:
     shifts = demo.all(ShiftRegistration)
     workers = {w.id: w for w in demo.all(SexWorker)}
-    police_of = {"Antwerpen": demo.org("antwerp_police"), "Gent": demo.org("ghent_police")}
+    police_of = {"Antwerpen": demo.org("antwerp_police")}  # Ghent keeps no pandkalender
+    assert {workers[s.sex_worker_id].city for s in shifts} == {"Antwerpen"}
     statuses = Counter(s.status for s in shifts)
     assert statuses["registered"] and statuses["validated"] and statuses["cancelled"]
     assert statuses["validated"] > statuses["cancelled"]
@@ -262,9 +264,14 @@ def test_unconfirmed_rentals_have_no_shifts(demo: Seeded) -> None:
 
 def test_identities_are_encrypted_and_decrypt_with_the_keyring(demo: Seeded) -> None:
     keys = {k.sex_worker_id: k.wrapped_key for k in demo.all(DataKey)}
-    police = {"Antwerpen": demo.org("antwerp_police"), "Gent": demo.org("ghent_police")}
+    police = {"Antwerpen": demo.org("antwerp_police")}
     workers = demo.all(SexWorker)
-    for worker in workers:
+    # Ghent's voluntary regime registers no identities with the police (policies/regimes.yaml).
+    ghent = [w for w in workers if w.city == "Gent"]
+    assert ghent and all(w.identity is None and w.id not in keys for w in ghent)
+    assert all(w.registered_by_id is None and not w.adult_verified for w in ghent)
+    antwerp = [w for w in workers if w.city == "Antwerpen"]
+    for worker in antwerp:
         assert worker.identity is not None
         identity = demo.keyring.decrypt(worker.id, keys[worker.id], worker.identity)
         assert identity.legal_name.encode() not in worker.identity
@@ -276,7 +283,7 @@ def test_identities_are_encrypted_and_decrypt_with_the_keyring(demo: Seeded) -> 
         assert re.fullmatch(r"XX\d{7}", identity.document_number)
         assert worker.languages
         assert worker.registered_by_id == police[worker.city]
-    assert sum(w.adult_verified for w in workers) >= 25
+    assert sum(w.adult_verified for w in antwerp) >= 0.8 * len(antwerp)
     assert {w.city for w in workers} == {"Antwerpen", "Gent"}
     # The demo's sex-worker login has something to look at.
     first = next(w for w in workers if w.id == demo.data.sex_worker_ids[0])
@@ -448,7 +455,7 @@ def test_scale_six(tmp_path: Path) -> None:
     big = seed_db(tmp_path / "big.db", scale=6)
     assert big.seconds < 15.0
     assert len(big.all(SexWorker)) == 180
-    assert len(big.all(ShiftRegistration)) >= 2000
+    assert len(big.all(ShiftRegistration)) >= 1200  # Antwerp's pandkalender only
     assert len({p.address for p in big.all(Premises)}) == len(big.all(Premises))
     check_calendar(big)
 

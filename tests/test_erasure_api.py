@@ -1,4 +1,4 @@
-"""eraseIdentity through GraphQL: by the worker herself or a privacy officer on request."""
+"""eraseIdentity through GraphQL: by the worker or a privacy officer on request."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ LOOKUP = "query($id: ID!) { sexWorker(id: $id) { workingName identity { legalNam
 POLICE = "demo-police-antwerp"
 
 
-def test_worker_erases_her_own_identity(hub):
+def test_worker_erases_their_own_identity(hub):
     me = hub.demo.sex_worker_ids[0]
     before = hub.ok(LOOKUP, {"id": me}, as_=POLICE, purpose="identity_validation")["sexWorker"]
     assert before["identity"]["legalName"]

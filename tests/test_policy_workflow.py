@@ -97,17 +97,38 @@ def test_four_eyes_and_the_worker_representative(hub):
     assert versions[("ShiftRegistration", 2)] is True
 
 
-def test_change_without_sex_worker_data_needs_no_worker_representative(hub):
+def _organisation_doc() -> str:
+    text = (ROOT / "policies" / "organisation.yaml").read_text()
+    return text.replace(" city_analyst,", "", 1)
+
+
+def test_change_not_about_workers_needs_no_worker_representative(hub):
     _second_dpo(hub)
-    change = hub.ok(PROPOSE, {"r": "Inspection", "d": _inspection_doc()}, as_=DPO)[
+    change = hub.ok(PROPOSE, {"r": "Organisation", "d": _organisation_doc()}, as_=DPO)[
         "proposePolicyChange"
     ]
-    # Utsopi co-decides on sex-worker data only: this change is not hers to see.
+    # Utsopi co-decides on everything about workers; the partner directory is not.
     assert hub.error_code(APPROVE, {"id": change["id"]}, as_=UTSOPI) == "NOT_FOUND"
     assert hub.ok(APPROVE, {"id": change["id"]}, as_=DPO2)["approvePolicyChange"]["status"] == (
         "ACTIVE"
     )
+    q = "{ organisations { name } }"
+    assert hub.error_code(q, as_="demo-analyst-antwerp") == "FORBIDDEN"
+
+
+def test_a_change_of_inspections_waits_for_the_worker_representative(hub):
+    """Inspections check workers: about workers, so Utsopi co-approves."""
+    _second_dpo(hub)
+    change = hub.ok(PROPOSE, {"r": "Inspection", "d": _inspection_doc()}, as_=DPO)[
+        "proposePolicyChange"
+    ]
+    assert hub.ok(APPROVE, {"id": change["id"]}, as_=DPO2)["approvePolicyChange"]["status"] == (
+        "PROPOSED"
+    )
     q = "{ inspections(first: 1) { edges { node { id } } } }"
+    hub.ok(q, as_="demo-city-antwerp")
+    done = hub.ok(APPROVE, {"id": change["id"]}, as_=UTSOPI)["approvePolicyChange"]
+    assert done["status"] == "ACTIVE"
     assert hub.error_code(q, as_="demo-city-antwerp") == "FORBIDDEN"
 
 
@@ -129,9 +150,9 @@ def test_preview_shows_rows_and_fields_gained_and_lost(hub):
         (ROOT / "policies" / "shift_registration.yaml")
         .read_text()
         .replace(
-            "    actions: [read, validate]\n    where: {premises.city: {eq: $principal.city}}",
-            "    actions: [read]\n    where: {and: [{premises.city: {eq: $principal.city}}, "
-            "{status: {ne: cancelled}}]}",
+            "    actions: [read, validate]\n    where: {and: [{premises.city: {eq: $principal.city}}",
+            "    actions: [read]\n    where: {and: [{status: {ne: cancelled}}, "
+            "{premises.city: {eq: $principal.city}}",
         )
     )
     change = hub.ok(PROPOSE, {"r": "ShiftRegistration", "d": narrower}, as_=DPO)[
@@ -139,7 +160,11 @@ def test_preview_shows_rows_and_fields_gained_and_lost(hub):
     ]
     entries = hub.ok(PREVIEW, {"id": change["id"]}, as_=DPO)["previewPolicyChange"]["entries"]
     police = [e for e in entries if e["role"] == "police_officer"]
-    assert police and all(e["rowsLost"] > 0 and e["rowsGained"] == 0 for e in police)
+    # Ghent keeps no pandkalender: its police have no rows to lose.
+    ghent = [e for e in police if e["client"] == "demo-police-ghent"]
+    assert ghent and all(e["rowsBefore"] == e["rowsAfter"] == 0 for e in ghent)
+    antwerp = [e for e in police if e not in ghent]
+    assert antwerp and all(e["rowsLost"] > 0 and e["rowsGained"] == 0 for e in antwerp)
     assert all(e["actionsLost"] == ["validate"] for e in police)
 
 
@@ -183,7 +208,9 @@ def test_a_change_proposed_against_an_older_version_cannot_activate(hub):
         "proposePolicyChange"
     ]
     hub.ok(APPROVE, {"id": first["id"]}, as_=DPO2)
-    assert hub.error_code(APPROVE, {"id": second["id"]}, as_=DPO2) == "CONFLICT"
+    hub.ok(APPROVE, {"id": first["id"]}, as_=UTSOPI)
+    hub.ok(APPROVE, {"id": second["id"]}, as_=DPO2)
+    assert hub.error_code(APPROVE, {"id": second["id"]}, as_=UTSOPI) == "CONFLICT"
 
 
 def test_only_privacy_officers_drive_changes(hub):
@@ -201,12 +228,14 @@ def test_every_step_is_in_the_access_log(hub):
         "proposePolicyChange"
     ]
     hub.ok(APPROVE, {"id": change["id"]}, as_=DPO2)
+    hub.ok(APPROVE, {"id": change["id"]}, as_=UTSOPI)
     q = """{ accessLog(first: 50) { edges { node { action resource recordIds subject } } } }"""
     nodes = [e["node"] for e in hub.ok(q, as_=DPO)["accessLog"]["edges"]]
     steps = {(n["action"], n["subject"]) for n in nodes if n["recordIds"] == [change["id"]]}
     assert ("write:propose", DPO) in steps
     assert ("write:approve", DPO2) in steps
-    assert ("policy:activate", DPO2) in steps
+    assert ("write:approve", UTSOPI) in steps
+    assert ("policy:activate", UTSOPI) in steps
     hub.ok(PREVIEW, {"id": change["id"]}, as_=DPO)
     nodes = [e["node"] for e in hub.ok(q, as_=DPO)["accessLog"]["edges"]]
     assert ("policy:preview", DPO) in {
@@ -223,6 +252,7 @@ def test_a_second_replica_applies_an_activation_within_a_second(hub):
             "proposePolicyChange"
         ]
         hub.ok(APPROVE, {"id": change["id"]}, as_=DPO2)
+        hub.ok(APPROVE, {"id": change["id"]}, as_=UTSOPI)
         activated = time.monotonic()
         deadline = activated + 1.0
         while replica.state.hub.policies.version == before and time.monotonic() < deadline + 1:
@@ -249,6 +279,7 @@ def test_policy_export_writes_the_active_versions_back(hub, tmp_path):
     doc = _inspection_doc()
     change = hub.ok(PROPOSE, {"r": "Inspection", "d": doc}, as_=DPO)["proposePolicyChange"]
     hub.ok(APPROVE, {"id": change["id"]}, as_=DPO2)
+    hub.ok(APPROVE, {"id": change["id"]}, as_=UTSOPI)
     target = tmp_path / "policies"
     shutil.copytree(ROOT / "policies", target)
     env = {**os.environ, "HUB_DATABASE_URL": hub.url}

@@ -305,7 +305,8 @@ def test_far_future_removes_exactly_what_retention_allows(hub, days):
             assert k not in after["DataKey"]
         else:
             assert row == before["SexWorker"][k]
-            assert after["DataKey"][k] == before["DataKey"][k]
+            # A worker with no identity (Ghent's regime registers none) has no data key.
+            assert after["DataKey"].get(k) == before["DataKey"].get(k)
     # Tables without retention keep every row.
     for table in ("Organisation", "Premises", "Consent"):
         assert after[table] == before[table]
@@ -469,7 +470,7 @@ def test_erasure_destroys_the_key_and_keeps_the_history(hub):
     assert snap2["SexWorker"][worker]["identity"] is None
     row = dict(snap2["SexWorker"][worker], identity=ciphertext)
     assert row == snap["SexWorker"][worker]  # working name, languages, city... as they were
-    # Her history stays: shifts, rentals, her report.
+    # The worker's history stays: shifts, rentals, the report.
     for table in ("ShiftRegistration", "RentalAgreement", "Report", "Consent"):
         assert snap2[table] == snap[table]
     assert any(r["sex_worker_id"] == worker for r in snap2["ShiftRegistration"].values())
@@ -478,7 +479,7 @@ def test_erasure_destroys_the_key_and_keeps_the_history(hub):
         if other != worker:
             assert snap2["DataKey"][other] == key
     # Nothing left in the database opens the old ciphertext: every remaining wrapped key is
-    # bound to its own person, and hers is gone.
+    # bound to its own person, and the worker's is gone.
     keyring: Keyring = st.keyring
     for key in snap2["DataKey"].values():
         with pytest.raises(InvalidTag):
@@ -489,7 +490,7 @@ def test_erasure_destroys_the_key_and_keeps_the_history(hub):
         == (before["sexWorker"]["identity"]["legalName"])
     )
 
-    # Idempotent, and every request is audited with her as the data subject.
+    # Idempotent, and every request is audited with the worker as the data subject.
     assert not hub.run(
         erase_identity(st.db, st.audit, sex_worker_id=worker, requested_by=requester, now=now)
     )

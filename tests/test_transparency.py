@@ -1,6 +1,8 @@
-"""The data subject sees who accessed her data and why; privacy officers search the log."""
+"""The data subject sees who accessed their data and why; privacy officers search the log."""
 
 from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
 
@@ -23,14 +25,48 @@ def _shift_of(hub, worker_id: str, *, other: bool = False) -> str:
     return hub.run(find())
 
 
-def test_worker_sees_police_read_of_her_identity_with_purpose(hub):
+def _at_work(hub, worker_id: str) -> None:
+    """Set-up: the worker has a shift in progress (the police read an identity only then)."""
+    from hub.models import Premises
+
+    now = datetime.now(UTC)
+    premises = Premises(address="Transparantiestraat 1", city="Antwerpen", kind="club", windows=1)
+    shift = ShiftRegistration(
+        premises_id=premises.id,
+        window=1,
+        sex_worker_id=worker_id,
+        starts_at=now - timedelta(hours=1),
+        ends_at=now + timedelta(hours=5),
+    )
+
+    async def add() -> None:
+        async with hub.db.session() as s:
+            s.add(premises)
+            await s.flush()
+            s.add(shift)
+            await s.commit()
+
+    hub.run(add())
+
+
+def test_worker_sees_police_read_of_their_identity_with_purpose(hub):
     me = hub.demo.sex_worker_ids[0]
+    _at_work(hub, me)
     before = hub.ok(MY_LOG, as_=WORKER)["myAccessLog"]["edges"]
-    hub.ok(
-        "{ shifts(first: 100) { edges { node { id sexWorker { workingName identity { legalName } } } } } }",
+    read = hub.ok(
+        "{ shifts(first: 100, from: $from) { edges { node { id sexWorker { id workingName"
+        " identity { legalName } } } } } }".replace(
+            "$from", '"' + (datetime.now(UTC) - timedelta(hours=2)).isoformat() + '"'
+        ),
         as_="demo-police-antwerp",
         purpose="identity_validation",
     )
+    mine = [
+        e["node"]["sexWorker"]
+        for e in read["shifts"]["edges"]
+        if e["node"]["sexWorker"]["id"] == me
+    ]
+    assert mine and all(w["identity"]["legalName"] for w in mine)
     body = hub.gql(MY_LOG, as_=WORKER)
     entries = [e["node"] for e in body["data"]["myAccessLog"]["edges"]]
     new = entries[: len(entries) - len(before)]
@@ -54,7 +90,7 @@ def test_worker_does_not_see_accesses_to_others(hub):
     q = "query($p: ID) { shifts(premisesId: $p, first: 1) { edges { node { id } } } }"
     hub.ok(q, as_="demo-police-antwerp", purpose="inspection")
     entries = hub.ok(MY_LOG, as_=WORKER)["myAccessLog"]["edges"]
-    # Whatever was read, a new entry shows up for her only if it concerned her.
+    # Whatever was read, a new entry shows up for the worker only if it concerned them.
     from hub.models import AccessLogEntry, AccessLogSubject
 
     async def concerning_me() -> int:
@@ -71,7 +107,7 @@ def test_worker_does_not_see_accesses_to_others(hub):
     assert other_shift
 
 
-def test_her_own_reads_of_her_log_do_not_fill_it(hub):
+def test_the_workers_own_reads_of_their_log_do_not_fill_it(hub):
     a = len(hub.ok(MY_LOG, as_=WORKER)["myAccessLog"]["edges"])
     b = len(hub.ok(MY_LOG, as_=WORKER)["myAccessLog"]["edges"])
     assert a == b

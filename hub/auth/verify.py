@@ -313,7 +313,7 @@ def _principal(claims: dict[str, Any]) -> Principal:
     if purposes - PURPOSES:
         raise HubError(Code.FORBIDDEN, "token carries a purpose the hub does not know")
     if "sex_worker" in roles and not sex_worker_id:
-        # Without her id, "her own records" would be the records whose id is null.
+        # Without the worker's id, "their own records" would be the records whose id is null.
         raise HubError(Code.FORBIDDEN, "role sex_worker needs a sex_worker_id claim")
     return Principal(
         subject=claims["sub"],

@@ -17,8 +17,12 @@ def check(args: argparse.Namespace) -> int:
     from hub.auth.controllers import ControllersError, DataControllers
     from hub.policy.document import PolicyError
     from hub.policy.engine import PolicySet, missing_resources
+    from hub.policy.guardrails import GUARDRAILS
 
     directory = _directory(args)
+    print(f"{len(GUARDRAILS)} guardrails, which no policy version may break:")
+    for guardrail in GUARDRAILS:
+        print(f"  {guardrail.key}: {guardrail.text}")
     try:
         policies = PolicySet.from_directory(directory)
     except PolicyError as e:
@@ -27,6 +31,8 @@ def check(args: argparse.Namespace) -> int:
         return 1
     rules = sum(len(d.rules) for d in policies.documents.values())
     print(f"{len(policies.documents)} documents, {rules} rules, version {policies.version}")
+    cities = sorted(policies.regimes.by_city)
+    print(f"{len(cities)} city regimes: {', '.join(cities) or 'none'}")
     for name in missing_resources(policies):
         print(f"note: no document for {name}: nobody may access it")
     try:
@@ -53,7 +59,7 @@ def export(args: argparse.Namespace) -> int:
     import re
 
     from hub.db import Database
-    from hub.policy.document import parse_document
+    from hub.policy.engine import document_resource
     from hub.policy.store import active_documents
     from hub.policy.vocabulary import POLICY_DATA_FILES
 
@@ -71,7 +77,7 @@ def export(args: argparse.Namespace) -> int:
     existing = {}
     for path in directory.glob("*.yaml"):
         if path.name not in POLICY_DATA_FILES:
-            existing[parse_document(path.read_text(), origin=path.name).resource.name] = path
+            existing[document_resource(path.read_text(), path.name)] = path
     for resource, (version, text) in sorted(documents.items()):
         default = re.sub(r"(?<!^)(?=[A-Z])", "_", resource).lower() + ".yaml"
         path = existing.get(resource, directory / default)

@@ -18,7 +18,11 @@ The `$demo.*` values a case may name:
 - `$demo.other_worker_antwerp`: another sex worker in Antwerp, whose consent to
   Boysproject is revoked;
 - `$demo.worker_ghent`: a sex worker in Ghent, who gave Violett a consent for care (for
-  the worker's reports only);
+  the worker's reports only); Ghent's regime registers no identities, so it has none;
+- `$demo.worker_at_work`: a worker in Antwerp with a shift in progress (the demo always
+  seeds one), whose identity the local police may read at identity_validation;
+  `$demo.worker_off_duty`: a worker in Antwerp with an identity and no shift within two
+  hours of now, whose identity they may not;
 - `$demo.premises_antwerp`: a window premises in Antwerp of the demo operator (Vitrine
   Beheer, `demo-operator`), with a granted certificate; `$demo.premises_ghent`: a window
   premises in Ghent with a granted certificate.
@@ -34,6 +38,7 @@ import tempfile
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -49,7 +54,8 @@ from hub.db import Database, upgrade
 from hub.demo import seed
 from hub.demo_clients import ensure_demo_clients
 from hub.errors import Code, HubError
-from hub.models import Certificate, Premises, SexWorker
+from hub.models import Certificate, Premises, SexWorker, ShiftRegistration
+from hub.models.base import utcnow
 from hub.policy.cases import Case, PrincipalSpec, Symbols, check, load_all
 from hub.policy.document import PolicyError
 from hub.policy.engine import PolicySet
@@ -156,7 +162,18 @@ async def _demo_symbols(session: Any, demo: Any) -> dict[str, str]:
         found: str = (await session.execute(stmt)).scalars().first()
         return found
 
+    now = utcnow()
+    live = select(
+        col(ShiftRegistration.sex_worker_id),
+        col(ShiftRegistration.starts_at),
+        col(ShiftRegistration.ends_at),
+    ).where(col(ShiftRegistration.status).in_(["registered", "validated"]))
+    shifts = (await session.execute(live)).all()
+    at_work = sorted({w for w, s, e in shifts if s - timedelta(hours=1) <= now <= e})
+    near = {w for w, s, e in shifts if s - timedelta(hours=3) <= now <= e + timedelta(hours=2)}
     symbols = {f"org.{k}": v for k, v in demo.organisation_ids.items()}
+    symbols["worker_at_work"] = next(w for w in antwerp if w in at_work)
+    symbols["worker_off_duty"] = next(w for w in antwerp if w not in near)
     symbols.update(
         {
             "worker": workers[0],

@@ -41,7 +41,7 @@ class AccessLogEntry(SQLModel, table=True):
 
 
 class AccessLogSubject(SQLModel, table=True):
-    """Which sex workers an entry concerns: her view of who looked at her data."""
+    """Which sex workers an entry concerns: the worker's view of who looked at their data."""
 
     __tablename__ = "access_log_subject"
 

@@ -59,7 +59,7 @@ class Certificate(SQLModel, table=True):
 
 
 class RentalAgreement(SQLModel, table=True):
-    """Afspraak/huur: an operator rents a window to a worker; she confirms it."""
+    """Afspraak/huur: an operator rents a window to a worker, who confirms it."""
 
     __tablename__ = "rental_agreement"
     __table_args__ = (Index("ix_rental_premises_window", "premises_id", "window"),)

@@ -13,10 +13,11 @@ if TYPE_CHECKING:
 
 
 class SexWorker(SQLModel, table=True):
-    """A sex worker as registered by the police at validation, or by herself.
+    """A sex worker as registered by the police at validation, or by the worker.
 
     `identity` is AES-GCM ciphertext of the legal name, birth date, nationality and document
-    number, under a data key of her own (see hub/crypto.py). Residence status is never stored.
+    number, under a data key of the worker's own (see hub/crypto.py). Residence status is
+    never stored.
     """
 
     __tablename__ = "sex_worker"
@@ -39,7 +40,7 @@ class SexWorker(SQLModel, table=True):
 
 
 class DataKey(SQLModel, table=True):
-    """One person's data key, wrapped by the master key. Deleting it erases her identity."""
+    """One person's data key, wrapped by the master key. Deleting it erases the identity."""
 
     __tablename__ = "data_key"
 

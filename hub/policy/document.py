@@ -28,6 +28,7 @@ from hub.policy.where import (
     Filter,
     WhereError,
     compile_where,
+    now_offset,
 )
 from hub.policy.yamlsource import (
     OneOrMany,
@@ -187,6 +188,8 @@ def _where_problem(model: Any, expr: Any, at: Path) -> Problem | None:
             parts = [((), {key: {op: value}}) for op, value in arg.items()]
         elif len(expr) > 1:  # one comparison at a time
             parts = [((), {key: arg})]
+        elif (related := _relation(model, str(key))) is not None and isinstance(arg, dict):
+            return _where_problem(related, arg, at + (key,)) or (at + (key,), message, None)
         else:
             column, close = _column(model, str(key))
             if column is None or not isinstance(arg, dict) or not arg:
@@ -198,6 +201,12 @@ def _where_problem(model: Any, expr: Any, at: Path) -> Problem | None:
             if found:
                 return found
     return at, message, None
+
+
+def _relation(model: Any, name: str) -> Any:
+    """The model a relationship of `model` leads to, or None."""
+    relationships = sa_inspect(model).relationships
+    return relationships[name].mapper.class_ if name in relationships else None
 
 
 def _column(model: Any, path: str) -> tuple[Any, str | None]:
@@ -222,6 +231,8 @@ def _value_suggestion(column: Any, op: str, value: Any) -> str | None:
     vocabulary = COLUMN_VOCABULARIES.get((column.table.name, column.name))
     known = {m.value for m in vocabulary} if vocabulary else set()
     for v in value if isinstance(value, list) else [value]:
+        if isinstance(v, str) and v.startswith("$now") and now_offset(v) is not None:
+            continue
         if isinstance(v, str) and v.startswith("$") and v not in variables:
             return suggest(v, variables)
         if isinstance(v, str) and known and not v.startswith("$") and v not in known:

@@ -19,9 +19,17 @@ from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import col
 
 from hub.models import Consent
+from hub.policy import guardrails
 from hub.policy.document import PolicyDocument, PolicyError, Rule, parse_document
 from hub.policy.effects import RANK
 from hub.policy.principal import Principal
+from hub.policy.regimes import (
+    NO_REGIMES,
+    REGIME_RESOURCE,
+    Regimes,
+    is_regime_document,
+    parse_regimes,
+)
 from hub.policy.resources import RESOURCES, Resource
 from hub.policy.vocabulary import POLICY_DATA_FILES
 from hub.policy.yamlsource import Issue
@@ -128,8 +136,10 @@ class PolicySet:
         documents: Mapping[str, PolicyDocument],
         version: str,
         versions: Mapping[str, int] | None = None,
+        regimes: Regimes = NO_REGIMES,
     ) -> None:
         self.documents = dict(documents)
+        self.regimes = regimes  # the cities' regimes (hub/policy/regimes.py)
         self.version = version  # the whole set: "files:<hash>" or "g<generation>"
         self.versions = dict(versions or {})  # resource -> version number, from the database
         self._grants: dict[tuple[frozenset[str], str, str, str], Grant | None] = {}
@@ -171,7 +181,17 @@ class PolicySet:
         """Compile documents given as {origin: yaml}; refuse the whole set on any error."""
         errors: list[str | Issue] = []
         docs: dict[str, PolicyDocument] = {}
+        origins: dict[str, str] = {}
+        regimes: Regimes | None = None
         for origin, text in sorted(texts.items()):
+            if is_regime_document(text):
+                if regimes is not None:
+                    errors.append(f"{origin}: a second document for {REGIME_RESOURCE}")
+                try:
+                    regimes = parse_regimes(text, origin=origin)
+                except PolicyError as exc:
+                    errors.extend(exc.issues)
+                continue
             try:
                 doc = parse_document(text, origin=origin)
             except PolicyError as exc:
@@ -180,14 +200,19 @@ class PolicySet:
             if doc.resource.name in docs:
                 errors.append(f"{origin}: a second document for {doc.resource.name}")
             docs[doc.resource.name] = doc
+            origins[doc.resource.name] = origin
         if errors:
             raise PolicyError(errors)
+        # What no version may do, whoever approved it (hub/policy/guardrails.py).
+        broken = guardrails.issues({r: (origins[r], d) for r, d in docs.items()})
+        if broken:
+            raise PolicyError(broken)
         if version is None:
             digest = hashlib.sha256()
             for origin, text in sorted(texts.items()):
                 digest.update(origin.encode() + b"\0" + text.encode() + b"\0")
             version = "files:" + digest.hexdigest()[:12]
-        return cls(docs, version, versions)
+        return cls(docs, version, versions, regimes or NO_REGIMES)
 
     @classmethod
     def from_directory(cls, path: Path) -> PolicySet:
@@ -199,6 +224,15 @@ class PolicySet:
         if not texts:
             raise PolicyError([f"no policy documents in {path}"])
         return cls.from_texts(texts)
+
+
+def document_resource(text: str, origin: str) -> str:
+    """The resource a policy-directory document is about (CityRegime for the regimes);
+    raises PolicyError if it is not a valid document."""
+    if is_regime_document(text):
+        parse_regimes(text, origin=origin)
+        return REGIME_RESOURCE
+    return parse_document(text, origin=origin).resource.name
 
 
 def missing_resources(policies: PolicySet) -> list[str]:

@@ -46,6 +46,10 @@ class Resource:
     # For a resource that is personal for some rows only: which rows (read in Python off
     # the rows already fetched; no extra query).
     personal_rows: Callable[[Any], bool] | None = None
+    # About workers, directly or not (their care, workplaces, measures, who read their data,
+    # the policy governing all that): every policy change of it needs the co-approval of a
+    # worker representative. Set below for every resource not in NOT_ABOUT_WORKERS.
+    about_workers: bool = True
 
     def is_personal(self, row: Any) -> bool:
         return self.personal or (self.personal_rows is not None and self.personal_rows(row))
@@ -173,8 +177,8 @@ RESOURCES: dict[str, Resource] = {
             "proposed_by proposed_by_org proposed_at decided_at rejection_reason "
             "activated_version",
         ),
-        # Reading the log is itself logged, but names no data subject: a worker reading her
-        # own access log does not fill it with her own reads.
+        # Reading the log is itself logged, but names no data subject: a worker reading their
+        # own access log does not fill it with their own reads.
         _r(
             "AccessLog",
             AccessLogEntry,
@@ -185,6 +189,13 @@ RESOURCES: dict[str, Resource] = {
         ),
     )
 }
+
+# Resources a policy change of which does not need the workers' representative: the partner
+# directory and the suitability certificates of premises. Every other resource, including
+# one added later, is about workers until it is listed here (deny by default).
+NOT_ABOUT_WORKERS: frozenset[str] = frozenset({"Organisation", "Certificate"})
+for _name in NOT_ABOUT_WORKERS:
+    RESOURCES[_name] = replace(RESOURCES[_name], about_workers=False)
 
 # A private (home-based) workplace's address is where someone lives: its reads are logged
 # like any personal data. Window premises and clubs are businesses.

@@ -23,8 +23,8 @@ from sqlmodel import col
 
 from hub.db import Database
 from hub.models import PolicyState, PolicyVersion
-from hub.policy.document import PolicyError, parse_document
-from hub.policy.engine import PolicySet
+from hub.policy.document import PolicyError
+from hub.policy.engine import PolicySet, document_resource
 from hub.policy.vocabulary import POLICY_DATA_FILES
 
 log = logging.getLogger("hub.policy")
@@ -38,7 +38,7 @@ def file_documents(policy_dir: Path) -> dict[str, str]:
         if path.name in POLICY_DATA_FILES:
             continue
         text = path.read_text()
-        out[parse_document(text, origin=path.name).resource.name] = text
+        out[document_resource(text, path.name)] = text
     return out
 
 

@@ -2,9 +2,15 @@
 
     {premises.city: {eq: $principal.city}}
     {and: [{status: {ne: cancelled}}, {or: [{a: {in: [x, y]}}, {b: {is_null: true}}]}]}
+    {shifts: {and: [{starts_at: {lte: $now+PT1H}}, {ends_at: {gte: $now}}]}}
 
 A path walks the model: columns, and relationships (to-one compiles to EXISTS via `has`,
-to-many via `any`). Values are literals, `$principal.<variable>` or `$now`. Compilation
+to-many via `any`). A relationship given a whole expression (`shifts: {...}`) asks for ONE
+related row meeting all of it; `shifts.a` and `shifts.b` side by side may be met by two
+different rows. Values are literals, `$principal.<variable>`, `$now`, or `$now` plus or
+minus an ISO 8601 duration of weeks, days, hours, minutes and seconds (`$now-PT1H`,
+`$now+P2D`): the request's clock, shifted in Python and bound as a parameter, so the same
+condition runs on SQLite and PostgreSQL and in both read paths (`now_value`). Compilation
 checks every path, operator, variable and vocabulary value, so a rule that loads is a rule
 the database can apply; the result is a function from request variables to a SQL boolean.
 A comparison with a principal variable that is null (a police officer has no
@@ -13,13 +19,14 @@ A comparison with a principal variable that is null (a police officer has no
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, false, not_, or_, true
+from sqlalchemy import and_, bindparam, false, not_, or_, true
 from sqlalchemy import inspect as sa_inspect
-from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.sql.elements import BindParameter, ColumnElement
 
 from hub.policy.principal import PRINCIPAL_VARIABLES
 from hub.policy.resources import COLUMN_VOCABULARIES
@@ -35,13 +42,69 @@ class WhereError(ValueError):
     pass
 
 
+# `$now`, optionally shifted by a duration without months or years (whose length varies).
+_NOW = re.compile(
+    r"^\$now(?:([+-])P(?!$)(?:(\d{1,4})W)?(?:(\d{1,5})D)?"
+    r"(?:T(?=\d)(?:(\d{1,6})H)?(?:(\d{1,7})M)?(?:(\d{1,8})S)?)?)?$"
+)
+
+
+def now_offset(raw: str) -> timedelta | None:
+    """The shift of `$now[+-]<duration>` (zero for `$now`), or None if `raw` is not one."""
+    m = _NOW.match(raw)
+    if m is None:
+        return None
+    sign, *parts = m.groups()
+    if sign is None:
+        return timedelta(0)
+    if not any(parts):
+        return None
+    w, d, h, mi, s = (int(p) if p else 0 for p in parts)
+    delta = timedelta(weeks=w, days=d, hours=h, minutes=mi, seconds=s)
+    return -delta if sign == "-" else delta
+
+
+def _now_param(offset: timedelta) -> str:
+    seconds = int(offset.total_seconds())
+    return f"now_{'m' if seconds < 0 else 'p'}{abs(seconds)}"
+
+
+def now_value(v: Vars, offset: timedelta) -> Any:
+    """`$now` shifted by `offset`: a value for the generic path, where `v["now"]` is the
+    request's clock; a bound parameter for a compiled plan, where `v["now"]` is one
+    (`now_params` gives the values to bind)."""
+    now = v["now"]
+    if not offset:
+        return now
+    if isinstance(now, BindParameter):
+        return bindparam(_now_param(offset))
+    return now + offset
+
+
+# Every shift of `$now` a loaded rule uses, so that a compiled plan can bind them all.
+_OFFSETS: set[timedelta] = set()
+
+
+def now_params(now: datetime) -> dict[str, datetime]:
+    """The values of the shifted `$now` parameters of compiled plans, for this clock."""
+    return {_now_param(o): now + o for o in tuple(_OFFSETS)}
+
+
 def _value_getter(raw: Any, column: Any, where: str) -> tuple[Callable[[Vars], Any], bool]:
     """Return (getter, is_variable) for one operand, checked against the column."""
     if isinstance(raw, str) and raw.startswith("$"):
-        if raw == "$now":
-            if _python_type(column) not in (date, datetime):
-                raise WhereError(f"{where}: $now compared with a non-date column")
-            return (lambda v: v["now"]), True
+        if raw.startswith("$now"):
+            offset = now_offset(raw)
+            if offset is None:
+                raise WhereError(
+                    f"{where}: {raw} is not $now or $now plus or minus a duration such as"
+                    " PT1H or P2D (no months or years)"
+                )
+            if _python_type(column) not in ((date, datetime) if not offset else (datetime,)):
+                raise WhereError(f"{where}: {raw} compared with a column that is not a time")
+            if offset:
+                _OFFSETS.add(offset)
+            return (lambda v: now_value(v, offset)), True
         if raw.startswith("$principal."):
             name = raw.removeprefix("$principal.")
             if name not in PRINCIPAL_VARIABLES:
@@ -123,10 +186,16 @@ def _path(model: Any, path: str, ops: Any, where: str) -> Filter:
     head, _, rest = path.partition(".")
     mapper = sa_inspect(model)
     if head in mapper.relationships:
-        if not rest:
-            raise WhereError(f"{where}: {path} names a relation, not a field")
         rel = mapper.relationships[head]
-        inner = _path(rel.mapper.class_, rest, ops, where)
+        if not rest:
+            if not isinstance(ops, dict) or not ops:
+                raise WhereError(
+                    f"{where}: {path} names a relation: give a field ({path}.x) or a whole"
+                    f" condition on one related row ({path}: {{and: [...]}})"
+                )
+            inner = compile_where(rel.mapper.class_, ops, where)
+        else:
+            inner = _path(rel.mapper.class_, rest, ops, where)
         attr = getattr(model, head)
         if rel.uselist:
             return lambda v: attr.any(inner(v))

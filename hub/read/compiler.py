@@ -10,8 +10,9 @@ purpose, policy version, which principal values are null) (`compile_plan`):
   row filter in the join condition, its match flags beside it); no grant, no join: the
   field is null and withheld, as on the generic path;
 - one batched statement per to-many relation (a window over the parents' keys);
-- principal values, `$now`, arguments and cursors are bound parameters, so one plan serves
-  every principal of that role set and purpose.
+- principal values, `$now` (and each `$now` shifted by a duration, `now_params`), arguments
+  and cursors are bound parameters, so one plan serves every principal of that role set and
+  purpose, at any time.
 
 Whatever the compiler does not cover raises `Unsupported`: the request then goes to the
 generic strawberry path, which is also the oracle the differential tests compare with.

@@ -35,6 +35,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hub.errors import HubError
 from hub.policy.principal import Principal
+from hub.policy.where import now_params
 from hub.read.compiler import (
     NOW_ARGS,
     ROOTS,
@@ -284,6 +285,7 @@ class CompiledReads:
             f"p_{n}": v for n, v in actor.principal.variables().items() if v is not None
         }
         base["now"] = actor.now
+        base.update(now_params(actor.now))
         data: dict[str, Any] = {}
         async with self.hub.db.engine.connect() as conn:
             for root in plan.roots:

@@ -59,8 +59,8 @@ class PolicyChange:
     base_version: int = strawberry.field(description="The version in force when it was proposed.")
     status: PolicyChangeStatus = strawberry.field(description="Proposed, active or rejected.")
     touches_sex_worker_data: bool = strawberry.field(
-        description="Whether the resource holds sex-worker data, so that a worker "
-        "representative must approve too."
+        description="Whether the resource is about workers (every resource but the partner "
+        "directory and certificates), so that a worker representative must approve too."
     )
     proposed_by: str = strawberry.field(description="The proposer's token subject.")
     proposed_at: datetime = strawberry.field(description="When it was proposed.")

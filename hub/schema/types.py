@@ -651,7 +651,7 @@ class Report:
         rows = await list_loader(ctx, "replies", ReplyRow, "report_id", ReplyRow.created_at).load(
             self.replies_key
         )
-        # The author sees every answer; an organisation sees hers and its own, never another
+        # The author sees every answer; an organisation sees the author's and its own, never another
         # organisation's (an NGO's answer is not a case note for the police).
         if not (self.author_id and self.author_id == ctx.actor.principal.sex_worker_id):
             rows = [

@@ -70,10 +70,10 @@ async def erase_identity(
     now: datetime,
     policy_version: str = "",
 ) -> bool:
-    """Destroy her data key and identity ciphertext; keep her working name and history.
+    """Destroy the worker's data key and identity ciphertext; keep the working name and history.
 
     Returns True if something was erased, False if it already was (idempotent). Every
-    request is audited (action "erasure", subjects=[her id]), the repeated one too.
+    request is audited (action "erasure", subjects=[the worker's id]), the repeated one too.
     Raises `UnknownSexWorker` for an unknown id (not audited: nothing was asked of a
     record that exists).
     """
@@ -95,7 +95,7 @@ async def erase_identity(
         )
         erased = _rowcount(keys) + _rowcount(ciphertexts) > 0
         if erased:
-            # Partners that hold her identity learn it is gone (no data beyond her id).
+            # Partners that hold the identity learn it is gone (no data beyond the worker's id).
             event = make_event(
                 "be.hub.sex_worker.identity_erased.v1",
                 subject=sex_worker_id,

@@ -1,5 +1,6 @@
 """Police inspections (controles) and the city's suitability certificates
-(geschiktheidsverklaringen) of premises."""
+(geschiktheidsverklaringen) of premises: granted only to the kinds of premises the city's
+regime certifies (hub/policy/regimes.py)."""
 
 from __future__ import annotations
 
@@ -129,6 +130,14 @@ async def set_certificate_status(
             cert,
             "these premises are outside your organisation's remit",
         )
+        regime = actor.policies.regimes.of(premises.city)
+        if regime is None or not regime.needs_certificate(premises.kind):
+            kinds = ", ".join(sorted(regime.certificate_premises)) if regime else "no"
+            raise HubError(
+                Code.CONFLICT,
+                f"{premises.city} certifies {kinds} premises, not {premises.kind} premises"
+                + (f" ({regime.certificate_basis})" if regime else ""),
+            )
     else:
         cert = await authorize_existing(session, actor, "Certificate", "set_status", existing)
         if cert.status == status:

@@ -2,10 +2,13 @@
 
 propose (validated and compiled whole, or refused with every reason) → preview (rows and
 fields gained or lost, per role and purpose, on the current data) → approval by a privacy
-officer other than the proposer, and also by a worker representative when the resource
-holds sex-worker data → activation as a new version, installed on every replica within a
-second → roll back to any earlier version the same way. Every step is in the access log.
-The workflow's own permissions come from the `PolicyChange` policy like everything else.
+officer other than the proposer, and also by a worker representative when the resource is
+about workers (every resource but those in NOT_ABOUT_WORKERS: care contacts, premises,
+measures and the access log included) → activation as a new version, compiled again with
+the guardrails and installed on every replica within a second → roll back to any earlier
+version the same way. Every step is in the access log. The workflow's own permissions come
+from the `PolicyChange` policy like everything else. City regimes (resource CityRegime) go
+through the same workflow.
 """
 
 from __future__ import annotations
@@ -18,9 +21,10 @@ from sqlmodel import col
 
 from hub.errors import Code, HubError
 from hub.models import PolicyApproval, PolicyChange, PolicyState, PolicyVersion
-from hub.policy.document import PolicyError, parse_document
-from hub.policy.engine import PolicySet
+from hub.policy.document import PolicyError
+from hub.policy.engine import PolicySet, document_resource
 from hub.policy.preview import PreviewEntry, preview
+from hub.policy.regimes import REGIME_RESOURCE
 from hub.policy.resources import RESOURCES
 from hub.policy.store import active_documents, compile_set
 from hub.services.actor import Actor
@@ -29,16 +33,20 @@ from hub.services.base import authorize_existing, authorize_new, clean_text, emi
 MAX_DOCUMENT = 100_000
 
 
+def _about_workers(resource: str) -> bool:
+    # The regimes decide where identities are registered: about workers too.
+    return resource == REGIME_RESOURCE or RESOURCES[resource].about_workers
+
+
 def _candidate(active: dict[str, tuple[int, str]], resource: str, document: str) -> PolicySet:
-    """The whole set as it would be with `document`; refuses with every reason."""
+    """The whole set as it would be with `document`, guardrails checked; refuses with every
+    reason."""
     try:
-        doc = parse_document(document, origin=f"{resource} (proposed)")
+        named = document_resource(document, f"{resource} (proposed)")
     except PolicyError as exc:
         raise HubError(Code.BAD_USER_INPUT, "policy refused: " + "; ".join(exc.errors)) from None
-    if doc.resource.name != resource:
-        raise HubError(
-            Code.BAD_USER_INPUT, f"the document is for {doc.resource.name}, not {resource}"
-        )
+    if named != resource:
+        raise HubError(Code.BAD_USER_INPUT, f"the document is for {named}, not {resource}")
     merged = dict(active)
     merged[resource] = (merged.get(resource, (0, ""))[0] + 1, document)
     try:
@@ -57,7 +65,7 @@ def _reason(reason: str) -> str:
 async def propose(
     *, session: AsyncSession, actor: Actor, resource: str, document: str, reason: str
 ) -> PolicyChange:
-    if resource not in RESOURCES:
+    if resource not in RESOURCES and resource != REGIME_RESOURCE:
         raise HubError(Code.BAD_USER_INPUT, f"unknown resource {resource!r}")
     if len(document) > MAX_DOCUMENT:
         raise HubError(Code.BAD_USER_INPUT, "the document is too long")
@@ -70,7 +78,7 @@ async def propose(
         document=document,
         reason=reason,
         base_version=active.get(resource, (0, ""))[0],
-        touches_sex_worker_data=RESOURCES[resource].holds_sex_worker_data,
+        touches_sex_worker_data=_about_workers(resource),
         proposed_by=actor.principal.subject,
         proposed_by_org=actor.principal.org_id,
         proposed_at=actor.now,
@@ -103,7 +111,7 @@ async def rollback(
         document=target.document,
         reason=f"roll back to version {version}",
         base_version=active[resource][0],
-        touches_sex_worker_data=RESOURCES[resource].holds_sex_worker_data,
+        touches_sex_worker_data=_about_workers(resource),
         proposed_by=actor.principal.subject,
         proposed_by_org=actor.principal.org_id,
         proposed_at=actor.now,
@@ -121,7 +129,11 @@ async def preview_change(
     active = await active_documents(session)
     current = compile_set(active, -1)
     proposed = _candidate(active, change.resource, change.document)
-    entries = await preview(session, current, proposed, change.resource, actor.now)
+    entries = (
+        []  # a regime changes workflows, not who reads what
+        if change.resource == REGIME_RESOURCE
+        else await preview(session, current, proposed, change.resource, actor.now)
+    )
     actor.record("policy:preview", change.resource, record_ids=[change.id])
     return change.resource, entries
 
@@ -156,9 +168,12 @@ async def approve(
     if any(a.approver == p.subject for a in approvals):
         raise HubError(Code.CONFLICT, "you already approved this change")
     have = {a.role for a in approvals}
+    # What the resource is now, not only what it was when proposed: a change proposed before
+    # a resource counted as about workers still waits for the workers' representative.
+    about_workers = change.touches_sex_worker_data or _about_workers(change.resource)
     if "privacy_officer" in p.roles and "privacy_officer" not in have:
         role = "privacy_officer"
-    elif "worker_representative" in p.roles and change.touches_sex_worker_data:
+    elif "worker_representative" in p.roles and about_workers:
         role = "worker_representative"
     else:
         raise HubError(Code.CONFLICT, "this change already has the approval your role gives")
@@ -172,9 +187,7 @@ async def approve(
         )
     )
     have.add(role)
-    needed = {"privacy_officer"} | (
-        {"worker_representative"} if change.touches_sex_worker_data else set()
-    )
+    needed = {"privacy_officer"} | ({"worker_representative"} if about_workers else set())
     activated = needed <= have
     if activated:
         await _activate(session, actor, change)
@@ -196,7 +209,8 @@ async def _activate(session: Any, actor: Actor, change: PolicyChange) -> None:
             f"{change.resource} changed since this was proposed (now version {current_version});"
             " propose again against the active version",
         )
-    # Compile once more against what is active now: never install a set that fails.
+    # Compile once more against what is active now, guardrails included: never install a
+    # set that fails, whoever approved it.
     _candidate(await active_documents(session), change.resource, change.document)
     latest = (
         await session.execute(

@@ -1,5 +1,6 @@
-"""Registration of a sex worker (sekswerker) by the police at identity validation. The
-identity is encrypted with a data key of the worker's own (hub/crypto.py)."""
+"""Registration of a sex worker (sekswerker) by the police at identity validation, where the
+city's regime has police validation (hub/policy/regimes.py). The identity is encrypted with
+a data key of the worker's own (hub/crypto.py)."""
 
 from __future__ import annotations
 
@@ -65,6 +66,13 @@ async def register_sex_worker(
 ) -> SexWorker:
     if actor.principal.city is None:
         raise HubError(Code.FORBIDDEN, "your token names no city to register in")
+    actor.require_grant("SexWorker", "register")
+    regime = actor.policies.regimes.of(actor.principal.city)
+    if regime is None or not regime.police_validation:
+        basis = f" ({regime.validation_basis})" if regime else ""
+        raise HubError(
+            Code.CONFLICT, f"{actor.principal.city} registers no identities with the police{basis}"
+        )
     today = actor.now.date()
     if command.birth_date > today:
         raise HubError(Code.BAD_USER_INPUT, "birthDate lies in the future")

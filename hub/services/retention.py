@@ -24,16 +24,17 @@ Organisation and Premises have no rule: they are not personal data and everythin
 to them. A policy that sets `retention:` on a resource without a rule is reported by
 `unsupported_retention` and logged at every run.
 
-A sex worker is anonymised, not deleted, because the history that refers to her (reports
-she wrote, shifts and rentals kept for their own retention) stays as anonymous history:
-she is anonymised when registered longer ago than her retention and when no shift or
-rental of hers ends within it. Anonymising destroys her data key, nulls the identity
-ciphertext, replaces the working name by "erased" and clears her languages. She is
-evaluated first in a run, before shifts and rentals are deleted. Shifts (P180D) and rentals
-(P1Y) age out before her (P2Y), and the schema keeps no other trace of her activity: once
-they are gone, she is anonymised at the next run, so in effect a worker registered more
-than two years ago is anonymised a year after her last rental ended. A `last_active_at`
-column on SexWorker would let the rule measure the full retention from her last activity.
+A sex worker is anonymised, not deleted, because the history that refers to the worker
+(reports written, shifts and rentals kept for their own retention) stays as anonymous
+history: the worker is anonymised when registered longer ago than the retention and when no
+shift or rental of the worker's ends within it. Anonymising destroys the worker's data key,
+nulls the identity ciphertext, replaces the working name by "erased" and clears the
+languages. The worker is evaluated first in a run, before shifts and rentals are deleted.
+Shifts (P180D) and rentals (P1Y) age out before the worker's record (P2Y), and the schema
+keeps no other trace of the worker's activity: once they are gone, the worker is anonymised
+at the next run, so in effect a worker registered more than two years ago is anonymised a
+year after the last rental ended. A `last_active_at` column on SexWorker would let the rule
+measure the full retention from the last activity.
 
 Erasure on the data subject's request is hub/services/erasure.py.
 
@@ -246,7 +247,7 @@ async def _anonymise_batch(
         .where(col(SexWorker.id).in_(ids), rule.older_than(cutoff))
         .values(identity=None, working_name=ERASED, languages=[])
     )
-    # Her key goes only if her row was anonymised in this same transaction.
+    # The worker's key goes only if the row was anonymised in this same transaction.
     await session.execute(
         delete(DataKey).where(
             col(DataKey.sex_worker_id).in_(

@@ -1,5 +1,11 @@
 """Rental agreements (afspraken) and the pandkalender: shift registrations by the operator,
-confirmed rentals, cancellation and on-site validation by the police."""
+confirmed rentals, cancellation and on-site validation by the police.
+
+Each city's regime (hub/policy/regimes.py) decides what applies there: shifts are
+registered in advance only where advance registration applies; a suitability certificate
+is required only for the kinds of premises the regime lists; the police validate on site
+only where police validation applies, and only during the shift (within the regime's
+tolerance). A city without a regime has none of these workflows."""
 
 from __future__ import annotations
 
@@ -14,6 +20,7 @@ from sqlmodel import col
 from hub.errors import Code, HubError
 from hub.models import Certificate, Premises, RentalAgreement, SexWorker, ShiftRegistration
 from hub.models.enums import CertificateStatus, ShiftStatus
+from hub.policy.regimes import Regime
 from hub.services.actor import Actor
 from hub.services.base import Command, Id, Moment, authorize_existing, authorize_new, emit
 
@@ -62,6 +69,14 @@ async def _premises(session: AsyncSession, premises_id: str, *, lock: bool = Fal
     return found
 
 
+def regime_of(actor: Actor, city: str | None) -> Regime:
+    """The regime of `city`, or CONFLICT: the hub imposes no regime on a city."""
+    regime = actor.policies.regimes.of(city)
+    if regime is None:
+        raise HubError(Code.CONFLICT, f"{city or 'this city'} has no regime in the hub")
+    return regime
+
+
 def _window(premises: Premises, window: int) -> None:
     if not 1 <= window <= premises.windows:
         raise HubError(
@@ -79,7 +94,7 @@ async def _sex_worker_exists(session: AsyncSession, sex_worker_id: str) -> None:
 async def record_rental_agreement(
     *, session: AsyncSession, actor: Actor, command: RecordRental
 ) -> RentalAgreement:
-    premises = await _premises(session, command.premises_id)
+    premises = await _premises(session, command.premises_id, lock=True)
     await _sex_worker_exists(session, command.sex_worker_id)
     row = RentalAgreement(
         premises_id=premises.id,
@@ -98,6 +113,18 @@ async def record_rental_agreement(
         "these premises are not operated by your organisation",
     )
     _window(premises, command.window)
+    # A rental holds its window exclusively (serialised by the premises lock).
+    overlap = await session.execute(
+        select(col(RentalAgreement.id)).where(
+            col(RentalAgreement.premises_id) == premises.id,
+            col(RentalAgreement.window) == command.window,
+            col(RentalAgreement.id) != row.id,
+            col(RentalAgreement.starts_at) < command.ends_at,
+            col(RentalAgreement.ends_at) > command.starts_at,
+        )
+    )
+    if overlap.first() is not None:
+        raise HubError(Code.CONFLICT, "this window is already rented in that period")
     await emit(session, actor, "be.hub.rental.recorded.v1", row)
     return row
 
@@ -127,6 +154,12 @@ async def register_shift(
     if start < actor.now - REGISTRATION_GRACE:
         raise HubError(Code.BAD_USER_INPUT, "shifts are registered in advance, not afterwards")
     premises = await _premises(session, command.premises_id, lock=True)
+    regime = regime_of(actor, premises.city)
+    if not regime.advance_registration:
+        raise HubError(
+            Code.CONFLICT,
+            f"{regime.city} registers no shifts in advance ({regime.registration_basis})",
+        )
     await _sex_worker_exists(session, command.sex_worker_id)
     row = ShiftRegistration(
         premises_id=premises.id,
@@ -146,7 +179,8 @@ async def register_shift(
         "these premises are not operated by your organisation",
     )
     _window(premises, command.window)
-    await _certificate_allows(session, premises.id, start, end)
+    if regime.needs_certificate(premises.kind):
+        await _certificate_allows(session, premises.id, start, end)
     row.rental_agreement_id = await _confirmed_rental(session, row)
     overlap = await session.execute(
         select(col(ShiftRegistration.id)).where(
@@ -227,6 +261,20 @@ async def validate_shift(
     )
     if row.status != ShiftStatus.REGISTERED.value:
         raise HubError(Code.CONFLICT, f"a {row.status} shift cannot be validated")
+    premises = await _premises(session, row.premises_id)
+    regime = regime_of(actor, premises.city)
+    if not regime.police_validation:
+        raise HubError(
+            Code.CONFLICT, f"{regime.city} has no police validation ({regime.validation_basis})"
+        )
+    tolerance = regime.validation_tolerance
+    if not row.starts_at - tolerance <= actor.now <= row.ends_at + tolerance:
+        raise HubError(
+            Code.CONFLICT,
+            "a shift is validated on site while it takes place"
+            f" (from {int(tolerance.total_seconds() // 60)} minutes before its start"
+            " to as long after its end)",
+        )
     ok = command.identity_checked and command.adult_verified
     row.status = (ShiftStatus.VALIDATED if ok else ShiftStatus.REFUSED).value
     row.validated_at = actor.now
