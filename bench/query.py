@@ -106,6 +106,7 @@ async def _seed(database_url: str, secret_dir: Path, scale: int) -> tuple[str, i
         async with db.session() as session:
             demo = await seed(session, Keyring.from_secret_dir(secret_dir), scale=scale)
             await session.commit()
+        await _everyone_at_work(db)
         await ensure_demo_clients(db, demo)
         issuer = EmbeddedIssuer(settings, db, SigningKey.from_secret_dir(secret_dir))
         token = await issuer.mint(POLICE_CLIENT)
@@ -121,6 +122,51 @@ async def _seed(database_url: str, secret_dir: Path, scale: int) -> tuple[str, i
     finally:
         await db.dispose()
     return token, int(total), int(in_city)
+
+
+async def _everyone_at_work(db: Any) -> None:
+    """A validation night: every worker of the police's city has a shift in progress now.
+    The police see an identity only then (the hub's `identity` guardrail), so without this
+    the bench query would decrypt one or two identities instead of 50."""
+    from datetime import timedelta
+
+    from sqlalchemy import select
+
+    from hub.models import Premises, SexWorker, ShiftRegistration
+    from hub.models.base import utcnow
+
+    now = utcnow().replace(second=0, microsecond=0)
+    async with db.session() as session:
+        windows = (
+            (
+                await session.execute(
+                    select(Premises.id).where(Premises.city == POLICE_CITY).order_by(Premises.id)
+                )
+            )
+            .scalars()
+            .all()
+        )
+        workers = (
+            (
+                await session.execute(
+                    select(SexWorker.id).where(SexWorker.city == POLICE_CITY).order_by(SexWorker.id)
+                )
+            )
+            .scalars()
+            .all()
+        )
+        for i, worker in enumerate(workers):
+            session.add(
+                ShiftRegistration(
+                    premises_id=windows[i % len(windows)],
+                    window=1 + i // len(windows),
+                    sex_worker_id=worker,
+                    starts_at=now - timedelta(hours=1),
+                    ends_at=now + timedelta(hours=6),
+                    status="registered",
+                )
+            )
+        await session.commit()
 
 
 def hub_settings(database_url: str, secret_dir: Path) -> Any:

@@ -111,9 +111,15 @@ def _statements(roles: dict[str, dict[str, str]]) -> list[str]:
         f" WHERE p.city = {city}))",
         f"CREATE POLICY police_see_sex_workers_in_city ON public.sex_worker FOR SELECT"
         f" TO {all_roles} USING (city = {city})",
+        # As the hub's guardrail: an identity only for a worker with a shift in progress (from
+        # an hour before its start to its end) in the officer's city.
         f"CREATE POLICY police_validate_identity ON peer.sex_worker_identity FOR SELECT"
         f" TO {readers} USING (sex_worker_id IN (SELECT s.id FROM public.sex_worker s"
-        f" WHERE s.city = {city}))",
+        f" WHERE s.city = {city}) AND EXISTS (SELECT 1 FROM public.shift_registration sh"
+        f" JOIN public.premises p ON p.id = sh.premises_id"
+        f" WHERE sh.sex_worker_id = sex_worker_identity.sex_worker_id AND p.city = {city}"
+        f" AND sh.status <> 'cancelled' AND sh.starts_at <= now() + interval '1 hour'"
+        f" AND sh.ends_at >= now()))",
     ]
 
 
