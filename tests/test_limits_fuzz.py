@@ -57,8 +57,15 @@ def test_no_generated_request_is_answered_5xx_or_internal(demo_hub, client, purp
     headers = {"Authorization": f"Bearer {token}", "Hub-Purpose": purpose}
     seen: dict[str, int] = {}
 
+    # Ids: mostly ones the client holds (sealed for it, of records that exist), so that
+    # valid documents reach the workflows and reads, not only the unsealing.
+    assert demo_hub.demo is not None
+    held = [demo_hub.seal(i, as_=client) for i in demo_hub.demo.sex_worker_ids[:5]]
+    held += [demo_hub.seal(i, as_=client) for i in demo_hub.demo.organisation_ids.values()]
+    scalars = dict(SCALARS, ID=st.sampled_from(held) | SCALARS["ID"])
+
     @settings(
-        max_examples=20,
+        max_examples=25,
         derandomize=True,
         deadline=None,
         database=None,
@@ -67,14 +74,14 @@ def test_no_generated_request_is_answered_5xx_or_internal(demo_hub, client, purp
     @given(
         document=from_schema(
             schema,
-            custom_scalars={k: _nodes(v) for k, v in SCALARS.items()},
+            custom_scalars={k: _nodes(v) for k, v in scalars.items()},
             mode=mode,
         )
     )
     def check(document: Any) -> None:
         query = document if isinstance(document, str) else str(document)
         r = demo_hub.client.post("/graphql", json={"query": query}, headers=headers)
-        assert r.status_code < 500 or r.status_code == 503, (r.status_code, query, r.text)
+        assert r.status_code < 500, (r.status_code, query, r.text)
         body = r.json()
         codes = [e.get("extensions", {}).get("code") for e in body.get("errors") or []]
         assert "INTERNAL" not in codes, (query, body["errors"])
