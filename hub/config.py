@@ -106,8 +106,8 @@ class Settings(BaseSettings):
         ge=1,
         le=10_000_000,
         description="The estimated cost of a GraphQL operation: the fields it asks for, each "
-        "counted once per row (`first`, else 50, for a connection; the page cap for a list; "
-        "the schema's means for introspection lists).",
+        "counted once per row (`first`, else 50, for a connection; the page cap for a root "
+        "list, 10 for a record's own list; the schema's means for introspection lists).",
     )
     max_body_bytes: int = Field(
         default=256 * 1024,

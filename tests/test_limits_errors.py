@@ -263,3 +263,32 @@ def test_an_ngo_may_have_its_own_reference_pattern(own_pattern):
     assert "errors" not in record("GHAPRO-0042")
     _refused(record("GH-0173"))  # the default shape, but not this NGO's
     _refused(record("Eline Van Damme"))
+
+
+# --- text in filters -------------------------------------------------------------------------
+
+CITY_FILTERS = [
+    ("query($c: String) { premises(city: $c) { edges { node { id } } } }", "inspection"),
+    ("query($c: String) { inspections(city: $c) { edges { node { id } } } }", "inspection"),
+    ("query($c: String) { alerts(city: $c) { id } }", "safety_alerting"),
+]
+
+
+@pytest.mark.parametrize(("query", "purpose"), CITY_FILTERS)
+@pytest.mark.parametrize("city", ["Antwerpen\x00", "Antw\u202eerpen", "A" * 500])
+def test_text_in_a_filter_is_checked_like_any_text(demo_hub, query, purpose, city):
+    body = demo_hub.gql(query, {"c": city}, as_=POLICE, purpose=purpose)
+    _refused(body)
+
+
+def test_a_city_filter_is_normalised(demo_hub):
+    q = CITY_FILTERS[0][0]
+    plain = demo_hub.ok(q, {"c": "Antwerpen"}, as_=POLICE, purpose="inspection")
+    padded = demo_hub.ok(q, {"c": " Antwerpen "}, as_=POLICE, purpose="inspection")
+    assert plain == padded and plain["premises"]["edges"]
+
+
+def test_indicators_refuse_a_city_with_control_characters(demo_hub):
+    q = 'query($c: String!) { indicators(city: $c, from: "2026-01-01", to: "2026-03-31") { city } }'
+    body = demo_hub.gql(q, {"c": "Antwerpen\x00"}, as_="demo-analyst-antwerp", purpose="statistics")
+    _refused(body)

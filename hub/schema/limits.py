@@ -9,8 +9,9 @@ aliases, and its own parser step (with a shared cache) for tokens.
 
 The cost of a document is the number of fields it would answer, each counted once per row
 it is repeated for: a connection or a list with `first` repeats what it holds `first` times
-(50 when not given), a list without `first` the page cap, and an introspection list the
-schema's own mean (`__Schema.types`: every type; `__Type.fields`: fields per type; …).
+(50 when not given), a root list without `first` the page cap, a record's own list without
+`first` (a report's replies) 10 times, and an introspection list the schema's own mean
+(`__Schema.types`: every type; `__Type.fields`: fields per type; …).
 """
 
 from __future__ import annotations
@@ -56,6 +57,7 @@ from strawberry.extensions import SchemaExtension
 from hub.errors import Code, HubError
 
 DEFAULT_PAGE = 50  # the rows of a list whose `first` is not given (hub/read: the same)
+NESTED_LIST = 10  # the rows estimated for a record's own list without `first`
 
 
 def too_complex(message: str, node: Any = None) -> GraphQLError:
@@ -132,6 +134,9 @@ class CostModel:
         self.page_cap = page_cap
         self.default_page = min(DEFAULT_PAGE, page_cap)
         self.introspection = _introspection_sizes(schema)
+        self.roots = {t for t in (schema.query_type, schema.mutation_type) if t is not None}
+        if schema.subscription_type is not None:
+            self.roots.add(schema.subscription_type)
 
     def cost(
         self,
@@ -238,7 +243,9 @@ class _Walk:
             return page, None  # a connection's edges
         if parent.name.startswith("__"):
             return self.model.introspection.get((parent.name, node.name.value), 1), None
-        return self.model.page_cap, None
+        if parent in self.model.roots:
+            return self.model.page_cap, None  # a root list: capped at a page
+        return NESTED_LIST, None  # a record's own list (its replies, its transitions)
 
     def first(self, node: FieldNode, field: GraphQLField) -> int:
         value: Any = None
