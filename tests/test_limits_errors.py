@@ -292,3 +292,13 @@ def test_indicators_refuse_a_city_with_control_characters(demo_hub):
     q = 'query($c: String!) { indicators(city: $c, from: "2026-01-01", to: "2026-03-31") { city } }'
     body = demo_hub.gql(q, {"c": "Antwerpen\x00"}, as_="demo-analyst-antwerp", purpose="statistics")
     _refused(body)
+
+
+def test_client_ref_patterns_are_settings_checked_at_start():
+    from pydantic import ValidationError
+
+    from hub.config import Settings
+
+    assert Settings(client_ref_patterns={"org": r"GH-\d{4}"}).client_ref_patterns
+    with pytest.raises(ValidationError, match="client_ref_patterns"):
+        Settings(client_ref_patterns={"org": "GH-(\\d"})
