@@ -284,18 +284,23 @@ class GraphQLEndpoint:
         closed = asyncio.Event()
 
         async def guarded_receive() -> Message:
-            message = await receive()
-            if message["type"] == "websocket.receive":
-                size = len(message.get("text") or "") + len(message.get("bytes") or b"")
-                if size > MAX_MESSAGE:
+            while True:
+                message = await receive()
+                if message["type"] == "websocket.receive":
+                    size = len(message.get("text") or "") + len(message.get("bytes") or b"")
+                    if size > MAX_MESSAGE:
+                        closed.set()
+                        await send(
+                            {"type": "websocket.close", "code": 4413, "reason": "message too large"}
+                        )
+                        return {"type": "websocket.disconnect", "code": 4413}
+                    refused = self._over_rate(scope, message)
+                    if refused is not None:
+                        await guarded_send({"type": "websocket.send", "text": refused})
+                        continue  # the operation never reaches strawberry
+                if message["type"] == "websocket.disconnect":
                     closed.set()
-                    await send(
-                        {"type": "websocket.close", "code": 4413, "reason": "message too large"}
-                    )
-                    return {"type": "websocket.disconnect", "code": 4413}
-            if message["type"] == "websocket.disconnect":
-                closed.set()
-            return message
+                return message
 
         async def guarded_send(message: Message) -> None:
             if closed.is_set() and message["type"] != "websocket.close":
@@ -342,6 +347,30 @@ class GraphQLEndpoint:
             if isinstance(ctx, Context) and ctx.counted_client is not None:
                 self.quotas.disconnect(ctx.counted_client)
                 ctx.counted_client = None
+
+    def _over_rate(self, scope: Scope, message: Message) -> str | None:
+        """For an operation (`subscribe`) on an authenticated connection past its client's
+        rate: the `error` message that refuses it. Operations over a WebSocket spend the
+        same bucket as HTTP requests, so a connection is no way around the rate limit."""
+        ctx = scope.get("state", {}).get("hub_context")
+        if not isinstance(ctx, Context) or ctx.counted_client is None:
+            return None
+        try:
+            parsed = orjson.loads(message.get("text") or message.get("bytes") or b"")
+        except orjson.JSONDecodeError:
+            return None  # strawberry refuses it
+        if not isinstance(parsed, dict) or parsed.get("type") != "subscribe":
+            return None
+        if not self.quotas.take(ctx.counted_client):
+            return None
+        error = {
+            "message": "too many requests from this client: retry later",
+            "extensions": {"code": Code.RATE_LIMITED.value},
+        }
+        op_id = parsed.get("id")
+        return orjson.dumps(
+            {"id": op_id if isinstance(op_id, str) else "", "type": "error", "payload": [error]}
+        ).decode()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "websocket":

@@ -277,8 +277,9 @@ def _wait_until(condition: Any, seconds: float = 5.0) -> None:
         time.sleep(0.01)
 
 
-def _init(ws: Any, token: str) -> dict[str, Any]:
-    ws.send_json({"type": "connection_init", "payload": {"authorization": f"Bearer {token}"}})
+def _init(ws: Any, token: str, purpose: str | None = None) -> dict[str, Any]:
+    payload = {"authorization": f"Bearer {token}"} | ({"purpose": purpose} if purpose else {})
+    ws.send_json({"type": "connection_init", "payload": payload})
     return _recv(ws)
 
 
@@ -319,23 +320,23 @@ def _subscribe(ws: Any, op: str) -> None:
 
 def test_subscriptions_per_client_are_capped_across_connections(limited):
     hub, client = limited
-    token = hub.token(ENFORCEMENT)
+    token = hub.token(POLICE)  # its rate is lifted: only the subscription cap counts
     with client.websocket_connect("/graphql", subprotocols=[PROTOCOL]) as a:
-        assert _init(a, token)["type"] == "connection_ack"
+        assert _init(a, token, "inspection")["type"] == "connection_ack"
         with client.websocket_connect("/graphql", subprotocols=[PROTOCOL]) as b:
-            assert _init(b, token)["type"] == "connection_ack"
+            assert _init(b, token, "inspection")["type"] == "connection_ack"
             quotas = client.app.state.quotas  # type: ignore[attr-defined]
             _subscribe(a, "1")
             _subscribe(a, "2")
-            _wait_until(lambda: quotas.subscriptions.get(ENFORCEMENT) == 2)
+            _wait_until(lambda: quotas.subscriptions.get(POLICE) == 2)
             _subscribe(b, "3")
-            _wait_until(lambda: quotas.subscriptions.get(ENFORCEMENT) == 3)
+            _wait_until(lambda: quotas.subscriptions.get(POLICE) == 3)
             _subscribe(b, "4")
             msg = _recv(b)
             assert msg["id"] == "4", msg
             assert _ws_code(msg) == "RATE_LIMITED"
         # b's subscription ended with it: a place is free again.
-        _wait_until(lambda: quotas.subscriptions.get(ENFORCEMENT) == 2)
+        _wait_until(lambda: quotas.subscriptions.get(POLICE) == 2)
         _subscribe(a, "5")
         a.send_json({"type": "ping"})
         assert _recv(a)["type"] == "pong"  # no error came for 5
@@ -343,6 +344,29 @@ def test_subscriptions_per_client_are_capped_across_connections(limited):
         msg = _recv(a)
         assert msg["id"] == "6", msg
         assert _ws_code(msg) == "RATE_LIMITED"
+
+
+def test_operations_over_a_websocket_spend_the_same_rate(limited):
+    """A connection is no way around the rate limit: each operation takes from the bucket
+    of HTTP requests, and one past it is refused alone (the connection stays)."""
+    hub, client = limited
+    token = hub.token(ENFORCEMENT)
+    with client.websocket_connect("/graphql", subprotocols=[PROTOCOL]) as ws:
+        assert _init(ws, token)["type"] == "connection_ack"
+        for i in range(4):
+            ws.send_json(
+                {"id": f"q{i}", "type": "subscribe", "payload": {"query": "{ me { city } }"}}
+            )
+        got = [_recv(ws) for _ in range(7)]  # 3 x (next, complete), 1 error
+        answered = sorted(m["id"] for m in got if m["type"] == "next")
+        refused = [m for m in got if m["type"] == "error"]
+        assert answered == ["q0", "q1", "q2"], got
+        assert [m["id"] for m in refused] == ["q3"]
+        assert refused[0]["payload"][0]["extensions"]["code"] == "RATE_LIMITED"
+        ws.send_json({"type": "ping"})
+        assert _recv(ws)["type"] == "pong"
+    # The bucket is the client's: its HTTP requests are refused too, for now.
+    assert _ask(client, token).status_code == 429
 
 
 def test_every_websocket_close_carries_a_reason(hub):
