@@ -115,8 +115,13 @@ def create_app(settings: Settings | None = None) -> Starlette:
     # Which organisations may hold which roles: checked at issue and on every token.
     controllers = DataControllers.from_directory(settings.policy_dir)
     registry = Registry(db, controllers)
+    default_rate, client_rates = settings.client_rates()
+    # Token requests have buckets of their own, at the same rates as requests.
+    token_quotas = ClientQuotas(default_rate, client_rates)
     issuer = (
-        EmbeddedIssuer(settings, db, signing_key, controllers=controllers) if signing_key else None
+        EmbeddedIssuer(settings, db, signing_key, controllers=controllers, rate=token_quotas.take)
+        if signing_key
+        else None
     )
     verifier = TokenVerifier(settings, signing_key, registry=registry)
     schema = make_schema(
@@ -126,7 +131,6 @@ def create_app(settings: Settings | None = None) -> Starlette:
         max_cost=settings.max_cost,
         page_cap=settings.page_cap,
     )
-    default_rate, client_rates = settings.client_rates()
     quotas = ClientQuotas(
         default_rate,
         client_rates,

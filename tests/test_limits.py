@@ -237,6 +237,30 @@ def test_a_client_with_its_own_rate_gets_its_own_burst(limited):
     assert 429 in statuses[5:]
 
 
+def _token_request(client: TestClient, client_id: str) -> Any:
+    return client.post(
+        "/oauth/token",
+        data={"grant_type": "client_credentials"},
+        auth=(client_id, "not-the-secret"),
+    )
+
+
+def test_token_requests_have_a_rate_per_client(limited):
+    """Guessing a client's secret costs a scrypt check per try: past the client's rate the
+    hub refuses before checking anything (429, Retry-After, RFC 6749 error body)."""
+    hub, client = limited
+    assert [_token_request(client, ENFORCEMENT).status_code for _ in range(3)] == [401] * 3
+    r = _token_request(client, ENFORCEMENT)
+    assert r.status_code == 429
+    assert r.json()["error"] == "temporarily_unavailable"
+    assert int(r.headers["retry-after"]) >= 1
+    # Its own buckets: the client's GraphQL requests still go, and other clients' tokens.
+    assert _ask(client, hub.token(ENFORCEMENT)).status_code == 200
+    assert _token_request(client, "demo-city-antwerp").status_code == 401
+    # A client whose rate is lifted is never refused for it.
+    assert {_token_request(client, POLICE).status_code for _ in range(6)} == {401}
+
+
 def test_rates_are_settings_checked_at_start(monkeypatch):
     monkeypatch.setenv("HUB_RATE_LIMITS", json.dumps({"bench": "off", "partner": "5/10"}))
     default, per_client = Settings().client_rates()
