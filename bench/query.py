@@ -46,6 +46,10 @@ if str(ROOT) not in sys.path:
 PG_ADMIN = os.environ.get("BENCH_PG_ADMIN", "postgresql://postgres@127.0.0.1:5432/postgres")
 ISSUER_URL = "http://127.0.0.1:8000"  # what the hub's tokens say; nothing listens there
 POLICE_CLIENT = "demo-police-antwerp"
+# The clients the benchmarks drive as fast as they can: the hub's per-client rate limit is
+# lifted for them (HUB_RATE_LIMITS), as for any benchmark's client.
+BENCH_CLIENTS = (POLICE_CLIENT, "demo-enforcement-antwerp")
+BENCH_RATE_LIMITS = {client: "off" for client in BENCH_CLIENTS}
 POLICE_CITY = "Antwerpen"
 PURPOSE = "identity_validation"
 ROWS = 50
@@ -177,6 +181,7 @@ def hub_settings(database_url: str, secret_dir: Path) -> Any:
         secret_dir=secret_dir,
         policy_dir=ROOT / "policies",
         issuer_url=ISSUER_URL,
+        rate_limits=BENCH_RATE_LIMITS,
     )
 
 
@@ -285,6 +290,7 @@ def hub_env(prepared: Prepared, read_path: str = "compiled") -> dict[str, str]:
         "HUB_SECRET_DIR": str(prepared.secret_dir),
         "HUB_POLICY_DIR": str(ROOT / "policies"),
         "HUB_ISSUER_URL": ISSUER_URL,
+        "HUB_RATE_LIMITS": json.dumps(BENCH_RATE_LIMITS),
     }
 
 

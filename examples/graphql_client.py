@@ -24,6 +24,7 @@ from typing import Any
 
 import httpx
 from gql import Client, GraphQLRequest
+from gql.transport.exceptions import TransportQueryError
 from gql.transport.httpx import HTTPXAsyncTransport
 from gql.transport.websockets import WebsocketsTransport
 
@@ -72,12 +73,25 @@ async def shifts(hub: str, token: str, purpose: str, page_size: int) -> AsyncIte
         after = None
         while True:
             request = GraphQLRequest(SHIFTS, variable_values={"first": page_size, "after": after})
-            page = (await session.execute(request))["shifts"]
+            page = (await _patiently(session, request))["shifts"]
             for edge in page["edges"]:
                 yield edge["node"]
             if not page["pageInfo"]["hasNextPage"]:
                 return
             after = page["pageInfo"]["endCursor"]
+
+
+async def _patiently(session: Any, request: GraphQLRequest, tries: int = 30) -> Any:
+    """The request's data; past the hub's rate limit for this client (RATE_LIMITED, HTTP
+    429 with Retry-After), it waits a second and asks again, a bounded number of times."""
+    for _ in range(tries - 1):
+        try:
+            return await session.execute(request)
+        except TransportQueryError as error:
+            if (error.errors or [{}])[0].get("extensions", {}).get("code") != "RATE_LIMITED":
+                raise
+            await asyncio.sleep(1.0)
+    return await session.execute(request)
 
 
 async def events(hub: str, token: str, purpose: str, types: list[str] | None) -> AsyncIterator[Any]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -43,9 +44,11 @@ from hub.policy.effects import Pseudonymizer
 from hub.policy.engine import PolicySet
 from hub.policy.store import PolicyStore
 from hub.read.gate import ReadGate
+from hub.schema.quotas import ClientQuotas
 from hub.schema.root import make_schema
 from hub.services.retention import RetentionTask
 from hub.state import HubState
+from hub.web import BodyLimit
 
 # aiosqlite logs statement parameters at DEBUG: they may hold personal data or hashes.
 logging.getLogger("aiosqlite").setLevel(logging.INFO)
@@ -102,6 +105,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
         pseudonyms=Pseudonymizer(load_or_create_key(settings.secret_dir / "pseudonym.key")),
         ids=IdSealer(load_or_create_key(settings.secret_dir / "id-seal.key")),
         page_cap=settings.page_cap,
+        client_ref_patterns={
+            org: re.compile(pattern) for org, pattern in settings.client_ref_patterns.items()
+        },
     )
     signing_key = (
         SigningKeys.from_secret_dir(settings.secret_dir) if not settings.oidc_issuer else None
@@ -109,14 +115,27 @@ def create_app(settings: Settings | None = None) -> Starlette:
     # Which organisations may hold which roles: checked at issue and on every token.
     controllers = DataControllers.from_directory(settings.policy_dir)
     registry = Registry(db, controllers)
+    default_rate, client_rates = settings.client_rates()
+    # Token requests have buckets of their own, at the same rates as requests.
+    token_quotas = ClientQuotas(default_rate, client_rates)
     issuer = (
-        EmbeddedIssuer(settings, db, signing_key, controllers=controllers) if signing_key else None
+        EmbeddedIssuer(settings, db, signing_key, controllers=controllers, rate=token_quotas.take)
+        if signing_key
+        else None
     )
     verifier = TokenVerifier(settings, signing_key, registry=registry)
     schema = make_schema(
         max_depth=settings.max_depth,
         max_aliases=settings.max_aliases,
         max_tokens=settings.max_tokens,
+        max_cost=settings.max_cost,
+        page_cap=settings.page_cap,
+    )
+    quotas = ClientQuotas(
+        default_rate,
+        client_rates,
+        max_connections=settings.max_ws_connections,
+        max_subscriptions=settings.max_subscriptions,
     )
     # First, so that its span holds the other extensions' work (the access-log write too).
     schema.extensions = (observer(tracing.tracer if tracing else None), *schema.extensions)
@@ -135,6 +154,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         ),
         tracer=tracing.tracer if tracing else None,
         metrics=metrics,
+        quotas=quotas,
     )
 
     hub.store = PolicyStore(db, settings.policy_dir, hub.install_policies)
@@ -205,7 +225,10 @@ def create_app(settings: Settings | None = None) -> Starlette:
             *auth_routes(issuer, signing_key),
             *audit_routes(db, checkpoints.signer.verifier),
         ],
-        middleware=[Middleware(RequestMiddleware, metrics=metrics, tracing=tracing)],
+        middleware=[
+            Middleware(RequestMiddleware, metrics=metrics, tracing=tracing),
+            Middleware(BodyLimit, max_bytes=settings.max_body_bytes),
+        ],
         lifespan=lifespan,
     )
     app.state.hub = hub
@@ -215,6 +238,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     app.state.connectors = connectors
     app.state.registry = registry
     app.state.metrics = metrics
+    app.state.quotas = quotas
     app.state.tracing = tracing
     app.state.checkpoints = checkpoints
     return app

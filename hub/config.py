@@ -4,11 +4,36 @@ naming the variable, rather than surfacing later."""
 
 from __future__ import annotations
 
+import re
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import AliasChoices, Field
+from pydantic import AliasChoices, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+_RATE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*/\s*(\d+)\s*$")
+
+
+@dataclass(frozen=True)
+class Rate:
+    """`per_s` requests a second on average, up to `burst` at once."""
+
+    per_s: float
+    burst: int
+
+    @classmethod
+    def parse(cls, spec: str) -> Rate | None:
+        """ "RATE/BURST" (e.g. "20/40"), or "off" (None: no limit)."""
+        if spec.strip().lower() == "off":
+            return None
+        m = _RATE.match(spec)
+        if m is None:
+            raise ValueError(f'{spec!r}: expected "RATE/BURST" (e.g. "20/40") or "off"')
+        per_s, burst = float(m.group(1)), int(m.group(2))
+        if per_s <= 0 or burst < 1:
+            raise ValueError(f"{spec!r}: the rate and the burst must be positive")
+        return cls(per_s, burst)
 
 
 class Settings(BaseSettings):
@@ -65,10 +90,63 @@ class Settings(BaseSettings):
     page_cap: int = Field(
         default=100, ge=1, le=1000, description="The largest page a list returns."
     )
-    max_depth: int = Field(default=10, ge=1, le=50, description="The deepest GraphQL selection.")
+    max_depth: int = Field(
+        default=15,
+        ge=1,
+        le=50,
+        description="The deepest GraphQL selection, introspection included (the standard "
+        "introspection query is 15 deep).",
+    )
     max_aliases: int = Field(default=15, ge=1, le=1000, description="Aliases per GraphQL document.")
     max_tokens: int = Field(
         default=2000, ge=10, le=100_000, description="Tokens per GraphQL document."
+    )
+    max_cost: int = Field(
+        default=50_000,
+        ge=1,
+        le=10_000_000,
+        description="The estimated cost of a GraphQL operation: the fields it asks for, each "
+        "counted once per row (`first`, else 50, for a connection; the page cap for a root "
+        "list, 10 for a record's own list; the schema's means for introspection lists).",
+    )
+    max_body_bytes: int = Field(
+        default=256 * 1024,
+        ge=1024,
+        le=64 * 1024 * 1024,
+        description="The largest HTTP request body (with or without Content-Length); a larger "
+        "one is answered 413.",
+    )
+    # Per-client quotas, per replica (hub/schema/quotas.py).
+    rate_limit_per_s: float = Field(
+        default=20.0,
+        ge=0,
+        le=100_000,
+        description="GraphQL requests a second per client, on average (a token bucket); 0: "
+        "no limit. Past it: 429 with Retry-After (RATE_LIMITED).",
+    )
+    rate_limit_burst: int = Field(
+        default=40, ge=1, le=1_000_000, description="Requests a client may make at once."
+    )
+    rate_limits: dict[str, str] = Field(
+        default_factory=dict,
+        description='Other rates for some clients, as JSON: {"CLIENT_ID": "RATE/BURST"}, or '
+        '"off" to lift the limit (e.g. for a benchmark\'s client).',
+    )
+    client_ref_patterns: dict[str, str] = Field(
+        default_factory=dict,
+        description="An NGO's own pattern for its client references, as JSON: "
+        '{"ORGANISATION_ID": "REGEX"} (the whole reference must match). Without one: 3 to 40 '
+        "letters, digits and . _ / : # - with at least one digit (never a name, no spaces).",
+    )
+    max_ws_connections: int = Field(
+        default=10, ge=1, le=10_000, description="Live WebSocket connections per client."
+    )
+    max_subscriptions: int = Field(
+        default=20,
+        ge=1,
+        le=100_000,
+        description="Live subscriptions per client, across its connections (and at most 10 on "
+        "one connection).",
     )
     sql_echo: bool = Field(default=False, description="Log SQL statements (never in production).")
     # The read path (hub/read/) and backpressure.
@@ -159,6 +237,32 @@ class Settings(BaseSettings):
         alias="HUB_AUDIT_CHECKPOINT_INTERVAL",
         description="Seconds between checkpoints, signed only when the log grew.",
     )
+
+    @field_validator("rate_limits")
+    @classmethod
+    def _rates(cls, value: dict[str, str]) -> dict[str, str]:
+        for spec in value.values():
+            Rate.parse(spec)
+        return value
+
+    @field_validator("client_ref_patterns")
+    @classmethod
+    def _patterns(cls, value: dict[str, str]) -> dict[str, str]:
+        for org, pattern in value.items():
+            if len(pattern) > 200:
+                raise ValueError(f"{org}: a client reference pattern of at most 200 characters")
+            try:
+                re.compile(pattern)
+            except re.error as error:
+                raise ValueError(f"{org}: not a regular expression ({error})") from None
+        return value
+
+    def client_rates(self) -> tuple[Rate | None, dict[str, Rate | None]]:
+        """The default rate of a client (None: no limit) and the rates set per client."""
+        default = (
+            Rate(self.rate_limit_per_s, self.rate_limit_burst) if self.rate_limit_per_s else None
+        )
+        return default, {client: Rate.parse(spec) for client, spec in self.rate_limits.items()}
 
     @classmethod
     def from_env(cls) -> Settings:

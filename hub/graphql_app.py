@@ -7,9 +7,7 @@ Nothing of the schema runs for a request without a valid token. Errors leave wit
 from __future__ import annotations
 
 import asyncio
-import base64
 import contextlib
-import json
 import logging
 import time
 from contextlib import nullcontext
@@ -41,30 +39,19 @@ from hub.policy.principal import Principal
 from hub.read.execute import SERVED, AuditFailed, CompiledReads
 from hub.read.gate import Overloaded, ReadGate
 from hub.schema.context import Context
+from hub.schema.quotas import ClientQuotas, client_key, retry_after
+from hub.schema.root import normalise_error
 from hub.services.actor import Actor
 from hub.state import HubState
+from hub.web import json_error, json_refusals
 
 if TYPE_CHECKING:
     from opentelemetry.trace import Tracer
 
 
 def format_error(error: GraphQLError) -> dict[str, Any]:
-    formatted: dict[str, Any] = dict(error.formatted)
-    extensions = dict(formatted.get("extensions") or {})
-    original = error.original_error
-    if isinstance(original, HubError):
-        formatted["message"] = original.message
-        extensions["code"] = original.code.value
-    elif original is not None:
-        formatted["message"] = "internal error"
-        extensions = {"code": Code.INTERNAL.value}
-    elif "code" not in extensions:
-        too_many_tokens = "tokens" in error.message and "Parsing aborted" in error.message
-        extensions["code"] = (
-            Code.QUERY_TOO_COMPLEX.value if too_many_tokens else Code.BAD_USER_INPUT.value
-        )
-    formatted["extensions"] = extensions
-    return formatted
+    """A GraphQL error as it leaves (see hub.schema.root.normalise_error)."""
+    return dict(normalise_error(error).formatted)
 
 
 log = logging.getLogger("hub.graphql")
@@ -109,7 +96,9 @@ MAX_MESSAGE = 64 * 1024  # bytes of one WebSocket message from a client
 
 
 class _Strawberry(GraphQL[Context, None]):
-    def __init__(self, schema: Any, hub: HubState, verifier: TokenVerifier) -> None:
+    def __init__(
+        self, schema: Any, hub: HubState, verifier: TokenVerifier, quotas: ClientQuotas
+    ) -> None:
         super().__init__(
             schema,
             graphql_ide="graphiql",
@@ -120,12 +109,16 @@ class _Strawberry(GraphQL[Context, None]):
         )
         self.hub = hub
         self.verifier = verifier
+        self.quotas = quotas
 
     async def get_context(self, request: Any, response: Any) -> Context:
         if isinstance(request, WebSocket):
             # Nothing is authenticated until connection_init (see on_ws_connect).
             ctx = Context(
-                hub=self.hub, actor=Actor(ANONYMOUS, self.hub.policies), authenticated=False
+                hub=self.hub,
+                actor=Actor(ANONYMOUS, self.hub.policies),
+                authenticated=False,
+                quotas=self.quotas,
             )
             request.scope.setdefault("state", {})["hub_context"] = ctx
             return ctx
@@ -138,7 +131,7 @@ class _Strawberry(GraphQL[Context, None]):
         actor = Actor(
             principal, self.hub.policies, purpose_header=request.headers.get("hub-purpose")
         )
-        return Context(hub=self.hub, actor=actor)
+        return Context(hub=self.hub, actor=actor, quotas=self.quotas)
 
     async def on_ws_connect(self, context: Context) -> Any:
         """Authenticate in connection_init: {"authorization": "Bearer …", "purpose": …}."""
@@ -162,13 +155,20 @@ class _Strawberry(GraphQL[Context, None]):
                     )
                 ]
             )
+            context.close = (4403, f"{error.code.value}: {error.message}"[:120])
             raise ConnectionRejectionError({"code": error.code.value}) from None
+        client = client_key(principal)
+        if not self.quotas.connect(client):
+            limit = self.quotas.max_connections
+            context.close = (4429, f"RATE_LIMITED: at most {limit} connections per client")
+            raise ConnectionRejectionError({"code": Code.RATE_LIMITED.value})
+        context.counted_client = client
         purpose = params.get("purpose")
         context.actor = Actor(
             principal, self.hub.policies, purpose_header=str(purpose) if purpose else None
         )
         _note(principal, context.actor.purpose_header)
-        context.expires_at = _expiry(token.strip())
+        context.expires_at = principal.expires_at
         context.authenticated = True
         return UNSET
 
@@ -196,21 +196,12 @@ def _note(principal: Principal, purpose_header: str | None) -> None:
         info.purpose = observed.purpose(purpose_header, principal.purposes)
 
 
-def _expiry(token: str) -> float | None:
-    """The `exp` of a token that has just been verified."""
-    try:
-        payload = token.split(".")[1]
-        claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
-        return float(claims["exp"])
-    except (IndexError, ValueError, KeyError, TypeError):
-        return None
-
-
 def compiled_reads(schema: Any, hub: HubState, settings: Any) -> CompiledReads:
     """The compiled read path over the schema's own types and builders."""
-    from hub.schema.limits import complexity_rule
+    from hub.schema.limits import CostModel, complexity_rule
     from hub.schema.types import NODES, PSEUDONYM_SCOPES, _identity
 
+    costs = CostModel(schema._schema, settings.page_cap)
     return CompiledReads(
         schema._schema,
         hub,
@@ -219,7 +210,36 @@ def compiled_reads(schema: Any, hub: HubState, settings: Any) -> CompiledReads:
         pseudonym_scopes=PSEUDONYM_SCOPES,
         limits_rule=complexity_rule(settings.max_depth, settings.max_aliases),
         max_tokens=settings.max_tokens,
+        within_cost=lambda op, fragments, variables: costs.within(
+            op, fragments, variables, settings.max_cost
+        ),
     )
+
+
+# Reasons for the closes that strawberry gives none or a generic one.
+CLOSE_REASONS = {
+    1000: "closed",
+    1008: "refused: the hub speaks graphql-transport-ws only",
+    1011: "internal error",
+    4400: "bad request",
+    4401: "UNAUTHENTICATED",
+    4403: "FORBIDDEN",
+    4408: "connection_init timeout",
+    4429: "RATE_LIMITED",
+}
+
+
+def _with_reason(message: Message, scope: Scope) -> Message:
+    """A close that says why: the refusal the hub recorded for this connection (instead
+    of strawberry's generic "Forbidden"), else the code's reason when it carries none."""
+    ctx = scope.get("state", {}).get("hub_context")
+    if isinstance(ctx, Context) and ctx.close is not None and message.get("code") == 4403:
+        code, reason = ctx.close
+        return {**message, "code": code, "reason": reason}
+    if not message.get("reason"):
+        code = int(message.get("code") or 1000)
+        return {**message, "code": code, "reason": CLOSE_REASONS.get(code, "closed")}
+    return message
 
 
 def _replay(body: bytes) -> Receive:
@@ -247,8 +267,10 @@ class GraphQLEndpoint:
         gate: ReadGate | None = None,
         tracer: Tracer | None = None,
         metrics: Metrics | None = None,
+        quotas: ClientQuotas | None = None,
     ) -> None:
-        self.graphql = _Strawberry(schema, hub, verifier)
+        self.quotas = quotas or ClientQuotas(None)
+        self.graphql = _Strawberry(schema, hub, verifier, self.quotas)
         self.hub = hub
         self.verifier = verifier
         self.compiled = compiled
@@ -262,18 +284,23 @@ class GraphQLEndpoint:
         closed = asyncio.Event()
 
         async def guarded_receive() -> Message:
-            message = await receive()
-            if message["type"] == "websocket.receive":
-                size = len(message.get("text") or "") + len(message.get("bytes") or b"")
-                if size > MAX_MESSAGE:
+            while True:
+                message = await receive()
+                if message["type"] == "websocket.receive":
+                    size = len(message.get("text") or "") + len(message.get("bytes") or b"")
+                    if size > MAX_MESSAGE:
+                        closed.set()
+                        await send(
+                            {"type": "websocket.close", "code": 4413, "reason": "message too large"}
+                        )
+                        return {"type": "websocket.disconnect", "code": 4413}
+                    refused = self._over_rate(scope, message)
+                    if refused is not None:
+                        await guarded_send({"type": "websocket.send", "text": refused})
+                        continue  # the operation never reaches strawberry
+                if message["type"] == "websocket.disconnect":
                     closed.set()
-                    await send(
-                        {"type": "websocket.close", "code": 4413, "reason": "message too large"}
-                    )
-                    return {"type": "websocket.disconnect", "code": 4413}
-            if message["type"] == "websocket.disconnect":
-                closed.set()
-            return message
+                return message
 
         async def guarded_send(message: Message) -> None:
             if closed.is_set() and message["type"] != "websocket.close":
@@ -282,6 +309,7 @@ class GraphQLEndpoint:
                 if closed.is_set():
                     return
                 closed.set()
+                message = _with_reason(message, scope)
             await send(message)
 
         async def expire() -> None:
@@ -315,11 +343,42 @@ class GraphQLEndpoint:
             watchdog.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await watchdog
+            ctx = scope.get("state", {}).get("hub_context")
+            if isinstance(ctx, Context) and ctx.counted_client is not None:
+                self.quotas.disconnect(ctx.counted_client)
+                ctx.counted_client = None
+
+    def _over_rate(self, scope: Scope, message: Message) -> str | None:
+        """For an operation (`subscribe`) on an authenticated connection past its client's
+        rate: the `error` message that refuses it. Operations over a WebSocket spend the
+        same bucket as HTTP requests, so a connection is no way around the rate limit."""
+        ctx = scope.get("state", {}).get("hub_context")
+        if not isinstance(ctx, Context) or ctx.counted_client is None:
+            return None
+        try:
+            parsed = orjson.loads(message.get("text") or message.get("bytes") or b"")
+        except orjson.JSONDecodeError:
+            return None  # strawberry refuses it
+        if not isinstance(parsed, dict) or parsed.get("type") != "subscribe":
+            return None
+        if not self.quotas.take(ctx.counted_client):
+            return None
+        error = {
+            "message": "too many requests from this client: retry later",
+            "extensions": {"code": Code.RATE_LIMITED.value},
+        }
+        op_id = parsed.get("id")
+        return orjson.dumps(
+            {"id": op_id if isinstance(op_id, str) else "", "type": "error", "payload": [error]}
+        ).decode()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "websocket":
             await self._websocket(scope, receive, send)
             return
+        await json_refusals(self._http, scope, receive, send)
+
+    async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
         request = Request(scope, receive)
         if request.method == "GET" and "text/html" in request.headers.get("accept", ""):
             await self.graphql(scope, receive, send)  # GraphiQL: a static page, no data
@@ -347,14 +406,26 @@ class GraphQLEndpoint:
             )
             await error_response(error)(scope, receive, send)
             return
+        wait = self.quotas.take(client_key(principal))
+        if wait:
+            _note(principal, request.headers.get("hub-purpose"))
+            message = "too many requests from this client: retry later"
+            headers = {"Retry-After": retry_after(wait)}
+            await json_error(Code.RATE_LIMITED, message, 429, headers)(scope, receive, send)
+            return
         scope.setdefault("state", {})["principal"] = principal
         body: Any = None
         raw = b""
         if request.method == "POST" and "json" in request.headers.get("content-type", ""):
             raw = await request.body()
             receive = _replay(raw)
-            with contextlib.suppress(orjson.JSONDecodeError):
+            try:
                 body = orjson.loads(raw)
+            except orjson.JSONDecodeError:
+                _note(principal, request.headers.get("hub-purpose"))
+                message = "the request body is not valid JSON"
+                await json_error(Code.BAD_USER_INPUT, message, 400)(scope, receive, send)
+                return
         rows = self.compiled.rows_asked(body) if self.compiled is not None else 1
         try:
             async with self.gate.admit(rows):

@@ -3,7 +3,8 @@ access log and the event side. Built once by the app factory (hub/app.py)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from hub.audit.log import AuditLog
@@ -32,6 +33,8 @@ class HubState:
     pseudonyms: Pseudonymizer
     ids: IdSealer
     page_cap: int = 100
+    # Organisation id -> the pattern its client references must match (NGOs; Settings).
+    client_ref_patterns: dict[str, re.Pattern[str]] = field(default_factory=dict)
     store: PolicyStore | None = None
     events: EventHub | None = None
     projector: Projector | None = None

@@ -374,6 +374,8 @@ def _start(templates: Templates, backend: str, tmp: Path, *, seeded: bool) -> It
         secret_dir=tmp / "secrets",
         policy_dir=ROOT / "policies",
         issuer_url="http://127.0.0.1:8000",
+        # Tests call as fast as they run; tests/test_limits.py sets the rates it tests.
+        rate_limit_per_s=0,
     )
     app = create_app(settings)
     try:

@@ -171,7 +171,7 @@ def test_a_consent_revoked_during_a_subscription_stops_the_next_event(hub):
         hub.ok(cancel, {"id": shifts[1]}, as_="demo-worker")
         # Then an event Ghapro may see: it must be the next one to arrive.
         made = hub.ok(
-            """mutation($d: Date!) { recordCareContact(input: {clientRef: "GH-test",
+            """mutation($d: Date!) { recordCareContact(input: {clientRef: "GH-0042",
             contactDate: $d, kind: MEDICAL, location: FIXED, branch: WINDOW}) { id } }""",
             {"d": datetime.now(UTC).date().isoformat()},
             as_="demo-ngo-ghapro",

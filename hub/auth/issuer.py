@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping
+import math
+from collections.abc import Callable, Mapping
 from functools import cache
 from typing import Any
 from urllib.parse import parse_qsl
@@ -234,10 +235,13 @@ class EmbeddedIssuer:
         signing_key: SigningKey | SigningKeys,
         *,
         controllers: DataControllers | None = None,
+        rate: Callable[[str], float] | None = None,
     ) -> None:
         """`controllers`: the data controllers named in policy (else read from the policy
-        directory of `settings`)."""
+        directory of `settings`). `rate(client_id)`: 0 if a token request of that client may
+        go now, else the seconds until it may (its secret is not even checked before)."""
         self.settings = settings
+        self.rate = rate
         self.db = db
         self.keys = (
             signing_key if isinstance(signing_key, SigningKeys) else SigningKeys.of(signing_key)
@@ -305,6 +309,9 @@ class EmbeddedIssuer:
             basic_id, _ = extract_basic_authorization(request.headers)
             if basic_id and "client_secret" in form:
                 raise InvalidRequestError("Use one client authentication method.")
+            wait = self._over_rate(basic_id or form.get("client_id"))
+            if wait:
+                return _slow_down(wait)
             clients = await self._load_clients({basic_id, form.get("client_id")})
             # The public URL, not the one the proxy forwarded: authlib refuses plain http
             # unless it is loopback, and TLS usually ends before the hub.
@@ -314,6 +321,13 @@ class EmbeddedIssuer:
             return response
         response = await asyncio.to_thread(self._server.create_token_response, oauth_request)
         return response
+
+    def _over_rate(self, client_id: str | None) -> float:
+        """A client's token requests spend its own bucket (per replica), so neither a
+        client nor anyone guessing its secret can make the hub run scrypt without end."""
+        if self.rate is None or not client_id or len(client_id) > 80:
+            return 0.0
+        return self.rate(client_id)
 
     async def mint(self, client_id: str, *, lifetime_s: int | None = None) -> str:
         """A token for a registered client without its secret: for the CLI and the demo."""
@@ -352,6 +366,16 @@ class EmbeddedIssuer:
                     )
                     clients[cid] = HubClient(api_client, org, problems)
         return clients
+
+
+def _slow_down(wait: float) -> Response:
+    """429 with Retry-After, in the token endpoint's own error format (RFC 6749 §5.2)."""
+    body = {
+        "error": "temporarily_unavailable",
+        "error_description": "too many token requests from this client: retry later",
+    }
+    headers = {"Retry-After": str(max(1, math.ceil(wait))), "Cache-Control": "no-store"}
+    return JSONResponse(body, status_code=429, headers=headers)
 
 
 async def _read_form(request: Request) -> dict[str, str]:

@@ -325,7 +325,13 @@ def _principal(claims: dict[str, Any]) -> Principal:
         sex_worker_id=sex_worker_id,
         # RFC 9068 says client_id; Keycloak and others say azp.
         client_id=_optional_string(claims, "client_id") or _optional_string(claims, "azp"),
+        expires_at=_expiry(claims),
     )
+
+
+def _expiry(claims: dict[str, Any]) -> float | None:
+    exp = claims.get("exp")
+    return float(exp) if isinstance(exp, int | float) and not isinstance(exp, bool) else None
 
 
 def principal_for_request(principal: Principal, role_header: str | None) -> Principal:

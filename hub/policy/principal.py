@@ -4,7 +4,7 @@ Authentication (hub/auth/) produces it; the policy reads it, so it lives here.""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 
 @dataclass(frozen=True)
@@ -17,6 +17,9 @@ class Principal:
     purposes: frozenset[str]  # token `purposes`: what this token may be used for
     sex_worker_id: str | None = None  # token `sex_worker_id`, for a sex worker's own client
     client_id: str | None = None
+    # The token's `exp` (seconds since the epoch), read when it was verified: live
+    # connections close when it passes. Not part of who the principal is.
+    expires_at: float | None = field(default=None, compare=False)
 
     @property
     def audience(self) -> str:

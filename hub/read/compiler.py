@@ -164,6 +164,9 @@ class Operation:
     audit_name: str  # what the access log names the operation
     roots: list[Sel]
     plans: dict[Any, Any] = field(default_factory=dict)
+    fragments: dict[str, Any] = field(default_factory=dict)
+    # Whether it is within the cost limit, known once for an operation without variables.
+    within_cost: bool | None = None
 
 
 def analyse(

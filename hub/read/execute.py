@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 from collections import OrderedDict, defaultdict
-from collections.abc import Hashable
+from collections.abc import Callable, Hashable
 from typing import Any
 
 import orjson
@@ -23,6 +23,7 @@ from graphql import (
     FragmentDefinitionNode,
     GraphQLError,
     GraphQLSchema,
+    OperationDefinitionNode,
     get_operation_ast,
     parse,
     specified_rules,
@@ -104,6 +105,7 @@ class CompiledReads:
         pseudonym_scopes: dict[tuple[str, str], str],
         limits_rule: Any,
         max_tokens: int,
+        within_cost: Callable[[OperationDefinitionNode, dict[str, Any], Any], bool] | None = None,
         documents: int = 256,
         plans: int = 64,
     ) -> None:
@@ -114,6 +116,7 @@ class CompiledReads:
         self.scopes = pseudonym_scopes
         self.rules = [*specified_rules, limits_rule]
         self.max_tokens = max_tokens
+        self.within_cost = within_cost
         self.documents = LRU(documents)
         self.plans_per_document = plans
 
@@ -141,7 +144,9 @@ class CompiledReads:
             d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
         }
         try:
-            return analyse(self.schema, definition, fragments)
+            op = analyse(self.schema, definition, fragments)
+            op.fragments = fragments
+            return op
         except Unsupported as why:
             log.debug("generic path for a document: %s", why)
             return _UNSUPPORTED
@@ -200,6 +205,8 @@ class CompiledReads:
         )
         if isinstance(coerced, list):
             return None
+        if not self._within_cost(op, coerced.coerced):
+            return None  # the generic path refuses it (QUERY_TOO_COMPLEX)
         plan = self.plan(op, actor, purpose)
         if plan is None:
             return None
@@ -214,6 +221,16 @@ class CompiledReads:
                 raise AuditFailed from error
         document_name = op.definition.name.value if op.definition.name else None
         return orjson.dumps(body_out), document_name
+
+    def _within_cost(self, op: Operation, variables: dict[str, Any]) -> bool:
+        if self.within_cost is None:
+            return True
+        if op.within_cost is not None:
+            return op.within_cost
+        within = self.within_cost(op.definition, op.fragments, variables)
+        if not op.definition.variable_definitions:
+            op.within_cost = within  # the same for every request
+        return within
 
     def rows_asked(self, body: Any) -> int:
         """About how many rows a request asks for (page sizes times nested list sizes), to

@@ -27,6 +27,7 @@ from hub.models import (
     ShiftRegistration,
 )
 from hub.models.enums import Branch, MeasureStatus, ReportStatus
+from hub.services.base import clean_text
 
 # (column, descending) per list; the id is added last as the tie-breaker.
 Order = list[tuple[str, bool]]
@@ -75,7 +76,16 @@ def _moment(name: str) -> Callable[[Any], Any]:
     return lambda value: moment(value, name)
 
 
-PREMISES_ARGS = (Arg("city", lambda v: col(Premises.city) == v),)
+def place(value: str, name: str = "city") -> str:
+    """A city or zone named in a filter: free text like any other (NFC, no control or
+    text-direction characters, at most 80 characters), or BAD_USER_INPUT."""
+    try:
+        return clean_text(value, max_len=80)
+    except ValueError as error:
+        raise HubError(Code.BAD_USER_INPUT, f"{name} {error}") from None
+
+
+PREMISES_ARGS = (Arg("city", lambda v: col(Premises.city) == v, place),)
 SHIFTS_ARGS = (
     Arg("premisesId", lambda v: col(ShiftRegistration.premises_id) == v, sealed=True),
     Arg("from", lambda v: col(ShiftRegistration.ends_at) > v, _moment("from")),
@@ -83,19 +93,19 @@ SHIFTS_ARGS = (
 )
 RENTALS_ARGS = (Arg("premisesId", lambda v: col(RentalAgreement.premises_id) == v, sealed=True),)
 INSPECTIONS_ARGS = (
-    Arg("city", lambda v: col(Inspection.city) == v),
+    Arg("city", lambda v: col(Inspection.city) == v, place),
     Arg("branch", lambda v: col(Inspection.branch) == v, lambda b: Branch(b).value),
     Arg("from", lambda v: col(Inspection.occurred_at) >= v, _moment("from")),
     Arg("to", lambda v: col(Inspection.occurred_at) < v, _moment("to")),
 )
 MEASURES_ARGS = (
-    Arg("city", lambda v: col(Measure.city) == v),
+    Arg("city", lambda v: col(Measure.city) == v, place),
     Arg("status", lambda v: col(Measure.status) == v, lambda s: MeasureStatus(s).value),
 )
 REPORTS_ARGS = (Arg("status", lambda v: col(Report.status) == v, lambda s: ReportStatus(s).value),)
 # `activeOnly` compares with the request's clock, which the caller passes as its value.
 ALERTS_ARGS = (
-    Arg("city", lambda v: col(Alert.city) == v),
+    Arg("city", lambda v: col(Alert.city) == v, place),
     Arg("activeOnly", lambda now: col(Alert.valid_until) > now),
 )
 CARE_ARGS = (

@@ -4,11 +4,13 @@ path's per-request loaders, and for a WebSocket the connection's own state."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
 from hub.ids import AudienceSeal, UnknownId
 from hub.read.context import Loaders
+from hub.schema.quotas import ClientQuotas
 from hub.services.actor import Actor
 from hub.state import HubState
 
@@ -23,11 +25,21 @@ class Context:
     connection_params: dict[str, Any] | None = None
     expires_at: float | None = None  # the token's expiry, for live connections
     active_subscriptions: int = 0
+    # The per-client quotas (hub/schema/quotas.py); for a WebSocket, the client whose
+    # connection is counted, and the close code and reason to give if it is refused.
+    quotas: ClientQuotas | None = None
+    counted_client: str | None = None
+    close: tuple[int, str] | None = None
 
     @property
     def seal(self) -> AudienceSeal:
         """The caller's id seal (hub/ids.py): ids leave sealed and come back unsealed."""
         return self.hub.ids.for_audience(self.actor.principal.audience)
+
+    @property
+    def client_ref_pattern(self) -> re.Pattern[str] | None:
+        """The caller's organisation's own client reference pattern, if it has one."""
+        return self.hub.client_ref_patterns.get(self.actor.principal.org_id)
 
     def unseal(self, token: str) -> str:
         """The record id behind an id the caller sent, or NOT_FOUND (recorded)."""

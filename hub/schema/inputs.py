@@ -147,7 +147,10 @@ class AlertInput:
 
 @strawberry.input(description="A care contact (hulpverlening) in the minimum format.")
 class CareContactInput:
-    client_ref: str = strawberry.field(description="The NGO's own client reference.")
+    client_ref: str = strawberry.field(
+        description="The NGO's own case reference: never a hub id nor a name; unless the NGO "
+        "has its own pattern, 3 to 40 letters, digits and . _ / : # - with at least one digit."
+    )
     contact_date: date = strawberry.field(description="The day of the contact.")
     kind: CareKind = strawberry.field(description="What kind of care.")
     location: CareLocation = strawberry.field(description="Where the contact took place.")
@@ -159,7 +162,10 @@ class ReferralInput:
     to_organisation_id: strawberry.ID = strawberry.field(
         description="The organisation referred to, by the id you hold for it."
     )
-    client_ref: str = strawberry.field(description="Your own client reference (never a hub id).")
+    client_ref: str = strawberry.field(
+        description="The NGO's own case reference: never a hub id nor a name; unless the NGO "
+        "has its own pattern, 3 to 40 letters, digits and . _ / : # - with at least one digit."
+    )
     reason: ReferralReason = strawberry.field(description="Why, as a category.")
     consent: bool = strawberry.field(description="The client consented to this referral.")
 

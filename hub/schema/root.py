@@ -9,13 +9,7 @@ from typing import Annotated, Any
 
 import strawberry
 from graphql import GraphQLError
-from strawberry.extensions import (
-    AddValidationRules,
-    MaxTokensLimiter,
-    ParserCache,
-    SchemaExtension,
-    ValidationCache,
-)
+from strawberry.extensions import AddValidationRules, SchemaExtension, ValidationCache
 from strawberry.types import Info
 from strawberry.types.execution import ExecutionContext
 
@@ -29,7 +23,7 @@ from hub.schema import inputs
 from hub.schema.context import Context
 from hub.schema.enums import Branch, CertificateStatus, MeasureStatus, ReportStatus
 from hub.schema.indicators import IndicatorsQuery
-from hub.schema.limits import complexity_rule
+from hub.schema.limits import CostLimit, CostModel, LimitedParser, cached_parser, complexity_rule
 from hub.schema.policies import PolicyMutation, PolicyQuery
 from hub.schema.run import run
 from hub.schema.subscriptions import Subscription
@@ -685,7 +679,12 @@ class Mutation(PolicyMutation):
         row = await run(
             info,
             care.record_care_contact,
-            command=command(care.RecordCareContact, input, unseal=info.context.unseal),
+            command=command(
+                care.RecordCareContact,
+                input,
+                unseal=info.context.unseal,
+                client_ref_pattern=info.context.client_ref_pattern,
+            ),
         )
         return await read_back(info, CARE_CONTACT, row.id, "record")  # type: ignore[no-any-return]
 
@@ -703,7 +702,12 @@ class Mutation(PolicyMutation):
         row = await run(
             info,
             care.refer_client,
-            command=command(care.ReferClient, input, unseal=info.context.unseal),
+            command=command(
+                care.ReferClient,
+                input,
+                unseal=info.context.unseal,
+                client_ref_pattern=info.context.client_ref_pattern,
+            ),
         )
         return await read_back(info, REFERRAL, row.id, "refer")  # type: ignore[no-any-return]
 
@@ -783,6 +787,35 @@ class AuditTrail(SchemaExtension):
             await ctx.flush_audit(op[:200])
 
 
+def normalise_error(error: GraphQLError) -> GraphQLError:
+    """The error as it may leave, on every transport (HTTP and WebSocket alike): a refusal
+    with its code and message; a malformed request (bad syntax, variables or argument
+    values, found before anything runs) as BAD_USER_INPUT unless it carries a code (a
+    limit's); anything else as INTERNAL, without its message. Idempotent."""
+    extensions = dict(error.extensions or {})
+    original = error.original_error
+    if isinstance(original, HubError):
+        error.message = original.message
+        extensions["code"] = original.code.value
+    elif original is not None and not of_request(error):
+        error.message = "internal error"
+        extensions = {"code": Code.INTERNAL.value}
+    elif "code" not in extensions:
+        extensions["code"] = Code.BAD_USER_INPUT.value
+    error.extensions = extensions
+    return error
+
+
+def of_request(error: GraphQLError) -> bool:
+    """Whether the error is about the request itself: found while its variables or
+    arguments were coerced (graphql-core keeps the coercion's own error, or a scalar's
+    ValueError, as `original_error`), not raised while a resolver ran."""
+    original = error.original_error
+    if isinstance(original, GraphQLError):
+        return True
+    return error.path is None and isinstance(original, ValueError | TypeError | OverflowError)
+
+
 class HubSchema(strawberry.Schema):
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
@@ -790,23 +823,35 @@ class HubSchema(strawberry.Schema):
         # Refusals are expected; log only what is not, by type, never with values.
         for error in errors:
             original = error.original_error
-            if original is not None and not isinstance(original, HubError):
+            unexpected = original is not None and not isinstance(original, HubError)
+            if unexpected and not of_request(error):
                 log.error("unexpected %s in %s", type(original).__name__, error.path)
+            normalise_error(error)
 
 
-def make_schema(*, max_depth: int, max_aliases: int, max_tokens: int) -> strawberry.Schema:
-    # One rule class for the schema's life, so parsed and validated documents can be cached
-    # (a query's validity does not depend on who asks; its data does, and is never cached).
+def make_schema(
+    *,
+    max_depth: int,
+    max_aliases: int,
+    max_tokens: int,
+    max_cost: int = 50_000,
+    page_cap: int = 100,
+) -> strawberry.Schema:
+    # One parser, rule class and cost model for the schema's life, so parsed and validated
+    # documents can be cached (a query's validity does not depend on who asks; its data
+    # does, and is never cached). Introspection counts toward every limit (hub/schema/limits).
     limits = complexity_rule(max_depth, max_aliases)
+    parse_document = cached_parser(max_tokens)
+    cost_models: dict[int, CostModel] = {}
     return HubSchema(
         query=Query,
         mutation=Mutation,
         subscription=Subscription,
         extensions=[
-            lambda: MaxTokensLimiter(max_token_count=max_tokens),
-            lambda: ParserCache(maxsize=256),
+            lambda: LimitedParser(parse_document),
             lambda: AddValidationRules([limits]),
             lambda: ValidationCache(maxsize=256),
+            lambda: CostLimit(cost_models, page_cap, max_cost),
             WithheldFields,
             AuditTrail,
         ],

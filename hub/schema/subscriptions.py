@@ -21,6 +21,7 @@ from hub.models import Alert as AlertRow
 from hub.policy.resources import RESOURCES
 from hub.read.nodes import select_nodes, selected
 from hub.schema.context import Context
+from hub.schema.quotas import client_key
 from hub.schema.types import ALERT, Alert
 
 MAX_SUBSCRIPTIONS = 10
@@ -50,6 +51,9 @@ class HubEvent:
 
 
 def _begin(ctx: Context) -> str:
+    """Admit one more subscription on this connection, or refuse it: at most
+    MAX_SUBSCRIPTIONS on one connection and the client's quota across its connections.
+    `_end` gives the places back."""
     if not ctx.authenticated:
         raise HubError(Code.UNAUTHENTICATED, "authenticate in connection_init first")
     if ctx.active_subscriptions >= MAX_SUBSCRIPTIONS:
@@ -57,8 +61,19 @@ def _begin(ctx: Context) -> str:
             Code.RATE_LIMITED, f"at most {MAX_SUBSCRIPTIONS} subscriptions per connection"
         )
     purpose = ctx.actor.purpose
+    if ctx.quotas is not None and not ctx.quotas.subscribe(client_key(ctx.actor.principal)):
+        raise HubError(
+            Code.RATE_LIMITED,
+            f"at most {ctx.quotas.max_subscriptions} subscriptions per client",
+        )
     ctx.active_subscriptions += 1
     return purpose
+
+
+def _end(ctx: Context) -> None:
+    ctx.active_subscriptions -= 1
+    if ctx.quotas is not None:
+        ctx.quotas.unsubscribe(client_key(ctx.actor.principal))
 
 
 async def _audit(ctx: Context, event: dict[str, Any], fields: list[str]) -> None:
@@ -123,7 +138,7 @@ class Subscription:
                 )
         finally:
             feed.close()
-            ctx.active_subscriptions -= 1
+            _end(ctx)
 
     @strawberry.subscription(description="Warnings as they are issued, as your policy shows them.")
     async def alerts(
@@ -154,4 +169,4 @@ class Subscription:
                     yield node
         finally:
             feed.close()
-            ctx.active_subscriptions -= 1
+            _end(ctx)

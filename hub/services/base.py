@@ -147,13 +147,15 @@ def command(
     data: Mapping[str, Any] | Any,
     *,
     unseal: Callable[[str], str] | None = None,
+    **context: Any,
 ) -> C:
     """Build a command from a mapping or a dataclass-like input (a GraphQL input object),
     or refuse with BAD_USER_INPUT naming each wrong field. With `unseal`, every `Id` field
-    is unsealed for the caller; an id that is not the caller's is NOT_FOUND."""
+    is unsealed for the caller; an id that is not the caller's is NOT_FOUND. `context`
+    goes to the validators too (e.g. the caller's `client_ref_pattern`)."""
     raw = data if isinstance(data, Mapping) else vars(data)
     try:
-        return model.model_validate(dict(raw), context={"unseal": unseal})
+        return model.model_validate(dict(raw), context={**context, "unseal": unseal})
     except ValidationError as exc:
         raise HubError(Code.BAD_USER_INPUT, validation_message(exc)) from None
 

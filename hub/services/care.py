@@ -26,8 +26,24 @@ _HUB_ID = re.compile(r"[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a
 _SEALED_ID = re.compile(r"[A-Za-z0-9_-]{22}")
 
 
+# What an NGO's client reference looks like unless the NGO has its own pattern (Settings
+# client_ref_patterns): a case number, 3 to 40 letters, digits and . _ / : # -, with at
+# least one digit; so never a name ("Eline Van Damme", "EVD") and never with spaces.
+DEFAULT_CLIENT_REF = re.compile(r"(?=[^\d]*\d)[A-Za-z0-9][A-Za-z0-9._/:#-]{2,39}")
+CLIENT_REF_SHAPE = (
+    "must be the NGO's case reference: 3 to 40 letters, digits and . _ / : # - with at least "
+    "one digit (never a name)"
+)
+
+
 def _client_ref(value: str, info: ValidationInfo) -> str:
     ref = clean_text(value, max_len=80)
+    pattern: re.Pattern[str] | None = (info.context or {}).get("client_ref_pattern")
+    if pattern is not None:
+        if not pattern.fullmatch(ref):
+            raise ValueError("does not match your organisation's client reference pattern")
+    elif not DEFAULT_CLIENT_REF.fullmatch(ref):
+        raise ValueError(CLIENT_REF_SHAPE)
     if _HUB_ID.search(ref):
         raise ValueError("is the NGO's own reference, never a hub record id")
     # Nor a record id as the NGO holds it: sealed for the NGO (hub/ids.py).

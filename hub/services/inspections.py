@@ -95,16 +95,22 @@ async def record_inspection(
     return row
 
 
+OUTSIDE_REMIT = "these premises are outside your organisation's remit"
+
+
 async def set_certificate_status(
     *, session: AsyncSession, actor: Actor, command: SetCertificateStatus
 ) -> Certificate:
     today = actor.now.date()
     status = command.status.value
+    # Authorisation before existence: no grant, or unknown premises, is refused like
+    # premises outside the caller's remit (no id oracle).
+    actor.require_grant("Certificate", "set_status")
     premises = (
         await session.execute(select(Premises).where(col(Premises.id) == command.premises_id))
     ).scalar_one_or_none()
     if premises is None:
-        raise HubError(Code.NOT_FOUND, "no such premises")
+        raise actor.deny("set_status", "Certificate", Code.FORBIDDEN, OUTSIDE_REMIT)
     existing = (
         await session.execute(
             select(col(Certificate.id)).where(col(Certificate.premises_id) == premises.id)
@@ -112,8 +118,6 @@ async def set_certificate_status(
     ).scalar_one_or_none()
     cert: Certificate
     if existing is None:
-        if status != CertificateStatus.GRANTED.value:
-            raise HubError(Code.CONFLICT, "these premises hold no certificate to change")
         cert = Certificate(
             premises_id=premises.id,
             status=status,
@@ -122,14 +126,9 @@ async def set_certificate_status(
             decision=command.reason,
             decided_by_id=actor.principal.org_id,
         )
-        await authorize_new(
-            session,
-            actor,
-            "Certificate",
-            "set_status",
-            cert,
-            "these premises are outside your organisation's remit",
-        )
+        await authorize_new(session, actor, "Certificate", "set_status", cert, OUTSIDE_REMIT)
+        if status != CertificateStatus.GRANTED.value:  # rolled back with the refusal
+            raise HubError(Code.CONFLICT, "these premises hold no certificate to change")
         regime = actor.policies.regimes.of(premises.city)
         if regime is None or not regime.needs_certificate(premises.kind):
             kinds = ", ".join(sorted(regime.certificate_premises)) if regime else "no"

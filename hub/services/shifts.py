@@ -85,17 +85,28 @@ def _window(premises: Premises, window: int) -> None:
         )
 
 
-async def _sex_worker_exists(session: AsyncSession, sex_worker_id: str) -> None:
-    stmt = select(col(SexWorker.id)).where(col(SexWorker.id) == sex_worker_id)
-    if (await session.execute(stmt)).first() is None:
-        raise HubError(Code.NOT_FOUND, "no such sex worker")
+NOT_YOURS = "these premises are not operated by your organisation, or an id is unknown"
+
+
+async def _operated(
+    session: AsyncSession, actor: Actor, resource: str, action: str, command: _Period
+) -> Premises:
+    """The premises of a new rental or shift, once the caller is known to be allowed: no
+    grant is FORBIDDEN before any id is looked at, and unknown premises or an unknown
+    worker are refused exactly like premises of another operator (no id oracle)."""
+    actor.require_grant(resource, action)
+    stmt = select(Premises).where(col(Premises.id) == command.premises_id).with_for_update()
+    premises = (await session.execute(stmt)).scalar_one_or_none()
+    worker = select(col(SexWorker.id)).where(col(SexWorker.id) == command.sex_worker_id)
+    if premises is None or (await session.execute(worker)).first() is None:
+        raise actor.deny(action, resource, Code.FORBIDDEN, NOT_YOURS)
+    return premises
 
 
 async def record_rental_agreement(
     *, session: AsyncSession, actor: Actor, command: RecordRental
 ) -> RentalAgreement:
-    premises = await _premises(session, command.premises_id, lock=True)
-    await _sex_worker_exists(session, command.sex_worker_id)
+    premises = await _operated(session, actor, "RentalAgreement", "record", command)
     row = RentalAgreement(
         premises_id=premises.id,
         window=command.window,
@@ -110,7 +121,7 @@ async def record_rental_agreement(
         "RentalAgreement",
         "record",
         row,
-        "these premises are not operated by your organisation",
+        NOT_YOURS,
     )
     _window(premises, command.window)
     # A rental holds its window exclusively (serialised by the premises lock).
@@ -153,14 +164,13 @@ async def register_shift(
         raise HubError(Code.BAD_USER_INPUT, "a shift lasts at most 24 hours")
     if start < actor.now - REGISTRATION_GRACE:
         raise HubError(Code.BAD_USER_INPUT, "shifts are registered in advance, not afterwards")
-    premises = await _premises(session, command.premises_id, lock=True)
+    premises = await _operated(session, actor, "ShiftRegistration", "register", command)
     regime = regime_of(actor, premises.city)
     if not regime.advance_registration:
         raise HubError(
             Code.CONFLICT,
             f"{regime.city} registers no shifts in advance ({regime.registration_basis})",
         )
-    await _sex_worker_exists(session, command.sex_worker_id)
     row = ShiftRegistration(
         premises_id=premises.id,
         window=command.window,
@@ -176,7 +186,7 @@ async def register_shift(
         "ShiftRegistration",
         "register",
         row,
-        "these premises are not operated by your organisation",
+        NOT_YOURS,
     )
     _window(premises, command.window)
     if regime.needs_certificate(premises.kind):

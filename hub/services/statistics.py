@@ -75,6 +75,7 @@ from hub.models import CareContact, Certificate, Inspection, Measure, Organisati
 from hub.models import Referral as ReferralRow
 from hub.models.enums import Branch, CareKind, CertificateStatus, MeasureKind
 from hub.services.actor import Actor
+from hub.services.base import clean_text
 
 K = TypeVar("K", bound=Enum)
 
@@ -430,15 +431,12 @@ class Report:
 
 
 def _city(actor: Actor, city: str) -> str:
-    name = city.strip()
-    if not name or len(name) > MAX_CITY:
+    try:
+        return clean_text(city, max_len=MAX_CITY)
+    except ValueError as error:
         raise actor.deny(
-            "aggregate",
-            AUDIT_RESOURCE,
-            Code.BAD_USER_INPUT,
-            f"city must be 1 to {MAX_CITY} characters",
-        )
-    return name
+            "aggregate", AUDIT_RESOURCE, Code.BAD_USER_INPUT, f"city {error}"
+        ) from None
 
 
 def _authorize(actor: Actor) -> dict[str, int]:
