@@ -3,9 +3,9 @@
 On first start the documents of `policies/` become version 1 of each resource (and a
 resource that later appears in `policies/` joins as its version 1). From then on the
 database is the source of truth; `hub policy export` writes the active versions back.
-Every activation increments `policy_state.generation`; each replica polls it (twice a
-second) and recompiles when it changes, so an activation is effective everywhere within
-a second. A set that fails to compile is never installed: the previous one stays.
+Every activation increments `policy_state.generation`; each replica polls it (four times
+a second: one primary-key read) and recompiles when it changes, so an activation is
+effective everywhere within a second, with room for a busy replica. A set that fails to compile is never installed: the previous one stays.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from hub.policy.engine import PolicySet, document_resource
 from hub.policy.vocabulary import POLICY_DATA_FILES
 
 log = logging.getLogger("hub.policy")
-POLL_S = 0.5
+POLL_S = 0.25
 
 
 def file_documents(policy_dir: Path) -> dict[str, str]:
