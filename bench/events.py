@@ -19,6 +19,8 @@ Kafka mode under uvicorn (one worker, connectors inline) as a subprocess. Then:
    sent over HTTP as the Antwerp police, one at a time at a fixed rate. Latency is the
    time from sending the mutation to the subscriber receiving its event.
 4. the same latency with the hub restarted in embedded mode (no Kafka) on the same data.
+5. idle: nothing sent for --idle seconds; the hub's CPU per second and, on PostgreSQL, the
+   database's transactions per second (pg_stat_database, less this probe's own reads).
 
 Prints one line per figure, then stops what it started (by PID) and removes the temporary
 files and database. Everything (broker, hub, load, database) shares the machine's cores.
@@ -569,6 +571,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--mutations", type=int, default=200, help="mutations for the latency phases")
     p.add_argument("--rate", type=float, default=20.0, help="mutations per second")
     p.add_argument("--timeout", type=float, default=20.0, help="deadline of each phase, s")
+    p.add_argument("--idle", type=float, default=10.0, help="length of the idle phase, s")
     p.add_argument(
         "--py-spy",
         type=Path,
@@ -580,6 +583,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         p.error("--events 1..100000, --mutations 1..10000")
     if not (0.1 <= args.rate <= 1000 and 1 <= args.timeout <= 600):
         p.error("--rate 0.1..1000, --timeout 1..600")
+    if not 1 <= args.idle <= 600:
+        p.error("--idle 1..600")
     return args
 
 
@@ -620,6 +625,34 @@ async def _kafka_phases(
         await probe.close()
 
 
+async def idle_phase(probe: Probe, hub: Server, seconds: float, postgres: bool) -> list[str]:
+    """The hub doing nothing: its CPU, and (PostgreSQL) the database's transactions."""
+    from sqlalchemy import text
+
+    count = text(
+        "SELECT xact_commit + xact_rollback FROM pg_stat_database"
+        " WHERE datname = current_database()"
+    )
+
+    async def transactions() -> int:
+        await asyncio.sleep(1.0)  # backends report their statistics about once a second
+        async with probe.db.session() as s:
+            await s.execute(text("SELECT pg_stat_clear_snapshot()"))
+            return int((await s.execute(count)).scalar_one())
+
+    await asyncio.sleep(2.0)  # let the previous phase's work settle
+    before = await transactions() if postgres else 0
+    cpu0, t0 = _cpu_s(hub.proc.pid), time.monotonic()
+    await asyncio.sleep(seconds)
+    cpu, elapsed = _cpu_s(hub.proc.pid) - cpu0, time.monotonic() - t0
+    lines = [f"idle hub cpu ms/s over {elapsed:.0f} s: {cpu * 1000 / elapsed:.1f}"]
+    if postgres:
+        after = await transactions()
+        # This probe's own reads: two sessions of two statements, each its own transaction.
+        lines.append(f"idle database transactions/s: {max(0, after - before - 2) / elapsed:.2f}")
+    return lines
+
+
 async def _with_probe(prepared: Prepared, run: Any) -> Any:
     probe = Probe(prepared.database_url)
     try:
@@ -658,6 +691,15 @@ def main(argv: list[str] | None = None) -> int:
                     prepared,
                     lambda probe: latency_phase(
                         hub, police, enforcement, args.mutations, args.rate, "kafka", probe
+                    ),
+                )
+            )
+            print(*lines, sep="\n", flush=True)
+            lines = asyncio.run(
+                _with_probe(
+                    prepared,
+                    lambda probe: idle_phase(
+                        probe, hub, args.idle, postgres=args.database == "postgresql"
                     ),
                 )
             )

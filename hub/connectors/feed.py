@@ -5,6 +5,12 @@ not a share of a consumer group: no group join, no committed offsets, since a su
 only ever wants live events) and hands each event to its EventHub, which projects it for
 each subscriber. Delivery is at least once, so events already delivered are recognised by
 their id and skipped.
+
+It heals itself: when the log is reset under it (the topic recreated, or the broker
+restarted empty), its positions lie past the new end, where a consumer would wait forever
+in silence; a watch (hub/connectors/kafka.py) notices within a second, logs the gap and
+moves it to the end. A broker that stops answering makes it reconnect, with a short
+backoff, so subscribers are served again within seconds of the broker's return.
 """
 
 from __future__ import annotations
@@ -34,7 +40,7 @@ class Feed:
         events: EventHub,
         *,
         backoff_min_s: float = 0.2,
-        backoff_max_s: float = 5.0,
+        backoff_max_s: float = 1.0,
     ) -> None:
         self.settings = settings
         self.events = events
@@ -43,6 +49,7 @@ class Feed:
         self.ready = asyncio.Event()  # positioned at the end of every partition
         self.delivered = 0
         self.duplicates = 0
+        self.repositioned = 0  # partitions moved to the end after a reset under the feed
         self.lag: int | None = None  # for /metrics
         self._consumer: AIOKafkaConsumer | None = None
         self._seen: OrderedDict[str, None] = OrderedDict()
@@ -58,6 +65,7 @@ class Feed:
     async def _session(self, backoff: Backoff) -> None:
         consumer = await self._connect()
         self._consumer = consumer
+        watch = kafka.Watch(consumer, what="feed", log=log, to_end=True)
         try:
             backoff.reset()
             while True:
@@ -66,6 +74,9 @@ class Feed:
                     for message in messages:
                         self._deliver(message.value)
                 self.lag = await kafka.lag(consumer)
+                before = watch.repositioned
+                await watch.check(received=any(batches.values()))
+                self.repositioned += watch.repositioned - before
         finally:
             self.ready.clear()
             self._consumer = None
