@@ -4,9 +4,11 @@ the broker going down and coming back, and subscribers fed through Kafka across 
 
 from __future__ import annotations
 
-import concurrent.futures
+import contextlib
 import hashlib
 import json
+import queue
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -755,6 +757,27 @@ def test_subscriptions_on_two_replicas_deliver_again_after_the_broker_restarts_e
         for ws in (ws1, ws2):
             assert _next_about(ws, made)["type"] == INSPECTED
 
+        # Both feeds well into every partition, so that after the restart their positions
+        # lie past the new log's end (where a fetch answers nothing, forever).
+        filler = [json.dumps({"filler": i}).encode() for i in range(60)]
+        for i in range(0, 60, 3):
+            khub.run(
+                produce(kafka_broker.bootstrap, "hub.events", filler[i : i + 3], key=b"f%d" % i)
+            )
+        ends = khub.run(end_offsets(kafka_broker.bootstrap, "hub.events"))
+        assert min(ends.values()) >= 5
+        feeds = [h.app.state.connectors.feed for h in (khub, second)]
+
+        def caught_up(feed: Any) -> bool:
+            consumer = feed._consumer
+            return consumer is not None and all(
+                khub.run(consumer.position(tp)) >= end for tp, end in ends.items()
+            )
+
+        for feed in feeds:
+            _wait(lambda feed=feed: caught_up(feed), what="the feed to read the filler")
+        before = [(feed.repositioned, feed.connects) for feed in feeds]
+
         kafka_broker.restart()  # empty: every message and offset is gone
         restarted = time.monotonic()
         # The topics come back as a deployment's topic job makes them (docker-compose's
@@ -763,32 +786,36 @@ def test_subscriptions_on_two_replicas_deliver_again_after_the_broker_restarts_e
         khub.run(create_topics(kafka_broker.bootstrap, TOPICS))
         sent: set[str] = set()
         heard = {1: False, 2: False}
-        pending: dict[int, concurrent.futures.Future[Any]] = {}
-        # Receivers in threads, left behind if the test fails (closing the socket ends them).
-        pool = concurrent.futures.ThreadPoolExecutor(2)
-        try:
-            for _ in range(40):  # a mutation every half second, until both have heard one
-                if all(heard.values()) or time.monotonic() - restarted > 15:
-                    break
-                sent.add(khub.seal(_inspect_via_graphql(khub), as_="demo-enforcement-antwerp"))
-                for n, ws in ((1, ws1), (2, ws2)):
-                    if not heard[n] and n not in pending:
-                        pending[n] = pool.submit(ws.receive_json)
-                deadline = time.monotonic() + 0.5
-                for n in list(pending):
-                    try:
-                        msg = pending[n].result(timeout=max(0.0, deadline - time.monotonic()))
-                    except concurrent.futures.TimeoutError:
-                        continue
-                    del pending[n]
-                    assert msg["type"] == "next", msg
-                    if msg["payload"]["data"]["events"]["subject"] in sent:
-                        heard[n] = True
-        finally:
-            pool.shutdown(wait=False, cancel_futures=True)
+        # A reader per socket, so that no message waits behind another (each ends when its
+        # socket closes).
+        inboxes: dict[int, queue.Queue[Any]] = {1: queue.Queue(), 2: queue.Queue()}
+
+        def reader(ws: Any, into: queue.Queue[Any]) -> None:
+            with contextlib.suppress(Exception):
+                while True:
+                    into.put(ws.receive_json())
+
+        for n, ws in ((1, ws1), (2, ws2)):
+            threading.Thread(target=reader, args=(ws, inboxes[n]), daemon=True).start()
+        for _ in range(40):  # a mutation every half second, until both have heard one
+            if all(heard.values()) or time.monotonic() - restarted > 15:
+                break
+            sent.add(khub.seal(_inspect_via_graphql(khub), as_="demo-enforcement-antwerp"))
+            deadline = time.monotonic() + 0.5
+            while not all(heard.values()) and time.monotonic() < deadline:
+                for n, into in inboxes.items():
+                    with contextlib.suppress(queue.Empty):
+                        msg = into.get(timeout=0.02)
+                        assert msg["type"] == "next", msg
+                        if msg["payload"]["data"]["events"]["subject"] in sent:
+                            heard[n] = True
         took = time.monotonic() - restarted
         assert all(heard.values()), f"subscribers heard nothing {took:.1f}s after the restart"
         assert took < 5.0, f"delivered again only after {took:.1f}s"
         print(f"subscribers on both replicas delivered again {took:.1f}s after the restart")
+        # Each feed noticed: its positions lay past the new end (it moved to the end), or its
+        # topic was gone for a moment (it reconnected, from the end).
+        for feed, (moved, connects) in zip(feeds, before, strict=True):
+            assert feed.repositioned > moved or feed.connects > connects
     feed = khub.app.state.connectors.feed
     assert feed is not None and feed.ready.is_set()

@@ -50,6 +50,7 @@ class Feed:
         self.delivered = 0
         self.duplicates = 0
         self.repositioned = 0  # partitions moved to the end after a reset under the feed
+        self.connects = 0  # sessions started: the first, then one per reconnection
         self.lag: int | None = None  # for /metrics
         self._consumer: AIOKafkaConsumer | None = None
         self._seen: OrderedDict[str, None] = OrderedDict()
@@ -69,7 +70,11 @@ class Feed:
         try:
             backoff.reset()
             while True:
-                batches = await consumer.getmany(timeout_ms=200, max_records=500)
+                # Bounded from outside: aiokafka's own timeout does not hold while it
+                # reconnects to a restarted broker; a fetch that hangs reconnects the feed.
+                batches = await kafka.bounded(
+                    consumer.getmany(timeout_ms=200, max_records=500), kafka.FETCH_TIMEOUT_S
+                )
                 for messages in batches.values():
                     for message in messages:
                         self._deliver(message.value)
@@ -81,7 +86,7 @@ class Feed:
             self.ready.clear()
             self._consumer = None
             with contextlib.suppress(Exception):
-                await consumer.stop()
+                await kafka.bounded(consumer.stop(), kafka.STOP_TIMEOUT_S)
 
     async def broker_answers(self, timeout_s: float) -> bool:
         """Whether the broker answers this feed now (one metadata request): for /ready, since
@@ -90,8 +95,7 @@ class Feed:
         if consumer is None or not self.ready.is_set():
             return False
         try:
-            async with asyncio.timeout(timeout_s):
-                await consumer.topics()
+            await kafka.bounded(consumer.topics(), timeout_s)
         except Exception:
             return False
         return True
@@ -117,6 +121,7 @@ class Feed:
             with contextlib.suppress(Exception):
                 await consumer.stop()
             raise
+        self.connects += 1
         self.ready.set()
         return consumer
 

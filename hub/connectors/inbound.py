@@ -327,7 +327,10 @@ class InboundConsumer:
                 if consumer.assignment():
                     self.ready.set()
                 try:
-                    batches = await consumer.getmany(timeout_ms=200, max_records=BATCH)
+                    batches = await kafka.bounded(
+                        consumer.getmany(timeout_ms=200, max_records=BATCH),
+                        kafka.FETCH_TIMEOUT_S,
+                    )
                 except RecordTooLargeError as exc:
                     # A broker that cuts a message at the fetch size (no KIP-74): the
                     # consumer has stepped over it; dead-letter it as too large, unread.
@@ -348,7 +351,7 @@ class InboundConsumer:
             self.ready.clear()
             self.idle = False
             with contextlib.suppress(Exception):
-                await consumer.stop()
+                await kafka.bounded(consumer.stop(), kafka.STOP_TIMEOUT_S)
 
     async def _unreadable(self, consumer: Any, exc: RecordTooLargeError) -> None:
         tp, offset, fetch_size = exc.args[1:4]

@@ -6,8 +6,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Iterable
-from typing import Any
+from collections.abc import Awaitable, Iterable
+from typing import Any, TypeVar
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
@@ -16,12 +16,15 @@ from aiokafka.errors import IllegalStateError
 from hub.config import Settings
 
 log = logging.getLogger("hub.connectors")
+T = TypeVar("T")
 
 HUB_EVENTS = "hub.events"
 DEADLETTER = "hub.deadletter"
 PARTITIONS = 3
 REQUEST_TIMEOUT_MS = 5_000  # a produce fails (and is retried by the caller) after this
 LAG_TIMEOUT_S = 1.0
+FETCH_TIMEOUT_S = 3.0  # a consumer's getmany(200 ms) that has not returned by then hangs
+STOP_TIMEOUT_S = 5.0
 # The CloudEvents Kafka binding, structured content mode: the whole event is the value.
 CONTENT_TYPE = [("content-type", b"application/cloudevents+json")]
 
@@ -63,22 +66,51 @@ def consumer(settings: Settings, *topics: str, group_id: str | None, **kw: Any) 
     )
 
 
+async def bounded(awaitable: Awaitable[T], timeout_s: float) -> T:
+    """`awaitable` within `timeout_s`, else TimeoutError. Run as a task left behind
+    (cancelled, not awaited) when it is late: aiokafka may hold on to a cancellation while
+    it reconnects, and the caller's loop must go on."""
+    task = asyncio.ensure_future(awaitable)
+    try:
+        done, _ = await asyncio.wait({task}, timeout=timeout_s)
+    except asyncio.CancelledError:  # our caller is cancelled: so is the work
+        task.cancel()
+        raise
+    if not done:
+        task.cancel()
+        task.add_done_callback(_consume)
+        raise TimeoutError
+    if task.cancelled():
+        # Cancelled inside the client (a connection closed under it), not by our caller:
+        # a failure like any other, never a CancelledError that would end the caller.
+        raise ConnectionError("the Kafka client cancelled the request")
+    return task.result()
+
+
+def _consume(task: asyncio.Future[Any]) -> None:
+    if not task.cancelled():
+        task.exception()  # retrieved: no "exception was never retrieved" warning
+
+
 async def lag(consumer: AIOKafkaConsumer) -> int | None:
     """Messages on the consumer's assigned partitions that it has not read yet (from the
     high-water marks of its latest fetches); None before the first fetch."""
-    total, known = 0, False
+
+    async def count() -> int | None:
+        total, known = 0, False
+        for tp in consumer.assignment():
+            high = consumer.highwater(tp)
+            if high is None:
+                continue
+            total += max(0, high - await consumer.position(tp))
+            known = True
+        return total if known else None
+
     try:
         # A position being reset waits for the broker: never hold the consumer's loop.
-        async with asyncio.timeout(LAG_TIMEOUT_S):
-            for tp in consumer.assignment():
-                high = consumer.highwater(tp)
-                if high is None:
-                    continue
-                total += max(0, high - await consumer.position(tp))
-                known = True
+        return await bounded(count(), LAG_TIMEOUT_S)
     except (TimeoutError, IllegalStateError):
         return None
-    return total if known else None
 
 
 class BrokerLost(RuntimeError):
@@ -128,13 +160,17 @@ class Watch:
         tps = sorted(self.consumer.assignment())
         if not tps:
             return
+
+        async def ask() -> tuple[list[str], dict[Any, int], dict[Any, int]]:
+            topics = await self.consumer.topics()  # fresh metadata
+            gone = sorted({tp.topic for tp in tps} - set(topics))
+            if gone:
+                return gone, {}, {}
+            ends = await self.consumer.end_offsets(tps)
+            return [], ends, {tp: await self.consumer.position(tp) for tp in tps}
+
         try:
-            async with asyncio.timeout(self.timeout_s):
-                topics = await self.consumer.topics()  # fresh metadata
-                gone = sorted({tp.topic for tp in tps} - set(topics))
-                if not gone:
-                    ends = await self.consumer.end_offsets(tps)
-                    positions = {tp: await self.consumer.position(tp) for tp in tps}
+            gone, ends, positions = await bounded(ask(), self.timeout_s)
         except Exception as exc:
             self.failures += 1
             if self.failures >= self.max_failures:
