@@ -65,3 +65,47 @@ def test_the_dead_letter_table_matches_its_model(hub):
 
     mine = [d for d in hub.run(diffs()) if "dead_letter" in repr(d)]
     assert mine == []
+
+
+def test_the_relay_projects_a_batch_for_a_partner_in_one_query_per_resource(hub):
+    """Projecting a pass of the outbox for a partner costs the same statements for 3 events
+    as for 12: one query per resource and purpose, never one per event."""
+    from pathlib import Path
+
+    from sqlalchemy import select
+    from sqlmodel import col
+
+    from hub.connectors.partners import Directory, load_partners
+    from hub.models import OutboxEvent
+
+    made = [_inspect(hub) for _ in range(12)]
+    state = hub.app.state.hub
+    partners = load_partners(Path(__file__).resolve().parent.parent / "policies")
+    city = next(p for p in partners if p.key == "antwerp_city_enforcement")
+    directory = Directory(hub.db, partners)
+    principal = hub.run(directory.principal(city))
+    assert principal is not None
+
+    async def events() -> list[Any]:
+        async with hub.db.session() as s:
+            rows = (
+                await s.execute(
+                    select(col(OutboxEvent.envelope)).where(col(OutboxEvent.record_id).in_(made))
+                )
+            ).all()
+        return [r[0] for r in rows]
+
+    batch = hub.run(events())
+    assert len(batch) == 12
+    seal = state.ids.for_audience(principal.audience)
+    counts, seen = {}, {}
+    for n in (3, 12):
+        hub.count_statements()
+        projected = hub.run(
+            state.projector.project_many(batch[:n], principal, "enforcement", state.policies, seal)
+        )
+        counts[n] = len(hub.statements)
+        seen[n] = [p for p in projected if p is not None]
+    assert counts[3] == counts[12] == 1
+    assert len(seen[12]) == 12  # Antwerp's inspections: the city may see each of them
+    assert {seal.unseal(p["subject"]) for p in seen[12]} == set(made)
