@@ -109,3 +109,102 @@ def test_the_relay_projects_a_batch_for_a_partner_in_one_query_per_resource(hub)
     assert counts[3] == counts[12] == 1
     assert len(seen[12]) == 12  # Antwerp's inspections: the city may see each of them
     assert {seal.unseal(p["subject"]) for p in seen[12]} == set(made)
+
+
+def test_a_partition_batch_is_one_transaction_one_log_append_and_the_bad_event_alone(hub):
+    """InboundConsumer.process on one partition's batch (as Kafka hands it over): every good
+    event applied once in one committed transaction (the bad event set aside), one
+    access-log append, and only the bad event dead-lettered."""
+    import json
+    import uuid
+    from datetime import UTC, datetime, timedelta
+    from pathlib import Path
+
+    from aiokafka.structs import ConsumerRecord
+    from sqlalchemy import func, select
+    from sqlmodel import col
+
+    from hub.connectors.inbound import InboundConsumer
+    from hub.connectors.partners import Directory, load_partners
+    from hub.models import InboxEvent
+
+    state = hub.app.state.hub
+    partners = load_partners(Path(__file__).resolve().parent.parent / "policies")
+    police = next(p for p in partners if p.key == "antwerp_police")
+    parked: list[bytes] = []
+
+    class Parking:
+        async def send_and_wait(self, topic: str, value: bytes, **_: Any) -> None:
+            parked.append(value)
+
+    async def dlq() -> Any:
+        return Parking()
+
+    consumer = InboundConsumer(
+        hub.app.state.settings, state, Directory(hub.db, partners), police, dlq
+    )
+
+    def event(**extra: Any) -> dict[str, Any]:
+        return {
+            "specversion": "1.0",
+            "id": str(uuid.uuid4()),
+            "source": "urn:police:antwerp:rms",
+            "type": "be.hub.inspection.recorded.v1",
+            "data": {
+                "branch": "window",
+                "occurredAt": (datetime.now(UTC) - timedelta(minutes=5)).isoformat(),
+                "outcome": "none",
+                "personsChecked": 1,
+            },
+            **extra,
+        }
+
+    good = [event() for _ in range(6)]
+    bad = event(purpose="care")  # not the police partner's purpose: refused in the batch
+    batch = [*good[:3], bad, *good[3:], good[0]]
+    records = [
+        ConsumerRecord(
+            topic=str(police.inbox),
+            partition=0,
+            offset=i,
+            timestamp=0,
+            timestamp_type=0,
+            key=b"k",
+            value=json.dumps(e).encode(),
+            checksum=None,
+            serialized_key_size=1,
+            serialized_value_size=0,
+            headers=[],
+        )
+        for i, e in enumerate(batch)
+    ]
+    appends: list[int] = []
+    append = state.audit.append
+
+    async def counted(entries: list[Any]) -> None:
+        appends.append(len(entries))
+        await append(entries)
+
+    state.audit.append = counted
+    try:
+        outcomes = hub.run(consumer.process(records))
+    finally:
+        state.audit.append = append
+    assert outcomes == ["applied"] * 3 + ["forbidden"] + ["applied"] * 3 + ["duplicate"]
+    assert parked == [records[3].value]  # the bad one alone
+    assert consumer.batches == 1
+    assert len(appends) == 1 and appends[0] >= 6  # one append: the writes and the refusal
+
+    async def applied() -> int:
+        ids = [f"antwerp_police/{e['id']}" for e in good]
+        async with hub.db.session() as s:
+            stmt = select(func.count()).select_from(InboxEvent)
+            return int(
+                (await s.execute(stmt.where(col(InboxEvent.event_id).in_(ids)))).scalar_one()
+            )
+
+    assert hub.run(applied()) == 6
+    # Again, whole (a partner's retry): nothing new applied, the bad one parked again.
+    again = hub.run(consumer.process(records))
+    assert again == ["duplicate"] * 3 + ["forbidden"] + ["duplicate"] * 4
+    assert hub.run(applied()) == 6
