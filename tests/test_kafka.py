@@ -592,6 +592,12 @@ def test_a_forged_source_on_the_police_inbox_is_dead_lettered(khub, kafka_broker
     (letter,) = [m for m in dead if forged_there([m])]
     assert json.loads(letter.value)["id"] == forged["id"]
     assert b"ghapro" not in _headers(letter)["hub.dlq.detail"]  # names the field only
+    # /ready reports each consumer's lag (null before its first fetch).
+    ready = khub.client.get("/ready").json()
+    assert ready["checks"]["kafka"] == "ok"
+    lags = ready["kafka_lag"]
+    assert {"feed", "inbound.antwerp_police", "inbound.ghapro"} <= set(lags)
+    assert all(v is None or (isinstance(v, int) and v >= 0) for v in lags.values())
 
 
 def test_an_inbox_needs_its_sources():
