@@ -19,6 +19,8 @@ Kafka mode under uvicorn (one worker, connectors inline) as a subprocess. Then:
    sent over HTTP as the Antwerp police, one at a time at a fixed rate. Latency is the
    time from sending the mutation to the subscriber receiving its event.
 4. the same latency with the hub restarted in embedded mode (no Kafka) on the same data.
+5. idle: nothing sent for --idle seconds; the hub's CPU per second and, on PostgreSQL, the
+   database's transactions per second (pg_stat_database, less this probe's own reads).
 
 Prints one line per figure, then stops what it started (by PID) and removes the temporary
 files and database. Everything (broker, hub, load, database) shares the machine's cores.
@@ -62,6 +64,7 @@ from query import (  # noqa: E402
     hub_settings,
     machine_busy_s,
     machine_lines,
+    open_ids,
     prepare,
     start_server,
     stop_server,
@@ -182,7 +185,7 @@ class Probe:
         return int(await self.scalar(stmt))
 
     async def unpublish(self, above: int) -> int:
-        from sqlalchemy import update
+        from sqlalchemy import text, update
 
         from hub.models import OutboxEvent
 
@@ -190,6 +193,9 @@ class Probe:
             r = await s.execute(
                 update(OutboxEvent).where(OutboxEvent.seq > above).values(published_at=None)  # type: ignore[operator]
             )
+            if self.db.url.startswith("postgresql"):
+                # Wake the relay as new rows would (their trigger NOTIFYs; an update does not).
+                await s.execute(text("SELECT pg_notify('hub_outbox', '')"))
         return int(r.rowcount or 0)  # type: ignore[attr-defined]
 
     async def processed_span(self, after: datetime) -> tuple[int, float]:
@@ -447,9 +453,14 @@ async def latency_phase(
     mutations: int,
     rate: float,
     label: str,
+    secret_dir: Path,
     probe: Probe | None = None,
 ) -> list[str]:
     from websockets.asyncio.client import connect
+
+    # Ids leave sealed per audience (hub/ids.py): the police's answer and the city's event
+    # name one record by two different ids; both are opened to the stored id.
+    police_id, city_id = open_ids(secret_dir, police), open_ids(secret_dir, enforcement)
 
     ws_url = server.base_url.replace("http://", "ws://") + "/graphql"
     arrived: dict[str, float] = {}
@@ -473,7 +484,7 @@ async def latency_phase(
                 t = time.perf_counter()
                 msg = json.loads(raw)
                 if msg.get("type") == "next":
-                    arrived[msg["payload"]["data"]["events"]["subject"]] = t
+                    arrived[city_id(msg["payload"]["data"]["events"]["subject"], "id")] = t
                     wake.set()
                 elif msg.get("type") in ("error", "complete"):
                     raise RuntimeError(f"subscription ended: {msg}")
@@ -495,7 +506,7 @@ async def latency_phase(
                     data = r.json()
                     if r.status_code != 200 or data.get("errors"):
                         return None, t0, t1
-                    return str(data["data"]["recordInspection"]["id"]), t0, t1
+                    return police_id(str(data["data"]["recordInspection"]["id"]), "id"), t0, t1
 
                 # Warm-up, unmeasured: until an event comes through (the feed is positioned).
                 deadline = time.monotonic() + READY_S
@@ -569,6 +580,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--mutations", type=int, default=200, help="mutations for the latency phases")
     p.add_argument("--rate", type=float, default=20.0, help="mutations per second")
     p.add_argument("--timeout", type=float, default=20.0, help="deadline of each phase, s")
+    p.add_argument("--idle", type=float, default=10.0, help="length of the idle phase, s")
     p.add_argument(
         "--py-spy",
         type=Path,
@@ -580,6 +592,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         p.error("--events 1..100000, --mutations 1..10000")
     if not (0.1 <= args.rate <= 1000 and 1 <= args.timeout <= 600):
         p.error("--rate 0.1..1000, --timeout 1..600")
+    if not 1 <= args.idle <= 600:
+        p.error("--idle 1..600")
     return args
 
 
@@ -620,6 +634,34 @@ async def _kafka_phases(
         await probe.close()
 
 
+async def idle_phase(probe: Probe, hub: Server, seconds: float, postgres: bool) -> list[str]:
+    """The hub doing nothing: its CPU, and (PostgreSQL) the database's transactions."""
+    from sqlalchemy import text
+
+    count = text(
+        "SELECT xact_commit + xact_rollback FROM pg_stat_database"
+        " WHERE datname = current_database()"
+    )
+
+    async def transactions() -> int:
+        await asyncio.sleep(1.0)  # backends report their statistics about once a second
+        async with probe.db.session() as s:
+            await s.execute(text("SELECT pg_stat_clear_snapshot()"))
+            return int((await s.execute(count)).scalar_one())
+
+    await asyncio.sleep(2.0)  # let the previous phase's work settle
+    before = await transactions() if postgres else 0
+    cpu0, t0 = _cpu_s(hub.proc.pid), time.monotonic()
+    await asyncio.sleep(seconds)
+    cpu, elapsed = _cpu_s(hub.proc.pid) - cpu0, time.monotonic() - t0
+    lines = [f"idle hub cpu ms/s over {elapsed:.0f} s: {cpu * 1000 / elapsed:.1f}"]
+    if postgres:
+        after = await transactions()
+        # This probe's own reads: two sessions of two statements, each its own transaction.
+        lines.append(f"idle database transactions/s: {max(0, after - before - 2) / elapsed:.2f}")
+    return lines
+
+
 async def _with_probe(prepared: Prepared, run: Any) -> Any:
     probe = Probe(prepared.database_url)
     try:
@@ -657,7 +699,23 @@ def main(argv: list[str] | None = None) -> int:
                 _with_probe(
                     prepared,
                     lambda probe: latency_phase(
-                        hub, police, enforcement, args.mutations, args.rate, "kafka", probe
+                        hub,
+                        police,
+                        enforcement,
+                        args.mutations,
+                        args.rate,
+                        "kafka",
+                        prepared.secret_dir,
+                        probe,
+                    ),
+                )
+            )
+            print(*lines, sep="\n", flush=True)
+            lines = asyncio.run(
+                _with_probe(
+                    prepared,
+                    lambda probe: idle_phase(
+                        probe, hub, args.idle, postgres=args.database == "postgresql"
                     ),
                 )
             )
@@ -668,7 +726,15 @@ def main(argv: list[str] | None = None) -> int:
             servers.append(embedded)
             wait_ready(embedded)
             lines = asyncio.run(
-                latency_phase(embedded, police, enforcement, args.mutations, args.rate, "embedded")
+                latency_phase(
+                    embedded,
+                    police,
+                    enforcement,
+                    args.mutations,
+                    args.rate,
+                    "embedded",
+                    prepared.secret_dir,
+                )
             )
             print(*lines, sep="\n", flush=True)
             if args.py_spy is not None:

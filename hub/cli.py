@@ -1,5 +1,5 @@
 """The `hub` command: serve, demo, token, client, org, keys, db, policy, audit, retention,
-connectors, schema and events.
+connectors, deadletter, schema and events.
 
 This module only parses arguments; each subcommand lives in hub/commands/ and is imported
 when it runs, so `hub --help` answers without loading the database layer or the schema.
@@ -238,6 +238,29 @@ def build_parser() -> argparse.ArgumentParser:
         "run the outbox relay and partner inbox consumers (until interrupted)",
         "serve:connectors_run",
     )
+
+    dead = _group(sub, "deadletter", "inbound messages kept in the local dead-letter table")
+    dlist = _command(
+        dead,
+        "list",
+        "the dead letters not replayed yet, oldest first (never their payloads)",
+        "deadletter:list_letters",
+        epilog="Only those the dead-letter topic hub.deadletter did not take are kept here; "
+        "the others are on that topic.",
+    )
+    dlist.add_argument("--all", action="store_true", help="the replayed ones too")
+    dreplay = _command(
+        dead,
+        "replay",
+        "send dead letters back to the inbox they came from, once the cause is fixed",
+        "deadletter:replay",
+        epilog="Each event id is applied once, so replaying one that was applied meanwhile "
+        "changes nothing. A message left out for its size cannot be replayed.",
+    )
+    dreplay.add_argument(
+        "--id", type=int, action="append", metavar="N", help="a dead letter's id (repeatable)"
+    )
+    dreplay.add_argument("--all", action="store_true", help="every one not replayed yet")
 
     policy = _group(sub, "policy", "the access policies")
     check = _command(policy, "check", "validate and compile the policy documents", "policy:check")

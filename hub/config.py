@@ -79,6 +79,19 @@ class Settings(BaseSettings):
         default=True,
         description="The idempotent producer (on in production; the test broker lacks it).",
     )
+    kafka_inbound_max_bytes: int = Field(
+        default=65_536,
+        ge=1024,
+        le=16 * 1024 * 1024,
+        description="The largest inbound partner message, checked before it is parsed; a "
+        "larger one is dead-lettered as too_large, without its payload.",
+    )
+    kafka_linger_ms: int = Field(
+        default=5,
+        ge=0,
+        le=1000,
+        description="How long a producer waits to fill a batch before sending it.",
+    )
     kafka_session_timeout_ms: int = Field(
         default=10_000, ge=1000, le=300_000, description="Consumer-group session timeout."
     )

@@ -73,8 +73,16 @@ async def supervise(
     while True:
         try:
             await session(wait)
-        except asyncio.CancelledError:
-            raise
+        except asyncio.CancelledError as cancelled:
+            task = asyncio.current_task()
+            if task is None or task.cancelling():
+                raise  # we are being stopped
+            exc: BaseException = cancelled  # a library's own cancellation: a failure
+            if on_failure is not None:
+                await on_failure(exc)
+            delay = wait.next_delay()
+            log.warning("%s failed (%s); again in %.1fs", what, type(exc).__name__, delay)
+            await asyncio.sleep(delay)
         except Exception as exc:
             if on_failure is not None:
                 await on_failure(exc)

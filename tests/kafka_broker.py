@@ -109,13 +109,30 @@ async def create_topics(bootstrap: str, names: Iterable[str]) -> None:
 
 
 async def produce(
-    bootstrap: str, topic: str, values: list[bytes], key: bytes | None = None
+    bootstrap: str,
+    topic: str,
+    values: list[bytes],
+    key: bytes | None = None,
+    *,
+    headers: list[tuple[str, bytes]] | None = None,
+    together: bool = False,
 ) -> None:
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=False)
+    """Send `values` in order; `together`: handed to the producer at once (one batch when
+    they share a partition), else each acknowledged before the next."""
+    producer = AIOKafkaProducer(
+        bootstrap_servers=bootstrap,
+        enable_idempotence=False,
+        max_request_size=8 * 1024 * 1024,  # room for the oversized messages of some tests
+        linger_ms=50 if together else 0,
+    )
     await producer.start()
     try:
-        for v in values:
-            await producer.send_and_wait(topic, v, key=key)
+        if together:
+            acks = [await producer.send(topic, v, key=key, headers=headers) for v in values]
+            await asyncio.gather(*acks)
+        else:
+            for v in values:
+                await producer.send_and_wait(topic, v, key=key, headers=headers)
     finally:
         await producer.stop()
 

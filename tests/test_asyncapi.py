@@ -22,6 +22,7 @@ Keycloak realm's mappers is accepted by the hub's token verifier.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import os
 import re
@@ -399,14 +400,22 @@ def test_dead_letters_carry_the_documented_headers() -> None:
         return Producer()
 
     consumer = inbound.InboundConsumer(Settings(), cast(Any, None), cast(Any, None), partner, dlq)
+    source = sorted(partner.sources)[0]
+    kind = sorted(inbound.INBOUND)[0]
     bad = {
+        "too_large": b"x" * (Settings().kafka_inbound_max_bytes + 1),
         "malformed": b"not json",
         "invalid_envelope": b'{"specversion": "0.3"}',
         "unknown_type": json.dumps(
-            {"specversion": "1.0", "id": "1", "source": "s", "type": "be.hub.x.y.v1", "data": {}}
+            {"specversion": "1.0", "id": "1", "source": source, "type": "be.hub.x.y.v1"}
+            | {"data": {}}
+        ).encode(),
+        "forbidden_source": json.dumps(
+            {"specversion": "1.0", "id": "1", "source": "urn:someone:else", "type": kind}
+            | {"data": {}}
         ).encode(),
         "invalid_data": json.dumps(
-            {"specversion": "1.0", "id": "1", "source": "s", "type": sorted(inbound.INBOUND)[0]}
+            {"specversion": "1.0", "id": "1", "source": source, "type": kind}
             | {"data": {"nope": 1}}
         ).encode(),
     }
@@ -426,8 +435,10 @@ def test_dead_letters_carry_the_documented_headers() -> None:
         )
         assert asyncio.run(consumer.handle(record)) == reason
         topic, payload, key, headers = sent[-1]
-        assert (topic, payload, key) == (DEAD_LETTER, value, b"k"), "copied unchanged"
+        kept = b"" if reason == "too_large" else value  # a too large payload is left out
+        assert (topic, payload, key) == (DEAD_LETTER, kept, b"k"), "copied unchanged"
         written = dict(headers)
+        assert written["hub.dlq.sha256"] == hashlib.sha256(value).hexdigest().encode()
         assert set(written) == set(documented["required"]) == set(documented["properties"])
         assert written["hub.dlq.reason"].decode() in reasons
         assert written["hub.dlq.offset"] == str(offset).encode()

@@ -70,6 +70,7 @@ def _partner(url: str, tmp: Path, **extra: str) -> Partner:
             f"    events: [{INSPECTION}]\n"
             f"    topic: partner.{key}.events\n"
             "    inbox: true\n"
+            f"    sources: [urn:be:{key}:rms]\n"
         )
     env = hub_env(url, tmp / "secrets", HUB_POLICY_DIR=str(policy_dir), **extra)
     seeded = hub("demo", "--no-serve", env=env)

@@ -54,6 +54,7 @@ partners:
     events: [be.hub.inspection.recorded.v1]
     topic: partner.antwerp_police.events
     inbox: true
+    sources: [urn:police:antwerp:rms]
 """
 
 CASES = """\

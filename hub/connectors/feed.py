@@ -5,6 +5,12 @@ not a share of a consumer group: no group join, no committed offsets, since a su
 only ever wants live events) and hands each event to its EventHub, which projects it for
 each subscriber. Delivery is at least once, so events already delivered are recognised by
 their id and skipped.
+
+It heals itself: when the log is reset under it (the topic recreated, or the broker
+restarted empty), its positions lie past the new end, where a consumer would wait forever
+in silence; a watch (hub/connectors/kafka.py) notices within a second, logs the gap and
+moves it to the end. A broker that stops answering makes it reconnect, with a short
+backoff, so subscribers are served again within seconds of the broker's return.
 """
 
 from __future__ import annotations
@@ -34,7 +40,7 @@ class Feed:
         events: EventHub,
         *,
         backoff_min_s: float = 0.2,
-        backoff_max_s: float = 5.0,
+        backoff_max_s: float = 1.0,
     ) -> None:
         self.settings = settings
         self.events = events
@@ -43,6 +49,8 @@ class Feed:
         self.ready = asyncio.Event()  # positioned at the end of every partition
         self.delivered = 0
         self.duplicates = 0
+        self.repositioned = 0  # partitions moved to the end after a reset under the feed
+        self.connects = 0  # sessions started: the first, then one per reconnection
         self.lag: int | None = None  # for /metrics
         self._consumer: AIOKafkaConsumer | None = None
         self._seen: OrderedDict[str, None] = OrderedDict()
@@ -58,19 +66,27 @@ class Feed:
     async def _session(self, backoff: Backoff) -> None:
         consumer = await self._connect()
         self._consumer = consumer
+        watch = kafka.Watch(consumer, what="feed", log=log, to_end=True)
         try:
             backoff.reset()
             while True:
-                batches = await consumer.getmany(timeout_ms=200, max_records=500)
+                # Bounded from outside: aiokafka's own timeout does not hold while it
+                # reconnects to a restarted broker; a fetch that hangs reconnects the feed.
+                batches = await kafka.bounded(
+                    consumer.getmany(timeout_ms=200, max_records=500), kafka.FETCH_TIMEOUT_S
+                )
                 for messages in batches.values():
                     for message in messages:
                         self._deliver(message.value)
                 self.lag = await kafka.lag(consumer)
+                before = watch.repositioned
+                await watch.check(received=any(batches.values()))
+                self.repositioned += watch.repositioned - before
         finally:
             self.ready.clear()
             self._consumer = None
             with contextlib.suppress(Exception):
-                await consumer.stop()
+                await kafka.bounded(consumer.stop(), kafka.STOP_TIMEOUT_S)
 
     async def broker_answers(self, timeout_s: float) -> bool:
         """Whether the broker answers this feed now (one metadata request): for /ready, since
@@ -79,8 +95,7 @@ class Feed:
         if consumer is None or not self.ready.is_set():
             return False
         try:
-            async with asyncio.timeout(timeout_s):
-                await consumer.topics()
+            await kafka.bounded(consumer.topics(), timeout_s)
         except Exception:
             return False
         return True
@@ -106,6 +121,7 @@ class Feed:
             with contextlib.suppress(Exception):
                 await consumer.stop()
             raise
+        self.connects += 1
         self.ready.set()
         return consumer
 

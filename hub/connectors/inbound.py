@@ -1,60 +1,79 @@
 """Inbound events from partner systems, on `partner.<key>.inbox`.
 
 Each message goes through the same steps, in order; the first that fails sends it to
-`hub.deadletter` (headers: reason, detail, source topic, partition and offset; the payload
-is kept there but never logged) and the consumer goes on with the next message:
+`hub.deadletter` (headers: reason, detail, source topic, partition and offset, size and
+sha256; the payload is kept there, except for `too_large`, but never logged) and the
+consumer goes on with the next message:
 
-1. `malformed`        the value is not a JSON object
-2. `invalid_envelope` not a CloudEvents 1.0 envelope (id, source, type, data object)
-3. `unknown_type`     not an event type the hub accepts from partners
-4. `invalid_data`     the data does not match that type's schema
-5. `unknown_partner`  the partner's organisation is not registered (or ambiguous)
-6. `forbidden`        the partner's role may not perform the action (the policy grant, as
+1. `too_large`        bigger than HUB_KAFKA_INBOUND_MAX_BYTES (value, key and headers),
+                      checked before anything is parsed; its payload is left out
+2. `malformed`        not a CloudEvent in the Kafka binding: the value is not a JSON object
+                      (structured mode), or its data is not JSON (binary mode)
+3. `invalid_envelope` not a CloudEvents 1.0 envelope (id, source, type, data object)
+4. `unknown_type`     not an event type the hub accepts from partners
+5. `forbidden_source` a `source` that partners.yaml does not list for this partner
+6. `invalid_data`     the data does not match that type's schema
+7. `unknown_partner`  the partner's organisation is not registered (or ambiguous)
+8. `forbidden`        the partner's role may not perform the action (the policy grant, as
                       for a GraphQL mutation; also the purpose it states)
    `invalid_data`     (again) the data names an id that was not sealed for this partner
                       (ids come and go sealed per organisation, hub/ids.py)
-7. `rejected`         a workflow rule refused it (the same code as the GraphQL mutation)
-8. `error`            the database failed, after bounded retries
+9. `rejected`         a workflow rule refused it (the same code as the GraphQL mutation)
+10. `error`           the database failed, after bounded retries
 
-Applying runs the mutation's own workflow (hub/services/) in one transaction, with the
-event id written to the inbox table in that same transaction: an event already applied is
-skipped. The offset is committed only after the database commit (or after the dead letter
-is acknowledged), so a crash in between applies the event at most once more, which the
-inbox table turns into a skip.
+The messages of one partition fetched together are applied as a batch: one transaction
+(each event's own workflow, hub/services/, with its id written to the inbox table, so an
+event already applied is skipped), one access-log append, then one offset commit after the
+database commit (and after the dead letters are written). An event that fails rolls the
+transaction back and is set aside; the others are applied again without it, so one bad
+event never fails its neighbours and each is applied exactly once. A crash before the
+offset commit applies the batch at most once more, which the inbox table turns into skips.
+
+A dead letter the broker does not take (down, or refusing it) is written to the local
+`dead_letter` table instead, and the offset is committed all the same: no message can
+hold its partition up. `hub deadletter list|replay` reads that table.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
+import hashlib
 import json
 import logging
 from collections import Counter
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from aiokafka import AIOKafkaProducer
+from aiokafka.errors import RecordTooLargeError
 from aiokafka.structs import ConsumerRecord
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
 from sqlmodel import col
 
+from hub.audit.log import AuditRecord
 from hub.config import Settings
-from hub.connectors import kafka
+from hub.connectors import deadletters, kafka
 from hub.connectors.partners import Directory, Partner
 from hub.errors import Code, HubError
 from hub.ids import UnknownId
 from hub.models import InboxEvent
+from hub.policy.principal import Principal
 from hub.retry import Backoff, retry, supervise
 from hub.services import care, inspections, shifts
 from hub.services.actor import Actor
-from hub.services.base import Command, unit_of_work, validation_message
+from hub.services.base import Command, emitted_events, recorded_writes, validation_message
 from hub.state import HubState
 
 log = logging.getLogger("hub.connectors.inbound")
 DB_ATTEMPTS = 3
+DLQ_TIMEOUT_S = 10.0  # a dead letter the broker has not taken by then goes to the table
+STRUCTURED = "application/cloudevents+json"
+BATCH = 500  # messages fetched (and applied) together per partition at most
 
 
 # --- schemas -------------------------------------------------------------------------------
@@ -136,20 +155,64 @@ class Rejected(Exception):
         self.detail = detail[:500]
 
 
+Headers = Sequence[tuple[str, bytes]]
+
+
+def message_size(value: bytes | None, key: bytes | None, headers: Headers | None) -> int:
+    """The bytes a message carries: its value, key and headers."""
+    return (
+        len(value or b"") + len(key or b"") + sum(len(k) + len(v or b"") for k, v in headers or ())
+    )
+
+
 def _schema_detail(exc: ValidationError) -> str:
     return "; ".join(
         ".".join(str(p) for p in e["loc"]) + ": " + e["type"] for e in exc.errors()[:10]
     )
 
 
-def parse_envelope(value: bytes | None) -> tuple[Envelope, Inbound]:
-    """Steps 1 to 3: the envelope and its type, or Rejected."""
+def _media_type(value: bytes) -> str:
+    return value.decode("latin-1").split(";")[0].strip().lower()
+
+
+def _binary_attributes(value: bytes | None, headers: Headers) -> dict[str, Any]:
+    """Binary content mode: attributes from the `ce_` headers, `datacontenttype` from
+    `content-type`, the value is the data (JSON)."""
+    raw: dict[str, Any] = {}
+    for name, header in headers:
+        lower = name.lower()
+        try:
+            text = (header or b"").decode()
+        except UnicodeDecodeError:
+            raise Rejected("malformed", f"header {lower[:40]}: not UTF-8") from None
+        if lower.startswith("ce_"):
+            raw[lower[3:]] = text
+        elif lower == "content-type":
+            raw["datacontenttype"] = _media_type(header or b"")
     try:
-        raw = json.loads(value or b"")
+        raw["data"] = json.loads(value or b"")
     except (ValueError, UnicodeDecodeError):
-        raise Rejected("malformed", "not JSON") from None
-    if not isinstance(raw, dict):
-        raise Rejected("malformed", "not a JSON object")
+        raise Rejected("malformed", "data: not JSON") from None
+    return raw
+
+
+def parse_envelope(value: bytes | None, headers: Headers | None = None) -> tuple[Envelope, Inbound]:
+    """Steps 2 to 4, in either content mode of the CloudEvents Kafka binding: binary when a
+    `ce_` header is present, else structured (`content-type: application/cloudevents+json`,
+    or no content type at all)."""
+    headers = list(headers or ())
+    if any(name.lower().startswith("ce_") for name, _ in headers):
+        raw: Any = _binary_attributes(value, headers)
+    else:
+        for name, header in headers:
+            if name.lower() == "content-type" and _media_type(header or b"") != STRUCTURED:
+                raise Rejected("malformed", "content-type: neither structured nor binary mode")
+        try:
+            raw = json.loads(value or b"")
+        except (ValueError, UnicodeDecodeError):
+            raise Rejected("malformed", "not JSON") from None
+        if not isinstance(raw, dict):
+            raise Rejected("malformed", "not a JSON object")
     try:
         envelope = Envelope.model_validate(raw)
     except ValidationError as exc:
@@ -161,7 +224,7 @@ def parse_envelope(value: bytes | None) -> tuple[Envelope, Inbound]:
 
 
 def parse_data(envelope: Envelope, kind: Inbound, unseal: Callable[[str], str] | None) -> Command:
-    """Step 5: the data, its ids unsealed with the partner's seal, or Rejected."""
+    """The data, its ids unsealed with the partner's seal, or Rejected."""
     try:
         return kind.schema.model_validate(envelope.data, context={"unseal": unseal})
     except ValidationError as exc:
@@ -175,8 +238,31 @@ _REFUSALS = {Code.FORBIDDEN, Code.UNAUTHENTICATED, Code.PURPOSE_REQUIRED}
 _TRANSIENT = (OperationalError, InterfaceError, OSError, TimeoutError)
 
 
+@dataclass(eq=False)
+class _Item:
+    """One message of a batch, and what became of it."""
+
+    message: ConsumerRecord[Any, Any]
+    envelope: Envelope | None = None
+    kind: Inbound | None = None
+    event_id: str = ""
+    outcome: str | None = None  # applied, duplicate, or the dead-letter reason
+    rejection: Rejected | None = None
+    actor: Actor | None = None
+    writes: list[tuple[str, str, list[str], list[str]]] = field(default_factory=list)
+
+
+class _SetAside(Exception):
+    """Rolls the batch's transaction back: `item` failed, the others are applied again."""
+
+    def __init__(self, item: _Item) -> None:
+        super().__init__("set aside")
+        self.item = item
+
+
 class InboundConsumer:
-    """One partner's inbox: a consumer group member, one message at a time, in order."""
+    """One partner's inbox: a consumer group member, one partition batch at a time, each
+    partition in order."""
 
     def __init__(
         self,
@@ -206,6 +292,11 @@ class InboundConsumer:
         self.duplicates = 0
         self.dead_lettered = 0
         self.dead_letters: Counter[str] = Counter()  # by reason, for /metrics
+        self.stored_locally = 0  # dead letters the broker did not take, in the table
+        self.batches = 0  # transactions that applied at least one event
+        # True after a fetch that found nothing, every message fetched before it being
+        # applied or dead-lettered and its offset committed (for tests and shutdown).
+        self.idle = False
         self.lag: int | None = None
 
     async def run(self) -> None:
@@ -224,120 +315,318 @@ class InboundConsumer:
             group_id=self.group_id,
             auto_offset_reset="earliest",
             fetch_max_wait_ms=100,
+            # One partition's batch is bounded by count and bytes; a message bigger than
+            # this still arrives (alone), to be dead-lettered as too_large.
+            max_partition_fetch_bytes=max(4 << 20, 4 * self.settings.kafka_inbound_max_bytes),
         )
         try:
             await consumer.start()  # joins the group
             backoff.reset()
+            watch = kafka.Watch(consumer, what=f"inbound {self.topic}", log=log)
             while True:
                 if consumer.assignment():
                     self.ready.set()
-                batches = await consumer.getmany(timeout_ms=200, max_records=100)
+                try:
+                    batches = await kafka.bounded(
+                        consumer.getmany(timeout_ms=200, max_records=BATCH),
+                        kafka.FETCH_TIMEOUT_S,
+                    )
+                except RecordTooLargeError as exc:
+                    # A broker that cuts a message at the fetch size (no KIP-74): the
+                    # consumer has stepped over it; dead-letter it as too large, unread.
+                    await self._unreadable(consumer, exc)
+                    continue
+                received = any(batches.values())
+                if received:
+                    self.idle = False
                 for tp, messages in batches.items():
-                    for message in messages:
-                        await self.handle(message)
-                        await consumer.commit({tp: message.offset + 1})
+                    if messages:
+                        await self.process(messages)
+                        await consumer.commit({tp: messages[-1].offset + 1})
                 self.lag = await kafka.lag(consumer)
+                if not received:
+                    self.idle = True
+                await watch.check(received=received)
         finally:
             self.ready.clear()
+            self.idle = False
             with contextlib.suppress(Exception):
-                await consumer.stop()
+                await kafka.bounded(consumer.stop(), kafka.STOP_TIMEOUT_S)
+
+    async def _unreadable(self, consumer: Any, exc: RecordTooLargeError) -> None:
+        tp, offset, fetch_size = exc.args[1:4]
+        record: ConsumerRecord[Any, Any] = ConsumerRecord(
+            topic=tp.topic,
+            partition=tp.partition,
+            offset=offset,
+            timestamp=0,
+            timestamp_type=0,
+            key=None,
+            value=None,
+            checksum=None,
+            serialized_key_size=-1,
+            serialized_value_size=-1,
+            headers=(),
+        )
+        reason = Rejected("too_large", f"larger than the fetch size {fetch_size}; not read")
+        await self._dead_letter(record, reason, unread=True)
+        self.dead_lettered += 1
+        self.dead_letters["too_large"] += 1
+        await consumer.commit({tp: offset + 1})
 
     async def handle(self, message: ConsumerRecord[Any, Any]) -> str:
-        """Apply one message or dead-letter it; returns the outcome. Raises only if the
-        dead-letter topic cannot be written (then the offset is not committed)."""
-        try:
-            outcome = await self._apply(message.value)
-        except Rejected as r:
-            await self._dead_letter(message, r)
-            self.dead_lettered += 1
-            self.dead_letters[r.reason] += 1
-            return r.reason
-        if outcome == "applied":
-            self.applied += 1
-        else:
-            self.duplicates += 1
+        """Apply one message or dead-letter it; returns the outcome."""
+        (outcome,) = await self.process([message])
         return outcome
 
-    async def _apply(self, value: bytes | None) -> str:
-        envelope, kind = parse_envelope(value)
-        parse_data(envelope, kind, None)  # its shape first, as the steps are numbered
-        principal = await self.directory.principal(self.partner)
-        if principal is None:
-            raise Rejected("unknown_partner", self.partner.key)
-        event_id = f"{self.partner.key}/{envelope.id}"
-        seal = self.hub.ids.for_audience(principal.audience)
-
-        async def attempt() -> str:
-            actor = Actor(principal, self.hub.policies, purpose_header=envelope.purpose)
+    async def process(self, messages: Sequence[ConsumerRecord[Any, Any]]) -> list[str]:
+        """Apply a batch of messages (one partition's, in offset order) or dead-letter the
+        ones that fail; the outcome of each, in order. Raises only if a dead letter can be
+        written neither to the broker nor to the database (then no offset is committed)."""
+        items = [_Item(m) for m in messages]
+        todo = []
+        for item in items:
             try:
-                actor.require_grant(kind.resource, kind.action)  # authorise first
-                # Ids in the data are the partner's own: sealed for it, as it received them.
-                data = parse_data(envelope, kind, seal.unseal)
-                return await self._transaction(actor, envelope, kind, data, event_id)
-            finally:
-                await actor.audit.flush(self.hub.audit, f"kafka:{self.topic}")
+                item.envelope, item.kind = self._check(item.message)
+            except Rejected as r:
+                item.rejection = r
+            else:
+                todo.append(item)
+        principal = await self.directory.principal(self.partner) if todo else None
+        candidates, ids = [], set()
+        for item in todo:
+            assert item.envelope is not None
+            if principal is None:
+                item.rejection = Rejected("unknown_partner", self.partner.key)
+                continue
+            item.event_id = f"{self.partner.key}/{item.envelope.id}"
+            if item.event_id in ids:
+                item.outcome = "duplicate"  # the same event twice in one batch
+                continue
+            ids.add(item.event_id)
+            candidates.append(item)
+        if candidates:
+            assert principal is not None
+            records = await self._apply_all(principal, candidates)
+            if records:
+                for record in records:
+                    record.operation = f"kafka:{self.topic}"
+                await self.hub.audit.append(records)
+        for item in items:
+            if item.rejection is not None:
+                await self._dead_letter(item.message, item.rejection)
+                item.outcome = item.rejection.reason
+                self.dead_lettered += 1
+                self.dead_letters[item.rejection.reason] += 1
+            elif item.outcome == "applied":
+                self.applied += 1
+            else:
+                item.outcome = "duplicate"
+                self.duplicates += 1
+        return [str(item.outcome) for item in items]
 
+    def _check(self, message: ConsumerRecord[Any, Any]) -> tuple[Envelope, Inbound]:
+        """Steps 1 to 6, which need neither the database nor the partner's seal."""
+        size = message_size(message.value, message.key, message.headers)
+        limit = self.settings.kafka_inbound_max_bytes
+        if size > limit:
+            raise Rejected("too_large", f"{size} bytes; the limit is {limit}")
+        envelope, kind = parse_envelope(message.value, message.headers)
+        if envelope.source not in self.partner.sources:
+            raise Rejected("forbidden_source", "source: not one of this partner's sources")
+        parse_data(envelope, kind, None)  # its shape first, as the steps are numbered
+        return envelope, kind
+
+    async def _apply_all(self, principal: Principal, candidates: list[_Item]) -> list[AuditRecord]:
+        """Steps 7 to 10 for the batch: one transaction for all that can be applied; each
+        one that fails is set aside (dead-lettered, or a duplicate) and the rest applied
+        again, so at most one transaction more per bad event. The access-log records."""
+        records: list[AuditRecord] = []
+        remaining = list(candidates)
+        backoff = Backoff(self.backoff_min_s, self.backoff_max_s)
+        while remaining:
+            batch = remaining
+            try:
+                await retry(
+                    functools.partial(self._transaction, principal, batch),
+                    attempts=DB_ATTEMPTS,
+                    retry_on=_TRANSIENT,
+                    backoff=backoff,
+                )
+            except _SetAside as aside:
+                failed = aside.item
+                if failed.actor is not None and failed.rejection is not None:
+                    records += failed.actor.audit.records  # its refusal
+                remaining = [i for i in remaining if i is not failed]
+                continue
+            except Exception as exc:  # no one event to blame (the commit failed)
+                if len(remaining) > 1 and not isinstance(exc, _TRANSIENT):
+                    for item in remaining:  # one at a time, to find the culprit
+                        records += await self._apply_all(principal, [item])
+                    return records
+                for item in remaining:
+                    item.rejection = Rejected("error", type(exc).__name__)
+                return records
+            for item in remaining:
+                if item.outcome == "applied" and item.actor is not None:
+                    for action, resource, rids, subjects in item.writes:
+                        item.actor.record(action, resource, record_ids=rids, subjects=subjects)
+                if item.actor is not None:
+                    records += item.actor.audit.records
+            return records
+        return records
+
+    async def _transaction(self, principal: Principal, items: list[_Item]) -> None:
+        """One attempt at the batch; raises _SetAside naming the first event that failed."""
+        seal = self.hub.ids.for_audience(principal.audience)
+        emitted = 0
+        async with self.hub.db.sessions() as session, session.begin():
+            done = set(
+                (
+                    await session.execute(
+                        select(col(InboxEvent.event_id)).where(
+                            col(InboxEvent.event_id).in_([i.event_id for i in items])
+                        )
+                    )
+                ).scalars()
+            )
+            for item in items:
+                self._attempt_item(item, principal, done)
+                if item.outcome == "duplicate":
+                    continue
+                await self._apply_item(session, item, seal.unseal)
+            emitted = emitted_events(session)
+        if any(i.outcome == "applied" for i in items):
+            self.batches += 1
+        if emitted:
+            self.hub.notify_committed()
+
+    def _attempt_item(self, item: _Item, principal: Principal, done: set[str]) -> None:
+        assert item.envelope is not None
+        item.rejection, item.writes = None, []
+        item.actor = Actor(principal, self.hub.policies, purpose_header=item.envelope.purpose)
+        item.outcome = "duplicate" if item.event_id in done else None
+
+    async def _apply_item(self, session: Any, item: _Item, unseal: Callable[[str], str]) -> None:
+        assert item.envelope is not None and item.kind is not None and item.actor is not None
+        actor, kind = item.actor, item.kind
+        start = len(recorded_writes(session))
         try:
-            return await retry(
-                attempt,
-                attempts=DB_ATTEMPTS,
-                retry_on=_TRANSIENT,
-                backoff=Backoff(self.backoff_min_s, self.backoff_max_s),
-            )
-        except Rejected:
-            raise
-        except HubError as e:
-            reason = "forbidden" if e.code in _REFUSALS else "rejected"
-            raise Rejected(reason, f"{e.code.value}: {e}") from None
-        except IntegrityError:
-            return "duplicate"  # another consumer applied it just now
-        except Exception as exc:
-            raise Rejected("error", type(exc).__name__) from None
-
-    async def _transaction(
-        self, actor: Actor, envelope: Envelope, kind: Inbound, data: Command, event_id: str
-    ) -> str:
-        async with unit_of_work(self.hub.db, actor, on_commit=self.hub.notify_committed) as session:
-            done = await session.execute(
-                select(col(InboxEvent.event_id)).where(col(InboxEvent.event_id) == event_id)
-            )
-            if done.first() is not None:
-                return "duplicate"
+            actor.require_grant(kind.resource, kind.action)  # authorise first
+            # Ids in the data are the partner's own: sealed for it, as it received them.
+            data = parse_data(item.envelope, kind, unseal)
             await kind.apply(actor, session, data)
             session.add(
                 InboxEvent(
-                    event_id=event_id,
-                    source=envelope.source,
-                    type=envelope.type,
+                    event_id=item.event_id,
+                    source=item.envelope.source,
+                    type=item.envelope.type,
                     topic=self.topic,
                     processed_at=actor.now,
                 )
             )
-        return "applied"
+            await session.flush()  # a conflict shows here, on this event
+        except Rejected as r:
+            item.rejection = r
+        except HubError as e:
+            for action, resource, rids, subjects in recorded_writes(session)[start:]:
+                actor.record(
+                    action,
+                    resource,
+                    record_ids=rids,
+                    subjects=subjects,
+                    outcome="refused",
+                    reason=e.code.value,
+                )
+            reason = "forbidden" if e.code in _REFUSALS else "rejected"
+            item.rejection = Rejected(reason, f"{e.code.value}: {e}")
+        except IntegrityError:
+            item.outcome = "duplicate"  # another consumer applied it just now
+        except _TRANSIENT:
+            raise
+        except Exception as exc:
+            item.rejection = Rejected("error", type(exc).__name__)
+        else:
+            item.outcome = "applied"
+            item.writes = list(recorded_writes(session)[start:])
+            return
+        raise _SetAside(item)
 
-    async def _dead_letter(self, message: ConsumerRecord[Any, Any], r: Rejected) -> None:
+    async def _dead_letter(
+        self, message: ConsumerRecord[Any, Any], r: Rejected, *, unread: bool = False
+    ) -> None:
+        """To the dead-letter topic; if the broker does not take it within DLQ_TIMEOUT_S, to
+        the local table. Never retried forever: the caller commits the offset either way.
+        `unread`: the message could not be fetched at all, so its size and hash are unknown
+        (empty headers)."""
+        value = message.value or b""
+        size = message_size(message.value, message.key, message.headers)
+        digest = hashlib.sha256(value).hexdigest()
+        if unread:
+            size, digest = 0, ""
+        keep = r.reason != "too_large"  # a too large message is left out, headers and all
         headers = [
+            (k, v) for k, v in (message.headers or ()) if keep and not k.startswith("hub.dlq.")
+        ]
+        headers += [
             ("hub.dlq.reason", r.reason.encode()),
             ("hub.dlq.detail", r.detail.encode()),
             ("hub.dlq.partner", self.partner.key.encode()),
             ("hub.dlq.topic", message.topic.encode()),
             ("hub.dlq.partition", str(message.partition).encode()),
             ("hub.dlq.offset", str(message.offset).encode()),
+            ("hub.dlq.size", str(size).encode() if not unread else b""),
+            ("hub.dlq.sha256", digest.encode()),
         ]
-        producer = await self._dlq()
         try:
-            await producer.send_and_wait(
-                kafka.DEADLETTER, message.value, key=message.key, headers=headers
-            )
-        except Exception:
+            async with asyncio.timeout(DLQ_TIMEOUT_S):
+                producer = await self._dlq()
+                await producer.send_and_wait(
+                    kafka.DEADLETTER, value if keep else b"", key=message.key, headers=headers
+                )
+            where = kafka.DEADLETTER
+        except Exception as exc:
             if self._dlq_reset is not None:
-                await self._dlq_reset()  # a fresh producer for the retry (offset not committed)
-            raise
+                with contextlib.suppress(Exception):
+                    await self._dlq_reset()  # a fresh producer for the next one
+            log.warning("dead-letter topic refused a message (%s)", type(exc).__name__)
+            await self._store(message, r, size, digest, value if keep else None)
+            where = "the dead_letter table"
         # Never the payload: it may hold personal data.
         log.warning(
-            "dead-lettered %s[%d]@%d: %s",
+            "dead-lettered %s[%d]@%d to %s: %s",
             message.topic,
             message.partition,
             message.offset,
+            where,
             r.reason,
         )
+
+    async def _store(
+        self,
+        message: ConsumerRecord[Any, Any],
+        r: Rejected,
+        size: int,
+        digest: str,
+        payload: bytes | None,
+    ) -> None:
+        letter = deadletters.Letter(
+            partner=self.partner.key,
+            topic=message.topic,
+            partition=message.partition,
+            offset=message.offset,
+            reason=r.reason,
+            detail=r.detail,
+            size=size,
+            sha256=digest,
+            key=message.key,
+            headers=list(message.headers or ()),
+            payload=payload,
+        )
+        await retry(
+            functools.partial(deadletters.store, self.hub.db, letter),
+            attempts=DB_ATTEMPTS,
+            retry_on=_TRANSIENT,
+            backoff=Backoff(self.backoff_min_s, self.backoff_max_s),
+        )
+        self.stored_locally += 1

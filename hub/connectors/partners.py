@@ -2,7 +2,8 @@
 
 Each entry names a partner system: the organisation it belongs to (by its registered
 name), the one role and the purposes it acts under, the event types it receives on its
-topic `partner.<key>.events`, and whether it sends events to `partner.<key>.inbox`. A
+topic `partner.<key>.events`, and whether it sends events to `partner.<key>.inbox`, with
+the CloudEvents `source` values its systems may claim there (`sources`). A
 partner acts as a principal built from its organisation's row, so the same policy rules
 decide what it sees and does as for that organisation's users.
 """
@@ -46,6 +47,9 @@ class PartnerSpec(Strict):
     events: list[Annotated[str, known_name("event type", EVENT_TYPES)]] = []
     topic: str | None = None
     inbox: bool = False
+    # The `source` attributes the partner's systems may send on its inbox; any other is
+    # dead-lettered as forbidden_source. Required with `inbox: true`.
+    sources: list[Annotated[str, Field(min_length=1, max_length=200)]] = []
 
 
 class PartnersFile(Strict):
@@ -54,14 +58,22 @@ class PartnersFile(Strict):
 
 
 def _topics(data: Any) -> list[Problem]:
-    """A topic other than partner.<key>.events (the model of an entry does not see its key)."""
+    """A topic other than partner.<key>.events (the model of an entry does not see its key),
+    and an inbox without the sources it accepts."""
     entries = data.get("partners") if isinstance(data, dict) else None
-    return [
-        (("partners", key, "topic"), f"topic must be partner.{key}.events", None)
-        for key, spec in (entries.items() if isinstance(entries, dict) else ())
-        if isinstance(spec, dict)
-        and spec.get("topic", f"partner.{key}.events") != f"partner.{key}.events"
-    ]
+    problems: list[Problem] = []
+    for key, spec in entries.items() if isinstance(entries, dict) else ():
+        if not isinstance(spec, dict):
+            continue
+        if spec.get("topic", f"partner.{key}.events") != f"partner.{key}.events":
+            problems.append(
+                (("partners", key, "topic"), f"topic must be partner.{key}.events", None)
+            )
+        if spec.get("inbox") is True and not spec.get("sources"):
+            problems.append(
+                (("partners", key, "sources"), "an inbox needs the sources it accepts", None)
+            )
+    return problems
 
 
 @dataclass(frozen=True)
@@ -73,6 +85,7 @@ class Partner:
     events: frozenset[str]
     topic: str  # partner.<key>.events
     inbox: str | None  # partner.<key>.inbox, if the partner sends events
+    sources: frozenset[str] = frozenset()  # the `source` values accepted on the inbox
 
     def principal(self, org: Organisation) -> Principal:
         return Principal(
@@ -102,6 +115,7 @@ def parse_partners(text: str, origin: str = "partners.yaml") -> list[Partner]:
             events=frozenset(p.events),
             topic=f"partner.{key}.events",
             inbox=f"partner.{key}.inbox" if p.inbox else None,
+            sources=frozenset(p.sources),
         )
         for key, p in spec.partners.items()
     ]

@@ -3,7 +3,11 @@
 One pass reads the oldest unsent outbox rows (in sequence order), produces each to
 `hub.events` keyed by its record id (one record's events stay in order), and to the topic
 of every partner that takes its type, projected through that partner's policy exactly as a
-GraphQL read would be: an event the partner may not see is never produced. After the
+GraphQL read would be: an event the partner may not see is never produced. The pass is
+projected per partner and purpose in one query per resource (not one per event), and the
+messages are handed to the producer together, which batches them per partition. Every
+message follows the CloudEvents Kafka binding in structured mode (the event is the value,
+`content-type: application/cloudevents+json`). After the
 broker has acknowledged every message of the pass, the partner deliveries are written to
 the access log and the rows are marked sent. A failure marks nothing: the next pass
 (after a bounded backoff) sends the same rows again, so after a crash or a broker outage
@@ -29,6 +33,8 @@ from hub.connectors.partners import Directory, Partner
 from hub.events.envelope import EVENT_TYPES, encode
 from hub.models import OutboxEvent
 from hub.models.base import utcnow
+from hub.policy.engine import PolicySet
+from hub.policy.principal import Principal
 from hub.policy.resources import RESOURCES
 from hub.retry import Backoff, supervise
 from hub.state import HubState
@@ -37,9 +43,10 @@ log = logging.getLogger("hub.connectors.relay")
 
 
 def headers(event: dict[str, Any], **extra: str) -> list[tuple[str, bytes]]:
-    out = [("ce_id", str(event["id"]).encode()), ("ce_type", str(event["type"]).encode())]
-    out += [(k, v.encode()) for k, v in extra.items()]
-    return out
+    """Structured content mode: the content type, and the hub's own headers (`purpose` on a
+    partner's topic). No `ce_` header: with one, a CloudEvents reader takes the binary
+    mode."""
+    return list(kafka.CONTENT_TYPE) + [(k, v.encode()) for k, v in extra.items()]
 
 
 class Relay:
@@ -50,6 +57,7 @@ class Relay:
         directory: Directory,
         *,
         poll_s: float = 0.2,
+        idle_poll_s: float = 5.0,
         batch: int = 200,
         backoff_min_s: float = 0.2,
         backoff_max_s: float = 5.0,
@@ -58,6 +66,7 @@ class Relay:
         self.hub = hub
         self.directory = directory
         self.poll_s = poll_s
+        self.idle_poll_s = idle_poll_s  # while NOTIFY wakes the relay (PostgreSQL)
         self.batch = batch
         self.backoff_min_s = backoff_min_s
         self.backoff_max_s = backoff_max_s
@@ -85,8 +94,10 @@ class Relay:
             backoff.reset()
             if sent >= self.batch:
                 continue  # more are waiting
+            events = self.hub.events
+            wait = self.idle_poll_s if events is not None and events.listening else self.poll_s
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self.poll_s)
+                await asyncio.wait_for(self._wake.wait(), wait)
             self._wake.clear()
 
     async def _failed(self, _exc: BaseException) -> None:
@@ -138,18 +149,20 @@ class Relay:
         acks: list[asyncio.Future[Any]] = []
         deliveries: list[AuditRecord] = []
         for row in rows:
-            key = row.record_id.encode()
             event = row.envelope
             acks.append(
                 await producer.send(
-                    kafka.HUB_EVENTS, encode(event), key=key, headers=headers(event)
+                    kafka.HUB_EVENTS,
+                    encode(event),
+                    key=row.record_id.encode(),
+                    headers=headers(event),
                 )
             )
-            for partner in self.directory.receiving(row.type):
-                projected = await self._project(event, partner)
-                if projected is None:
-                    continue  # the partner may not see it: it never reaches its topic
-                seen, purpose, record = projected
+        for partner in self.directory.partners:
+            events = [row.envelope for row in rows if row.type in partner.events]
+            if not events:
+                continue
+            for seen, purpose, record in await self._project_all(events, partner):
                 # Keyed by the record's id as the partner knows it: sealed for the partner.
                 acks.append(
                     await producer.send(
@@ -173,39 +186,66 @@ class Relay:
         self.published += len(rows)
         return len(rows)
 
-    async def _project(
-        self, event: dict[str, Any], partner: Partner
-    ) -> tuple[dict[str, Any], str, AuditRecord] | None:
-        """The event as the partner may see it, under the first of its purposes that shows
-        it, with the access-log entry of its delivery; or None."""
+    async def _project_all(
+        self, events: list[dict[str, Any]], partner: Partner
+    ) -> list[tuple[dict[str, Any], str, AuditRecord]]:
+        """The events the partner may see, each under the first of its purposes that shows
+        it, in their order, with the access-log entry of each delivery; one query per
+        purpose and resource for the whole list."""
         principal = await self.directory.principal(partner)
         projector = self.hub.projector
         if principal is None or projector is None:
-            return None
+            return []
         policies = self.hub.policies  # the policy in force now, as for a subscriber
+        seal = self.hub.ids.for_audience(principal.audience)
+        found: dict[int, tuple[dict[str, Any], str]] = {}
         for purpose in partner.purposes:
-            seal = self.hub.ids.for_audience(principal.audience)
-            seen = await projector.project(event, principal, purpose, policies, seal)
-            if seen is None:
-                continue
-            resource = EVENT_TYPES[event["type"]]
-            res = RESOURCES.get(resource)
-            subject = None
-            if res is not None and res.personal and res.subject_column:
-                subject = (event.get("data") or {}).get(res.subject_column)
-            record = AuditRecord(
-                at=utcnow(),
-                action="event",
-                resource=resource,
-                organisation_id=principal.org_id,
-                roles=partner.role,
-                subject=principal.subject,
-                purpose=purpose,
-                operation=f"kafka:{partner.topic}",
-                record_ids=[str(event["subject"])],
-                fields=sorted(seen["data"]),
-                subjects=[subject] if subject else [],
-                policy_version=policies.resource_version(resource),
+            todo = [i for i in range(len(events)) if i not in found]
+            if not todo:
+                break
+            seen = await projector.project_many(
+                [events[i] for i in todo], principal, purpose, policies, seal
             )
-            return seen, purpose, record
-        return None
+            for i, projected in zip(todo, seen, strict=True):
+                if projected is not None:
+                    found[i] = (projected, purpose)
+        out = []
+        for i in sorted(found):
+            projected, purpose = found[i]
+            out.append(
+                (
+                    projected,
+                    purpose,
+                    self._delivery(events[i], projected, purpose, partner, principal, policies),
+                )
+            )
+        return out
+
+    @staticmethod
+    def _delivery(
+        event: dict[str, Any],
+        seen: dict[str, Any],
+        purpose: str,
+        partner: Partner,
+        principal: Principal,
+        policies: PolicySet,
+    ) -> AuditRecord:
+        resource = EVENT_TYPES[event["type"]]
+        res = RESOURCES.get(resource)
+        subject = None
+        if res is not None and res.personal and res.subject_column:
+            subject = (event.get("data") or {}).get(res.subject_column)
+        return AuditRecord(
+            at=utcnow(),
+            action="event",
+            resource=resource,
+            organisation_id=principal.org_id,
+            roles=partner.role,
+            subject=principal.subject,
+            purpose=purpose,
+            operation=f"kafka:{partner.topic}",
+            record_ids=[str(event["subject"])],
+            fields=sorted(seen["data"]),
+            subjects=[subject] if subject else [],
+            policy_version=policies.resource_version(resource),
+        )

@@ -91,6 +91,15 @@ class Connectors:
         if self.feed is not None:
             self._tasks.append(loop.create_task(self.feed.run(), name="hub-feed"))
 
+    def lag(self) -> dict[str, int | None]:
+        """Each consumer's lag in messages (None before its first fetch), by name."""
+        out: dict[str, int | None] = {}
+        if self.feed is not None:
+            out["feed"] = self.feed.lag
+        for c in self.inbound:
+            out[f"inbound.{c.partner.key}"] = c.lag
+        return out
+
     async def wait_ready(self, timeout_s: float) -> None:
         """Until the feed is positioned and every inbox consumer has joined its group."""
         waits = [c.ready.wait() for c in self.inbound]

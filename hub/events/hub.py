@@ -1,9 +1,10 @@
 """This replica's event hub: it feeds live subscribers with committed events.
 
 Embedded mode reads the outbox itself (a tail on the table, woken at once by a local
-commit and polling for other replicas' commits), so several replicas on one database
-serve their subscribers without a broker. With Kafka, the relay publishes the outbox and
-each replica's consumer of `hub.events` calls `deliver` instead (hub/connectors/).
+commit and, for other replicas' commits, by PostgreSQL's NOTIFY (hub/events/wakeup.py) or
+else by polling), so several replicas on one database serve their subscribers without a
+broker. With Kafka, the relay publishes the outbox and each replica's consumer of
+`hub.events` calls `deliver` instead (hub/connectors/).
 
 Subscribers get their own bounded queue; one that cannot keep up is closed rather than
 slowing everyone (it reconnects and resumes from live events).
@@ -22,10 +23,12 @@ from sqlalchemy import func, select
 from sqlmodel import col
 
 from hub.db import Database
+from hub.events.wakeup import OutboxWakeup, supported
 from hub.models import OutboxEvent
 
 log = logging.getLogger("hub.events")
 POLL_S = 0.1
+IDLE_POLL_S = 5.0  # while NOTIFY wakes the tail: a safety net only
 GAP_GRACE_S = 5.0  # a sequence gap older than this is a rolled-back insert, not a slow commit
 QUEUE_SIZE = 1000
 
@@ -63,6 +66,8 @@ class EventHub:
         self._cursor = 0
         self._seen_above: set[int] = set()
         self._gap_since: dict[int, float] = {}
+        self._wakeup: OutboxWakeup | None = None
+        self._started = False
         self.delivered = 0
         self._commit_listeners: list[Callable[[], None]] = []
 
@@ -100,10 +105,27 @@ class EventHub:
             listener()
 
     def on_commit(self, listener: Callable[[], None]) -> None:
-        """Call `listener` on every local commit (the Kafka relay: no wait for its poll)."""
+        """Call `listener` on every commit: this replica's (the Kafka relay: no wait for its
+        poll), and on PostgreSQL every other replica's too."""
         self._commit_listeners.append(listener)
+        self._listen()
+
+    @property
+    def listening(self) -> bool:
+        """Whether other replicas' commits wake this one (PostgreSQL NOTIFY): its readers
+        of the outbox (the tail, the relay) need not poll fast."""
+        return self._wakeup is not None and self._wakeup.listening
+
+    def _listen(self) -> None:
+        """Listen for other replicas' commits, once someone reads the outbox here."""
+        if self._wakeup is None and self._started and supported(self.db.url):
+            self._wakeup = OutboxWakeup(self.db.url, self.notify)
+            self._wakeup.start()
 
     async def start(self) -> None:
+        self._started = True
+        if self.tail_outbox or self._commit_listeners:
+            self._listen()
         if not self.tail_outbox or self._task is not None:
             return
         async with self.db.session() as session:
@@ -112,6 +134,10 @@ class EventHub:
         self._task = asyncio.get_running_loop().create_task(self._tail())
 
     async def stop(self) -> None:
+        self._started = False
+        if self._wakeup is not None:
+            await self._wakeup.stop()
+            self._wakeup = None
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -123,8 +149,10 @@ class EventHub:
 
     async def _tail(self) -> None:
         while True:
+            # A sequence gap waiting for its commit is looked at again soon in any case.
+            fast = not self.listening or bool(self._seen_above)
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), POLL_S)
+                await asyncio.wait_for(self._wake.wait(), POLL_S if fast else IDLE_POLL_S)
             self._wake.clear()
             try:
                 await self._read_new()

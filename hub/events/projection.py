@@ -21,7 +21,7 @@ from hub.events.envelope import EVENT_TYPES
 from hub.ids import AudienceSeal
 from hub.models.base import utcnow
 from hub.policy.effects import Pseudonymizer, apply
-from hub.policy.engine import PolicySet, request_vars
+from hub.policy.engine import FieldMask, PolicySet, request_vars
 from hub.policy.principal import Principal
 from hub.policy.resources import RESOURCES, field_kind
 
@@ -66,28 +66,62 @@ class Projector:
         seal: AudienceSeal,
     ) -> dict[str, Any] | None:
         """The event as `principal` may see it for `purpose`, or None."""
-        resource_name = EVENT_TYPES.get(event.get("type", ""))
-        if resource_name is None:
-            return None
-        if resource_name == "PolicyChange":
-            # Names a resource and a version: no personal data.
-            notice = dict(event.get("data") or {})
-            if notice.get("change_id"):
-                notice["change_id"] = seal.seal(notice["change_id"])
-            return _sealed_envelope(event, notice, seal)
-        grant = policies.grant(principal.roles, purpose, resource_name, "read")
-        if grant is None:
-            return None
+        (seen,) = await self.project_many([event], principal, purpose, policies, seal)
+        return seen
+
+    async def project_many(
+        self,
+        events: list[dict[str, Any]],
+        principal: Principal,
+        purpose: str,
+        policies: PolicySet,
+        seal: AudienceSeal,
+    ) -> list[dict[str, Any] | None]:
+        """Each event as `principal` may see it for `purpose`, or None; one query per
+        resource for the whole list (the relay projects a batch per partner)."""
+        out: list[dict[str, Any] | None] = [None] * len(events)
+        by_resource: dict[str, list[int]] = {}
+        for i, event in enumerate(events):
+            resource_name = EVENT_TYPES.get(event.get("type", ""))
+            if resource_name is None:
+                continue
+            if resource_name == "PolicyChange":
+                # Names a resource and a version: no personal data.
+                notice = dict(event.get("data") or {})
+                if notice.get("change_id"):
+                    notice["change_id"] = seal.seal(notice["change_id"])
+                out[i] = _sealed_envelope(event, notice, seal)
+                continue
+            by_resource.setdefault(resource_name, []).append(i)
+        now = utcnow()
+        for resource_name, indexes in by_resource.items():
+            grant = policies.grant(principal.roles, purpose, resource_name, "read")
+            if grant is None:
+                continue
+            model = RESOURCES[resource_name].model
+            v = request_vars(principal, now)
+            match = grant.match_columns(v)
+            subjects = sorted({str(events[i]["subject"]) for i in indexes})
+            stmt = select(model.id, *match).where(model.id.in_(subjects), grant.row_filter(v))
+            async with self.db.sessions() as session:
+                rows = {str(row[0]): row for row in (await session.execute(stmt)).all()}
+            for i in indexes:
+                row = rows.get(str(events[i]["subject"]))
+                if row is None:
+                    continue
+                mask = grant.mask(tuple(bool(x) for x in row[1:]) if match else None)
+                out[i] = self._shape(events[i], resource_name, mask, principal, seal)
+        return out
+
+    def _shape(
+        self,
+        event: dict[str, Any],
+        resource_name: str,
+        mask: FieldMask,
+        principal: Principal,
+        seal: AudienceSeal,
+    ) -> dict[str, Any]:
         resource = RESOURCES[resource_name]
-        model = resource.model
-        v = request_vars(principal, utcnow())
-        match = grant.match_columns(v)
-        stmt = select(model.id, *match).where(model.id == event["subject"], grant.row_filter(v))
-        async with self.db.sessions() as session:
-            row = (await session.execute(stmt)).first()
-        if row is None:
-            return None
-        mask = grant.mask(tuple(bool(x) for x in row[1:]) if match else None)
         raw: dict[str, Any] = event.get("data") or {}
         data: dict[str, Any] = {}
         for f in resource.fields:

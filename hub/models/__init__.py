@@ -9,7 +9,7 @@ from hub.models.audit import (
 )
 from hub.models.care import CareContact, Referral
 from hub.models.consent import Consent
-from hub.models.events import InboxEvent, OutboxEvent
+from hub.models.events import DeadLetter, InboxEvent, OutboxEvent
 from hub.models.organisation import ApiClient, Organisation
 from hub.models.policy import PolicyApproval, PolicyChange, PolicyState, PolicyVersion
 from hub.models.premises import Certificate, Premises, RentalAgreement, ShiftRegistration
@@ -29,6 +29,7 @@ __all__ = [
     "Certificate",
     "Consent",
     "DataKey",
+    "DeadLetter",
     "InboxEvent",
     "Inspection",
     "Measure",

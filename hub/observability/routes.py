@@ -3,6 +3,8 @@
 - /health: live, the process answers (no database call).
 - /ready: the database answers, a policy is installed, and in Kafka mode this replica's
   feed is connected to the broker; 200 naming each check, or 503 naming the failing one.
+  In Kafka mode it also reports each consumer's lag (messages not yet read, null before its
+  first fetch), for information: lag alone does not make a replica unready.
   Checks name their result only, never an error's message (it may quote a database URL).
 - /metrics: Prometheus text format; no personal data. With HUB_METRICS_TOKEN set, only a
   scrape that presents it as a bearer token is answered.
@@ -94,6 +96,8 @@ def operation_routes(
         body: dict[str, Any] = {"status": "not ready" if failing else "ready", "checks": checks}
         if failing:
             body["failing"] = failing
+        if kafka and connectors is not None:
+            body["kafka_lag"] = connectors.lag()
         return JSONResponse(body, status_code=503 if failing else 200)
 
     async def scrape(request: Request) -> Response:

@@ -196,6 +196,19 @@ async def unit_of_work(
         on_commit()
 
 
+def recorded_writes(session: AsyncSession) -> list[tuple[str, str, list[str], list[str]]]:
+    """The writes the workflows made in this session so far: (action, resource, record ids,
+    subjects), for a caller that runs several workflows in one transaction (a batch of
+    inbound events) and records each one's writes for its own actor."""
+    writes: list[tuple[str, str, list[str], list[str]]] = session.info.setdefault(_WRITES, [])
+    return writes
+
+
+def emitted_events(session: AsyncSession) -> int:
+    """How many events the workflows of this session wrote to the outbox."""
+    return int(session.info.get(_EMITTED, 0))
+
+
 def _record_write(session: AsyncSession, resource: str, action: str, row: Any) -> None:
     subject_column = RESOURCES[resource].subject_column
     subject = getattr(row, subject_column) if subject_column else None

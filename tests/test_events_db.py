@@ -1,0 +1,210 @@
+"""The database side of the event connectors, on SQLite and PostgreSQL: quiet when idle (on
+PostgreSQL a commit on one replica wakes the outbox readers of the others through
+LISTEN/NOTIFY, hub/events/wakeup.py, so they need not poll fast), and the local dead-letter
+table as its migration makes it."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import pytest
+from starlette.testclient import TestClient
+
+from hub.app import create_app
+from hub.events import hub as event_hub
+from tests.test_subscriptions import _inspect
+
+
+def _wait(predicate: Any, seconds: float, what: str) -> None:
+    deadline = time.monotonic() + seconds
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.02)
+
+
+def test_another_replicas_commit_wakes_this_one_on_postgresql(hub):
+    replica = create_app(hub.app.state.settings)
+    with TestClient(replica):
+        events = replica.state.hub.events
+        if hub.backend != "postgresql":
+            assert not events.listening  # SQLite has no channel: the tail polls
+            return
+        _wait(lambda: events.listening, 10, "the replica to listen")
+        wakeup = events._wakeup
+        assert wakeup is not None
+        before, position = wakeup.notifications, events.position
+        started = time.monotonic()
+        _inspect(hub)  # a commit on the first replica
+        _wait(lambda: wakeup.notifications > before, 5, "the notification")
+        # Woken, the replica's tail reads the event long before its idle poll would.
+        _wait(lambda: events.position > position, 5, "the tail")
+        assert time.monotonic() - started < event_hub.IDLE_POLL_S
+
+
+@pytest.mark.parametrize("url", ["postgresql+asyncpg://u:p@h/db", "sqlite+aiosqlite:///x.db"])
+def test_only_postgresql_has_the_channel(url: str) -> None:
+    from hub.events.wakeup import supported
+
+    assert supported(url) is url.startswith("postgresql")
+
+
+def test_the_dead_letter_table_matches_its_model(hub):
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+    from sqlmodel import SQLModel
+
+    async def diffs() -> list[Any]:
+        async with hub.db.engine.connect() as conn:
+            return await conn.run_sync(
+                lambda c: compare_metadata(
+                    MigrationContext.configure(c, opts={"compare_type": True}), SQLModel.metadata
+                )
+            )
+
+    mine = [d for d in hub.run(diffs()) if "dead_letter" in repr(d)]
+    assert mine == []
+
+
+def test_the_relay_projects_a_batch_for_a_partner_in_one_query_per_resource(hub):
+    """Projecting a pass of the outbox for a partner costs the same statements for 3 events
+    as for 12: one query per resource and purpose, never one per event."""
+    from pathlib import Path
+
+    from sqlalchemy import select
+    from sqlmodel import col
+
+    from hub.connectors.partners import Directory, load_partners
+    from hub.models import OutboxEvent
+
+    made = [_inspect(hub) for _ in range(12)]
+    state = hub.app.state.hub
+    partners = load_partners(Path(__file__).resolve().parent.parent / "policies")
+    city = next(p for p in partners if p.key == "antwerp_city_enforcement")
+    directory = Directory(hub.db, partners)
+    principal = hub.run(directory.principal(city))
+    assert principal is not None
+
+    async def events() -> list[Any]:
+        async with hub.db.session() as s:
+            rows = (
+                await s.execute(
+                    select(col(OutboxEvent.envelope)).where(col(OutboxEvent.record_id).in_(made))
+                )
+            ).all()
+        return [r[0] for r in rows]
+
+    batch = hub.run(events())
+    assert len(batch) == 12
+    seal = state.ids.for_audience(principal.audience)
+    counts, seen = {}, {}
+    for n in (3, 12):
+        hub.count_statements()
+        projected = hub.run(
+            state.projector.project_many(batch[:n], principal, "enforcement", state.policies, seal)
+        )
+        counts[n] = len(hub.statements)
+        seen[n] = [p for p in projected if p is not None]
+    assert counts[3] == counts[12] == 1
+    assert len(seen[12]) == 12  # Antwerp's inspections: the city may see each of them
+    assert {seal.unseal(p["subject"]) for p in seen[12]} == set(made)
+
+
+def test_a_partition_batch_is_one_transaction_one_log_append_and_the_bad_event_alone(hub):
+    """InboundConsumer.process on one partition's batch (as Kafka hands it over): every good
+    event applied once in one committed transaction (the bad event set aside), one
+    access-log append, and only the bad event dead-lettered."""
+    import json
+    import uuid
+    from datetime import UTC, datetime, timedelta
+    from pathlib import Path
+
+    from aiokafka.structs import ConsumerRecord
+    from sqlalchemy import func, select
+    from sqlmodel import col
+
+    from hub.connectors.inbound import InboundConsumer
+    from hub.connectors.partners import Directory, load_partners
+    from hub.models import InboxEvent
+
+    state = hub.app.state.hub
+    partners = load_partners(Path(__file__).resolve().parent.parent / "policies")
+    police = next(p for p in partners if p.key == "antwerp_police")
+    parked: list[bytes] = []
+
+    class Parking:
+        async def send_and_wait(self, topic: str, value: bytes, **_: Any) -> None:
+            parked.append(value)
+
+    async def dlq() -> Any:
+        return Parking()
+
+    consumer = InboundConsumer(
+        hub.app.state.settings, state, Directory(hub.db, partners), police, dlq
+    )
+
+    def event(**extra: Any) -> dict[str, Any]:
+        return {
+            "specversion": "1.0",
+            "id": str(uuid.uuid4()),
+            "source": "urn:police:antwerp:rms",
+            "type": "be.hub.inspection.recorded.v1",
+            "data": {
+                "branch": "window",
+                "occurredAt": (datetime.now(UTC) - timedelta(minutes=5)).isoformat(),
+                "outcome": "none",
+                "personsChecked": 1,
+            },
+            **extra,
+        }
+
+    good = [event() for _ in range(6)]
+    bad = event(purpose="care")  # not the police partner's purpose: refused in the batch
+    batch = [*good[:3], bad, *good[3:], good[0]]
+    records = [
+        ConsumerRecord(
+            topic=str(police.inbox),
+            partition=0,
+            offset=i,
+            timestamp=0,
+            timestamp_type=0,
+            key=b"k",
+            value=json.dumps(e).encode(),
+            checksum=None,
+            serialized_key_size=1,
+            serialized_value_size=0,
+            headers=[],
+        )
+        for i, e in enumerate(batch)
+    ]
+    appends: list[int] = []
+    append = state.audit.append
+
+    async def counted(entries: list[Any]) -> None:
+        appends.append(len(entries))
+        await append(entries)
+
+    state.audit.append = counted
+    try:
+        outcomes = hub.run(consumer.process(records))
+    finally:
+        state.audit.append = append
+    assert outcomes == ["applied"] * 3 + ["forbidden"] + ["applied"] * 3 + ["duplicate"]
+    assert parked == [records[3].value]  # the bad one alone
+    assert consumer.batches == 1
+    assert len(appends) == 1 and appends[0] >= 6  # one append: the writes and the refusal
+
+    async def applied() -> int:
+        ids = [f"antwerp_police/{e['id']}" for e in good]
+        async with hub.db.session() as s:
+            stmt = select(func.count()).select_from(InboxEvent)
+            return int(
+                (await s.execute(stmt.where(col(InboxEvent.event_id).in_(ids)))).scalar_one()
+            )
+
+    assert hub.run(applied()) == 6
+    # Again, whole (a partner's retry): nothing new applied, the bad one parked again.
+    again = hub.run(consumer.process(records))
+    assert again == ["duplicate"] * 3 + ["forbidden"] + ["duplicate"] * 4
+    assert hub.run(applied()) == 6
