@@ -208,3 +208,43 @@ def test_a_partition_batch_is_one_transaction_one_log_append_and_the_bad_event_a
     again = hub.run(consumer.process(records))
     assert again == ["duplicate"] * 3 + ["forbidden"] + ["duplicate"] * 4
     assert hub.run(applied()) == 6
+
+
+def test_an_ngo_inbox_checks_client_refs_against_the_ngo_own_pattern():
+    """A care contact through Kafka meets the same client reference rule as through
+    GraphQL: the NGO's own pattern when it has one (HUB_CLIENT_REF_PATTERNS), else the
+    default that refuses anything shaped like a name."""
+    import re
+
+    from hub.connectors.inbound import INBOUND, Envelope, Rejected, parse_data
+
+    kind = INBOUND["be.hub.care_contact.batch_recorded.v1"]
+
+    def envelope(ref: str) -> Envelope:
+        contact = {
+            "client_ref": ref,
+            "contact_date": "2026-11-30",
+            "kind": "medical",
+            "location": "fixed",
+            "branch": "window",
+        }
+        return Envelope.model_validate(
+            {
+                "specversion": "1.0",
+                "id": "e-1",
+                "source": "urn:ngo:test:crm",
+                "type": "be.hub.care_contact.batch_recorded.v1",
+                "time": "2026-11-30T10:00:00Z",
+                "purpose": "care",
+                "data": {"contacts": [contact]},
+            }
+        )
+
+    own = re.compile(r"GH-\d{4}")
+    assert parse_data(envelope("GH-0042"), kind, None, own)
+    with pytest.raises(Rejected) as refused:
+        parse_data(envelope("CASE-2026-17"), kind, None, own)
+    assert refused.value.reason == "invalid_data"
+    assert parse_data(envelope("CASE-2026-17"), kind, None)  # the default takes it
+    with pytest.raises(Rejected):
+        parse_data(envelope("Eline Vandamme"), kind, None)  # a name, by default

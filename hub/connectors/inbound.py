@@ -42,6 +42,7 @@ import functools
 import hashlib
 import json
 import logging
+import re
 from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
@@ -223,10 +224,18 @@ def parse_envelope(value: bytes | None, headers: Headers | None = None) -> tuple
     return envelope, kind
 
 
-def parse_data(envelope: Envelope, kind: Inbound, unseal: Callable[[str], str] | None) -> Command:
-    """The data, its ids unsealed with the partner's seal, or Rejected."""
+def parse_data(
+    envelope: Envelope,
+    kind: Inbound,
+    unseal: Callable[[str], str] | None,
+    client_ref_pattern: re.Pattern[str] | None = None,
+) -> Command:
+    """The data, its ids unsealed with the partner's seal, or Rejected. A care contact's
+    client reference is checked against the partner organisation's own pattern, if it has
+    one (HUB_CLIENT_REF_PATTERNS), as through GraphQL."""
+    context = {"unseal": unseal, "client_ref_pattern": client_ref_pattern}
     try:
-        return kind.schema.model_validate(envelope.data, context={"unseal": unseal})
+        return kind.schema.model_validate(envelope.data, context=context)
     except ValidationError as exc:
         raise Rejected("invalid_data", validation_message(exc, limit=10)) from None
     except UnknownId:
@@ -514,7 +523,8 @@ class InboundConsumer:
         try:
             actor.require_grant(kind.resource, kind.action)  # authorise first
             # Ids in the data are the partner's own: sealed for it, as it received them.
-            data = parse_data(item.envelope, kind, unseal)
+            pattern = self.hub.client_ref_patterns.get(actor.principal.org_id)
+            data = parse_data(item.envelope, kind, unseal, pattern)
             await kind.apply(actor, session, data)
             session.add(
                 InboxEvent(

@@ -1,6 +1,6 @@
 """Waking the outbox's readers on PostgreSQL: LISTEN/NOTIFY instead of fast polling.
 
-A statement trigger on `outbox` (migration 0007) sends `NOTIFY hub_outbox` with every
+A statement trigger on `outbox` (migration 0008) sends `NOTIFY hub_outbox` with every
 transaction that wrote events, delivered when it commits, to every replica. Each replica
 listens on one connection of its own (not a pool slot) and wakes its outbox tail and its
 relay; they then poll only as a safety net, so an idle replica does almost nothing. While

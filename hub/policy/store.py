@@ -5,7 +5,8 @@ resource that later appears in `policies/` joins as its version 1). From then on
 database is the source of truth; `hub policy export` writes the active versions back.
 Every activation increments `policy_state.generation`; each replica polls it (four times
 a second: one primary-key read) and recompiles when it changes, so an activation is
-effective everywhere within a second, with room for a busy replica. A set that fails to compile is never installed: the previous one stays.
+effective everywhere within a second, with room for a busy replica. A set that fails to
+compile is never installed: the previous one stays.
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
 """local dead letters (inbound messages the dead-letter topic did not take), and on
 PostgreSQL a NOTIFY on hub_outbox with every transaction that writes outbox rows
 
-Revision ID: 0007
-Revises: 0006
+Revision ID: 0008
+Revises: 0007
 Create Date: 2026-12-01 11:40:00.000000
 """
 
@@ -14,8 +14,8 @@ from alembic import op
 
 import hub.models.base
 
-revision: str = "0007"
-down_revision: str | None = "0006"
+revision: str = "0008"
+down_revision: str | None = "0007"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
