@@ -446,3 +446,31 @@ def test_the_policy_package_does_not_import_the_entry_points() -> None:
     )
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize("hidden", ["\u202e", "\u2066", "\u200b", "\x07"])
+def test_hidden_and_direction_changing_characters_are_refused_at_their_place(
+    hidden: str,
+) -> None:
+    """What reviewers read must be what is checked (Trojan Source): a bidi override or
+    isolate, an invisible format character or a control character is refused, named by
+    its code point, at its line and column; in policies, partners and test cases alike."""
+    text = DOCUMENT.replace('legal_basis: "GDPR art. 15"', f'legal_basis: "GDPR{hidden} art. 15"')
+    (issue,) = _issues(_doc, text)
+    line, column = _place(text, hidden)
+    assert (issue.line, issue.column) == (line, column)
+    assert f"U+{ord(hidden):04X}" in issue.message
+    with pytest.raises(PartnerError):
+        parse_partners(PARTNERS.replace("Lokale", f"Lokale{hidden}"))
+    with pytest.raises(CaseError):
+        parse_cases(CASES.replace("sees premises", f"sees{hidden} premises"), "t.yaml")
+
+
+def test_a_proposed_document_with_a_bidi_override_is_refused_at_its_line(hub) -> None:  # type: ignore[no-untyped-def]
+    text = (ROOT / "policies" / "shift_registration.yaml").read_text()
+    bad = text.replace("retention:", "retention:\u202e", 1)
+    body = hub.gql(PROPOSE, {"r": "ShiftRegistration", "d": bad}, as_=DPO)
+    (err,) = body["errors"]
+    assert err["extensions"]["code"] == "BAD_USER_INPUT"
+    line, column = _place(bad, "\u202e")
+    assert f"(proposed):{line}:{column}: character U+202E" in err["message"]

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import difflib
 import types
+import unicodedata
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar, Union, get_args, get_origin
@@ -210,9 +211,33 @@ def _keys(model: type[BaseModel], loc: Sequence[Any]) -> list[str]:
             return []
 
 
+# Characters that make a text read differently from what it holds (Trojan Source): bidi
+# embeddings, overrides and isolates, and other invisible format characters. A policy is
+# reviewed by people before it is approved, so what they read must be what is checked.
+_HIDDEN = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f\u061c")
+
+
+def _hidden_characters(text: str, file: str) -> list[Issue]:
+    found = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        for column, ch in enumerate(line, start=1):
+            invisible = unicodedata.category(ch) in ("Cc", "Cf") and ch not in "\t\ufeff"
+            if ch in _HIDDEN or invisible:
+                message = (
+                    f"character U+{ord(ch):04X} ({unicodedata.name(ch, 'unnamed')}) is not "
+                    "allowed: it can make the text read differently from what is checked"
+                )
+                found.append(Issue(file=file, line=number, column=column, message=message))
+    return found
+
+
 def load(text: str, file: str) -> Source:
     """Read one YAML document; raises PolicyError naming the line of a syntax error, a
-    duplicate key, or a document too large once its aliases are expanded."""
+    duplicate key, a hidden or direction-changing character, or a document too large once
+    its aliases are expanded."""
+    hidden = _hidden_characters(text, file)
+    if hidden:
+        raise PolicyError(hidden)
     loader = _Loader(text)
     marks: dict[Path, tuple[int, int]] = {(): (1, 1)}
     try:
