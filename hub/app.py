@@ -35,6 +35,8 @@ from hub.events.projection import Projector
 from hub.graphql_app import GraphQLEndpoint, compiled_reads
 from hub.ids import IdSealer
 from hub.models import DataKey
+from hub.notify import Notifications
+from hub.notify import supported as notify_supported
 from hub.observability.graphql import observer
 from hub.observability.metrics import Metrics
 from hub.observability.middleware import RequestMiddleware
@@ -179,6 +181,19 @@ def create_app(settings: Settings | None = None) -> Starlette:
     )
     metrics.attach(events=hub.events, connectors=connectors)
 
+    # On PostgreSQL the registry and the policy store are woken by NOTIFY (hub/notify.py)
+    # and only poll as a safety net; elsewhere they poll.
+    notifications = (
+        Notifications(
+            settings.database_url, {"hub_auth": registry.wake, "hub_policy": hub.store.wake}
+        )
+        if notify_supported(settings.database_url)
+        else None
+    )
+    if notifications is not None:
+        listening = notifications
+        registry.notified = hub.store.notified = lambda: listening.listening
+
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
         await check_master_key(db, keyring, settings.secret_dir)
@@ -186,6 +201,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
         await hub.store.load()  # the database's active versions (seeded from the files)
         hub.store.start()
         registry.start()
+        if notifications is not None:
+            notifications.start()
         assert hub.events is not None
         await hub.events.start()
         retention.start()
@@ -200,6 +217,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
             await retention.stop()
             await checkpoints.stop()
             await hub.events.stop()
+            if notifications is not None:
+                await notifications.stop()
             await hub.store.stop()
             await registry.stop()
             await verifier.aclose()
@@ -234,6 +253,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     app.state.hub = hub
     app.state.issuer = issuer
     app.state.registry = registry
+    app.state.notifications = notifications
     app.state.settings = settings
     app.state.connectors = connectors
     app.state.registry = registry

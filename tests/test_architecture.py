@@ -27,7 +27,7 @@ LAYERS: list[set[str]] = [
     {"services", "auth", "state"},
     {"events"},
     {"policy", "audit"},
-    {"models", "db", "config", "errors", "crypto", "cursors", "ids", "retry"},
+    {"models", "db", "config", "errors", "crypto", "cursors", "ids", "retry", "notify"},
 ]
 RANK = {name: len(LAYERS) - i for i, layer in enumerate(LAYERS) for name in layer}
 

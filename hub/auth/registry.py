@@ -45,6 +45,8 @@ POLL_S = 0.25
 # A replica whose poller has not succeeded for this long checks the database on the
 # request path rather than trust what it holds.
 STALE_S = 2.0
+# While PostgreSQL's NOTIFY wakes the watcher (hub/notify.py), it looks only this often.
+SAFETY_POLL_S = 5.0
 MAX_UNKNOWN = 10_000
 
 
@@ -104,6 +106,15 @@ class Registry:
         self._lock = asyncio.Lock()
         self._unknown: set[str] = set()
         self._task: asyncio.Task[None] | None = None
+        self._woken: asyncio.Event | None = None
+        # Whether a notification will tell of every change (set by the app on PostgreSQL).
+        self.notified: Callable[[], bool] = lambda: False
+        self.looks = 0
+
+    def wake(self) -> None:
+        """A change was committed somewhere: look now."""
+        if self._woken is not None:
+            self._woken.set()
 
     @property
     def generation(self) -> int | None:
@@ -117,6 +128,7 @@ class Registry:
         async with self._lock:
             if self._snapshot is not None and self._polled_at >= asked_at:
                 return self._snapshot  # another request looked while this one waited
+            self.looks += 1
             async with self.db.session() as session:
                 generation = (
                     await session.execute(
@@ -193,17 +205,25 @@ class Registry:
 
     def start(self) -> None:
         if self._task is None:
+            self._woken = asyncio.Event()
             self._task = asyncio.get_running_loop().create_task(self._watch())
 
     async def _watch(self) -> None:
+        assert self._woken is not None
         while True:
             started = self._clock()
+            self._woken.clear()
             try:
                 await self.refresh()
             except Exception as exc:  # the watcher must survive a passing database error
                 log.warning("auth registry refresh failed: %s", type(exc).__name__)
-            # Every POLL_S from start to start, however long the look took.
-            await asyncio.sleep(max(0.0, POLL_S - (self._clock() - started)))
+            # Every POLL_S from start to start, however long the look took; when notified
+            # of changes, on each notification and every SAFETY_POLL_S.
+            every = SAFETY_POLL_S if self.notified() else POLL_S
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(
+                    self._woken.wait(), max(0.0, every - (self._clock() - started))
+                )
 
     async def stop(self) -> None:
         if self._task is not None:
@@ -213,7 +233,10 @@ class Registry:
             self._task = None
 
     async def _current(self) -> Snapshot:
-        if self._snapshot is not None and self._clock() - self._polled_at <= STALE_S:
+        # Notified of changes, the watcher looks only every SAFETY_POLL_S: fresh for as long.
+        age = self._clock() - self._polled_at
+        fresh = age <= STALE_S or (self.notified() and age <= SAFETY_POLL_S + STALE_S)
+        if self._snapshot is not None and fresh:
             return self._snapshot
         try:
             return await self.refresh()

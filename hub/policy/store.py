@@ -30,6 +30,8 @@ from hub.policy.vocabulary import POLICY_DATA_FILES
 
 log = logging.getLogger("hub.policy")
 POLL_S = 0.25
+# While PostgreSQL's NOTIFY wakes the watcher (hub/notify.py), it looks only this often.
+SAFETY_POLL_S = 5.0
 
 
 def file_documents(policy_dir: Path) -> dict[str, str]:
@@ -71,6 +73,15 @@ class PolicyStore:
         self.install = install
         self.generation = -1
         self._task: asyncio.Task[None] | None = None
+        self._woken: asyncio.Event | None = None
+        # Whether a notification will tell of every activation (set by the app on PostgreSQL).
+        self.notified: Callable[[], bool] = lambda: False
+        self.looks = 0
+
+    def wake(self) -> None:
+        """A policy was activated somewhere: look now."""
+        if self._woken is not None:
+            self._woken.set()
 
     async def load(self) -> PolicySet:
         """Seed missing resources from the files, then compile and install the active set."""
@@ -100,6 +111,7 @@ class PolicyStore:
 
     async def reload(self, *, force: bool = False) -> PolicySet | None:
         """Recompile if the generation moved (or `force`); returns the installed set."""
+        self.looks += 1
         async with self.db.session() as session:
             current = await generation(session)
             if current == self.generation and not force:
@@ -123,11 +135,16 @@ class PolicyStore:
 
     def start(self) -> None:
         if self._task is None:
+            self._woken = asyncio.Event()
             self._task = asyncio.get_running_loop().create_task(self._watch())
 
     async def _watch(self) -> None:
+        assert self._woken is not None
         while True:
-            await asyncio.sleep(POLL_S)
+            every = SAFETY_POLL_S if self.notified() else POLL_S
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._woken.wait(), every)
+            self._woken.clear()
             try:
                 await self.reload()
             except Exception as exc:  # the watcher must survive a passing database error
