@@ -38,6 +38,7 @@ from hub.observability.request import operation_name
 from hub.policy.principal import Principal
 from hub.read.execute import SERVED, AuditFailed, CompiledReads
 from hub.read.gate import Overloaded, ReadGate
+from hub.retry import wait_event
 from hub.schema.context import Context
 from hub.schema.quotas import ClientQuotas, client_key, retry_after
 from hub.schema.root import normalise_error
@@ -332,8 +333,7 @@ class GraphQLEndpoint:
                         {"type": "websocket.close", "code": 4403, "reason": "token revoked"}
                     )
                     return
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(closed.wait(), wait)
+                await wait_event(closed, wait)
 
         watchdog = asyncio.get_running_loop().create_task(expire())
         try:

@@ -35,6 +35,20 @@ class Backoff:
         return delay * random.uniform(0.75, 1.0)  # noqa: S311 (not a secret)
 
 
+async def wait_event(event: asyncio.Event, timeout_s: float) -> bool:
+    """Wait until `event` is set or `timeout_s` passed; whether it was set. A cancellation
+    always propagates: `asyncio.wait_for` on Python 3.11 can swallow one that arrives as the
+    event is set (a watcher woken during shutdown then never stops)."""
+    if event.is_set():
+        return True
+    try:
+        async with asyncio.timeout(max(0.0, timeout_s)):
+            await event.wait()
+    except TimeoutError:
+        return False
+    return True
+
+
 async def retry(
     operation: Callable[[], Awaitable[T]],
     *,

@@ -37,6 +37,7 @@ from hub.errors import Code, HubError
 from hub.models.organisation import ApiClient, AuthState, Organisation
 from hub.policy.principal import Principal
 from hub.policy.vocabulary import role_binding_errors
+from hub.retry import wait_event
 
 log = logging.getLogger(__name__)
 
@@ -220,10 +221,7 @@ class Registry:
             # Every POLL_S from start to start, however long the look took; when notified
             # of changes, on each notification and every SAFETY_POLL_S.
             every = SAFETY_POLL_S if self.notified() else POLL_S
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(
-                    self._woken.wait(), max(0.0, every - (self._clock() - started))
-                )
+            await wait_event(self._woken, every - (self._clock() - started))
 
     async def stop(self) -> None:
         if self._task is not None:

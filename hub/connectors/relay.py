@@ -36,7 +36,7 @@ from hub.models.base import utcnow
 from hub.policy.engine import PolicySet
 from hub.policy.principal import Principal
 from hub.policy.resources import RESOURCES
-from hub.retry import Backoff, supervise
+from hub.retry import Backoff, supervise, wait_event
 from hub.state import HubState
 
 log = logging.getLogger("hub.connectors.relay")
@@ -96,8 +96,7 @@ class Relay:
                 continue  # more are waiting
             events = self.hub.events
             wait = self.idle_poll_s if events is not None and events.listening else self.poll_s
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), wait)
+            await wait_event(self._wake, wait)
             self._wake.clear()
 
     async def _failed(self, _exc: BaseException) -> None:

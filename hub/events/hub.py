@@ -25,6 +25,7 @@ from sqlmodel import col
 from hub.db import Database
 from hub.events.wakeup import OutboxWakeup, supported
 from hub.models import OutboxEvent
+from hub.retry import wait_event
 
 log = logging.getLogger("hub.events")
 POLL_S = 0.1
@@ -151,8 +152,7 @@ class EventHub:
         while True:
             # A sequence gap waiting for its commit is looked at again soon in any case.
             fast = not self.listening or bool(self._seen_above)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), POLL_S if fast else IDLE_POLL_S)
+            await wait_event(self._wake, POLL_S if fast else IDLE_POLL_S)
             self._wake.clear()
             try:
                 await self._read_new()

@@ -19,7 +19,7 @@ from typing import Any
 
 from sqlalchemy.engine import make_url
 
-from hub.retry import Backoff
+from hub.retry import Backoff, wait_event
 
 log = logging.getLogger("hub.events")
 CHANNEL = "hub_outbox"
@@ -69,8 +69,7 @@ class OutboxWakeup:
                 backoff.reset()
                 self._on_notify()  # catch up with what committed before the LISTEN
                 while not closed.is_set():
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(closed.wait(), PING_S)
+                    await wait_event(closed, PING_S)
                     if not closed.is_set():
                         async with asyncio.timeout(5):
                             await conn.execute("SELECT 1")

@@ -27,6 +27,7 @@ from hub.models import PolicyState, PolicyVersion
 from hub.policy.document import PolicyError
 from hub.policy.engine import PolicySet, document_resource
 from hub.policy.vocabulary import POLICY_DATA_FILES
+from hub.retry import wait_event
 
 log = logging.getLogger("hub.policy")
 POLL_S = 0.25
@@ -142,8 +143,7 @@ class PolicyStore:
         assert self._woken is not None
         while True:
             every = SAFETY_POLL_S if self.notified() else POLL_S
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._woken.wait(), every)
+            await wait_event(self._woken, every)
             self._woken.clear()
             try:
                 await self.reload()
