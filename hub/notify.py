@@ -1,9 +1,11 @@
 """PostgreSQL's LISTEN/NOTIFY: wake-ups instead of fast polling.
 
-Triggers (migration 0009) send `NOTIFY hub_auth` when the registry's generation moves (any
-change to organisations or API clients) and `NOTIFY hub_policy` when a policy is activated,
-delivered on commit to every replica. A replica listens on one connection of its own (not a
-pool slot) and calls the channel's callback; the watchers then poll only as a safety net.
+Triggers send `NOTIFY hub_outbox` with every transaction that wrote events (migration
+0008: the outbox tail and the relay wake), `NOTIFY hub_auth` when the registry's generation
+moves (any change to organisations or API clients) and `NOTIFY hub_policy` when a policy is
+activated (migration 0009), delivered on commit to every replica. A listener holds one
+connection of its own (not a pool slot) and calls the channel's callback; the watchers
+then poll only as a safety net.
 While the connection is down (reopened with a bounded backoff) `listening` is False and the
 watchers poll at their fast interval again; on every (re)connection each callback is called
 once, to catch up with what committed while nobody listened. SQLite has no such channel.
@@ -35,7 +37,7 @@ class Notifications:
         self._callbacks = dict(callbacks)
         self._task: asyncio.Task[None] | None = None
         self.listening = False
-        self.received = 0
+        self.notifications = 0
 
     def start(self) -> None:
         if self._task is None:
@@ -54,7 +56,7 @@ class Notifications:
             callback()
 
     def _notified(self, _conn: Any, _pid: int, channel: str, _payload: str) -> None:
-        self.received += 1
+        self.notifications += 1
         callback = self._callbacks.get(channel)
         if callback is not None:
             callback()

@@ -1,6 +1,6 @@
 """The database side of the event connectors, on SQLite and PostgreSQL: quiet when idle (on
 PostgreSQL a commit on one replica wakes the outbox readers of the others through
-LISTEN/NOTIFY, hub/events/wakeup.py, so they need not poll fast), and the local dead-letter
+LISTEN/NOTIFY, hub/notify.py, so they need not poll fast), and the local dead-letter
 table as its migration makes it."""
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ def test_another_replicas_commit_wakes_this_one_on_postgresql(hub):
 
 @pytest.mark.parametrize("url", ["postgresql+asyncpg://u:p@h/db", "sqlite+aiosqlite:///x.db"])
 def test_only_postgresql_has_the_channel(url: str) -> None:
-    from hub.events.wakeup import supported
+    from hub.notify import supported
 
     assert supported(url) is url.startswith("postgresql")
 

@@ -1,7 +1,7 @@
 """This replica's event hub: it feeds live subscribers with committed events.
 
 Embedded mode reads the outbox itself (a tail on the table, woken at once by a local
-commit and, for other replicas' commits, by PostgreSQL's NOTIFY (hub/events/wakeup.py) or
+commit and, for other replicas' commits, by PostgreSQL's NOTIFY on hub_outbox (hub/notify.py) or
 else by polling), so several replicas on one database serve their subscribers without a
 broker. With Kafka, the relay publishes the outbox and each replica's consumer of
 `hub.events` calls `deliver` instead (hub/connectors/).
@@ -23,11 +23,12 @@ from sqlalchemy import func, select
 from sqlmodel import col
 
 from hub.db import Database
-from hub.events.wakeup import OutboxWakeup, supported
 from hub.models import OutboxEvent
+from hub.notify import Notifications, supported
 from hub.retry import wait_event
 
 log = logging.getLogger("hub.events")
+OUTBOX_CHANNEL = "hub_outbox"  # a trigger (migration 0008) notifies on outbox commits
 POLL_S = 0.1
 IDLE_POLL_S = 5.0  # while NOTIFY wakes the tail: a safety net only
 GAP_GRACE_S = 5.0  # a sequence gap older than this is a rolled-back insert, not a slow commit
@@ -67,7 +68,7 @@ class EventHub:
         self._cursor = 0
         self._seen_above: set[int] = set()
         self._gap_since: dict[int, float] = {}
-        self._wakeup: OutboxWakeup | None = None
+        self._wakeup: Notifications | None = None
         self._started = False
         self.delivered = 0
         self._commit_listeners: list[Callable[[], None]] = []
@@ -120,7 +121,7 @@ class EventHub:
     def _listen(self) -> None:
         """Listen for other replicas' commits, once someone reads the outbox here."""
         if self._wakeup is None and self._started and supported(self.db.url):
-            self._wakeup = OutboxWakeup(self.db.url, self.notify)
+            self._wakeup = Notifications(self.db.url, {OUTBOX_CHANNEL: self.notify})
             self._wakeup.start()
 
     async def start(self) -> None:

@@ -47,7 +47,7 @@ def upgrade() -> None:
     )
     if op.get_bind().dialect.name == "postgresql":
         # Delivered at commit, once per transaction: wakes every replica's outbox readers
-        # (hub/events/wakeup.py) instead of their polling.
+        # (hub/notify.py) instead of their polling.
         op.execute(
             "CREATE FUNCTION hub_outbox_notify() RETURNS trigger LANGUAGE plpgsql AS $$ "
             "BEGIN PERFORM pg_notify('hub_outbox', ''); RETURN NULL; END $$"
