@@ -27,7 +27,7 @@ LAYERS: list[set[str]] = [
     {"services", "auth", "state"},
     {"events"},
     {"policy", "audit"},
-    {"models", "db", "config", "errors", "crypto", "cursors", "ids", "retry", "notify"},
+    {"models", "db", "config", "errors", "crypto", "cursors", "ids", "retry", "notify", "text"},
 ]
 RANK = {name: len(LAYERS) - i for i, layer in enumerate(LAYERS) for name in layer}
 

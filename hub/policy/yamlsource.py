@@ -21,6 +21,8 @@ import yaml
 from pydantic import BaseModel, BeforeValidator, ConfigDict, RootModel, ValidationError
 from pydantic_core import PydanticCustomError
 
+from hub.text import hidden
+
 Path = tuple[str | int, ...]
 Problem = tuple[Path, str, str | None]  # a path below a model, a message, a suggestion
 M = TypeVar("M", bound=BaseModel)
@@ -211,18 +213,13 @@ def _keys(model: type[BaseModel], loc: Sequence[Any]) -> list[str]:
             return []
 
 
-# Characters that make a text read differently from what it holds (Trojan Source): bidi
-# embeddings, overrides and isolates, and other invisible format characters. A policy is
-# reviewed by people before it is approved, so what they read must be what is checked.
-_HIDDEN = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f\u061c")
-
-
 def _hidden_characters(text: str, file: str) -> list[Issue]:
+    """A policy is reviewed by people before it is approved: what they read must be what
+    is checked, so no control or invisible format character (a tab aside)."""
     found = []
     for number, line in enumerate(text.splitlines(), start=1):
         for column, ch in enumerate(line, start=1):
-            invisible = unicodedata.category(ch) in ("Cc", "Cf") and ch not in "\t\ufeff"
-            if ch in _HIDDEN or invisible:
+            if hidden(ch, "\t\ufeff"):
                 message = (
                     f"character U+{ord(ch):04X} ({unicodedata.name(ch, 'unnamed')}) is not "
                     "allowed: it can make the text read differently from what is checked"

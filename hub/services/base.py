@@ -41,13 +41,9 @@ from hub.events.envelope import EVENT_TYPES, make_event, snapshot
 from hub.models import OutboxEvent
 from hub.policy.resources import RESOURCES
 from hub.services.actor import Actor
+from hub.text import hidden
 
 # --- commands ------------------------------------------------------------------------------
-
-# Characters that may never be stored in free text: C0/C1 controls (but tab and newline in
-# multi-line text) and the Unicode bidirectional overrides and isolates, which can make a
-# stored text read differently from what it is (CVE-2021-42574, "Trojan Source").
-_BIDI = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f\u061c")
 
 
 def clean_text(value: str, *, max_len: int, min_len: int = 1, multiline: bool = False) -> str:
@@ -56,7 +52,7 @@ def clean_text(value: str, *, max_len: int, min_len: int = 1, multiline: bool = 
     value = unicodedata.normalize("NFC", value).strip()
     allowed = "\n\t" if multiline else ""
     for ch in value:
-        if ch in _BIDI or (unicodedata.category(ch) in ("Cc", "Cf") and ch not in allowed):
+        if hidden(ch, allowed):
             raise ValueError("contains a control or text-direction character")
     if not min_len <= len(value) <= max_len:
         raise ValueError(f"must be {min_len} to {max_len} characters long")
