@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import contextvars
+import functools
 import logging
 import time
 from collections.abc import Callable
@@ -24,9 +25,6 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
-    BigInteger,
-    LargeBinary,
-    String,
     Table,
     bindparam,
     func,
@@ -230,28 +228,19 @@ class AuditLog:
 # PostgreSQL: the rows of a two-column table as one statement over two arrays, instead of
 # one INSERT per row (a page of 50 shifts concerns 100 worker rows; one by one they cost
 # PostgreSQL ~0.8 ms per request). Other databases: executemany.
-_ARRAY_TYPES: dict[str, tuple[tuple[str, Any], ...]] = {
-    "access_log_subject": (("entry_id", BigInteger()), ("sex_worker_id", String())),
-    "audit_tree_hash": (("index", BigInteger()), ("hash", LargeBinary())),
-}
-_UNNEST: dict[str, Any] = {}
-
-
+@functools.cache
 def _unnest_insert(table: Table) -> Any:
-    stmt = _UNNEST.get(table.name)
-    if stmt is None:
-        cols = _ARRAY_TYPES[table.name]
-        arrays = func.unnest(*(bindparam(name, type_=ARRAY(kind)) for name, kind in cols))
-        source = select(arrays.table_valued(*(name for name, _ in cols)).render_derived())
-        stmt = _UNNEST[table.name] = insert(table).from_select([n for n, _ in cols], source)
-    return stmt
+    """INSERT ... SELECT * FROM unnest(one array per column), typed by the table's columns."""
+    names = [c.name for c in table.columns]
+    arrays = func.unnest(*(bindparam(c.name, type_=ARRAY(c.type)) for c in table.columns))
+    return insert(table).from_select(names, select(arrays.table_valued(*names).render_derived()))
 
 
 async def _insert_columns(
-    session: AsyncSession, table: Table, columns: tuple[list[Any], list[Any]]
+    session: AsyncSession, table: Table, columns: tuple[list[Any], ...]
 ) -> None:
-    """Insert rows given column by column, in `_ARRAY_TYPES`' order."""
-    names = [name for name, _ in _ARRAY_TYPES[table.name]]
+    """Insert rows given column by column, in the table's column order."""
+    names = [c.name for c in table.columns]
     if session.get_bind().dialect.name == "postgresql":
         await session.execute(_unnest_insert(table), dict(zip(names, columns, strict=True)))
     else:
