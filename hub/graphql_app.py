@@ -60,15 +60,9 @@ RETRY_AFTER_S = 1
 
 
 def overloaded_response() -> Response:
-    body = {
-        "errors": [
-            {
-                "message": "the hub is busy: retry shortly",
-                "extensions": {"code": Code.RATE_LIMITED.value},
-            }
-        ]
-    }
-    return JSONResponse(body, status_code=503, headers={"Retry-After": str(RETRY_AFTER_S)})
+    """503 RATE_LIMITED with Retry-After, counted and logged with that outcome."""
+    busy = "the hub is busy: retry shortly"
+    return json_error(Code.RATE_LIMITED, busy, 503, {"Retry-After": str(RETRY_AFTER_S)})
 
 
 def _for_lack_of_capacity(error: BaseException | None) -> bool:
@@ -431,9 +425,6 @@ class GraphQLEndpoint:
             async with self.gate.admit(rows):
                 await self._serve(principal, request, body, scope, receive, send)
         except Overloaded:
-            info = observed.current()
-            if info is not None:
-                info.outcome = Code.RATE_LIMITED.value
             await overloaded_response()(scope, receive, send)
 
     async def _serve(
