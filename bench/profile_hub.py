@@ -2,14 +2,19 @@
 
     python bench/profile_hub.py [--target hub|baseline] [--requests 200] [--concurrency 16]
                                 [--database sqlite|postgresql] [--top 25]
+                                [--shape shifts|premises|nested] [--time-only]
     python bench/profile_hub.py --stacks hub.txt    # a py-spy raw file from query.py --py-spy
 
 Seeds the same data as bench/query.py, builds the app in this process and sends it
-`--requests` bench queries through httpx's ASGI transport, `--concurrency` at a time, under
+`--requests` bench queries (`--shape`: bench/side_by_side.py's shapes, the 50-shift query
+by default) through httpx's ASGI transport, `--concurrency` at a time, under
 cProfile (after a few unprofiled warm-up requests). Prints the self time grouped by what
 the code does (JWT, policy, SQL building, ORM, driver, GraphQL execution, ...), then the
 functions with the most self time. cProfile slows pure-Python code more than C code, so
 read the shares, not the absolute times.
+
+`--time-only` prints the CPU time of this process (the app and the httpx client driving
+it) per request, and on PostgreSQL that of the database's backends (read from /proc).
 
 `--stacks` summarises py-spy samples (see `bench/query.py --py-spy DIR`) of a server under
 uvicorn and real load instead: each sample goes to the innermost frame that names a kind
@@ -21,6 +26,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import cProfile
+import json
 import os
 import pstats
 import shutil
@@ -36,6 +42,7 @@ import httpx
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from query import (  # noqa: E402
     BODY,
+    PG_ADMIN,
     POLICE_CITY,
     PURPOSE,
     ROOT,
@@ -181,8 +188,58 @@ def build_app(target: str, database_url: str, secret_dir: Path) -> Any:
     return baseline_app()
 
 
+def backends_cpu(database: str | None) -> dict[int, float]:
+    """CPU seconds so far of each PostgreSQL backend serving `database` (from /proc, so
+    only with a local server; {} without PostgreSQL)."""
+    if database is None:
+        return {}
+    found: dict[int, float] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes()
+            if not cmdline.startswith(b"postgres: ") or f" {database} ".encode() not in cmdline:
+                continue
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        found[int(entry.name)] = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return found
+
+
+async def analyse(database: str) -> None:
+    """ANALYZE the freshly seeded database: without statistics PostgreSQL plans the policy's
+    joins blind (the 50-shift read touched about 24,000 buffers instead of about 500) until
+    autovacuum gets to it, which a run of a few seconds does not wait for."""
+    import asyncpg
+
+    conn = await asyncpg.connect(PG_ADMIN.rsplit("/", 1)[0] + "/" + database)
+    try:
+        await conn.execute("ANALYZE")
+    finally:
+        await conn.close()
+
+
+def shape_body(name: str) -> bytes:
+    """The hub's request body of one of bench/side_by_side.py's shapes."""
+    if name == "shifts":
+        return BODY
+    from side_by_side import SHAPES
+
+    shape = next(s for s in SHAPES if s.name == name)
+    document = shape.hub_document or shape.document
+    return json.dumps({"query": document, "variables": shape.variables}).encode()
+
+
 async def run(
-    app: Any, headers: dict[str, str], requests: int, concurrency: int, profile: bool = True
+    app: Any,
+    headers: dict[str, str],
+    requests: int,
+    concurrency: int,
+    profile: bool = True,
+    body: bytes = BODY,
+    database: str | None = None,
 ) -> Any:
     transport = httpx.ASGITransport(app=app)
     async with (
@@ -191,7 +248,7 @@ async def run(
     ):
 
         async def one() -> None:
-            r = await client.post("/graphql", content=BODY, headers=headers)
+            r = await client.post("/graphql", content=body, headers=headers)
             if r.status_code != 200 or b'"errors"' in r.content:
                 raise RuntimeError(r.text[:300])
 
@@ -206,13 +263,16 @@ async def run(
                 await one()
 
         profiler = cProfile.Profile() if profile else None
+        pg0 = backends_cpu(database)
         t0, cpu0 = time.perf_counter(), time.process_time()
         if profiler is not None:
             profiler.enable()
         await asyncio.gather(*(worker() for _ in range(concurrency)))
         if profiler is not None:
             profiler.disable()
-        return profiler, time.perf_counter() - t0, time.process_time() - cpu0
+        elapsed, cpu = time.perf_counter() - t0, time.process_time() - cpu0
+        pg = sum(t - pg0.get(pid, 0.0) for pid, t in backends_cpu(database).items())
+        return profiler, elapsed, cpu, pg
 
 
 def report(profiler: cProfile.Profile, elapsed: float, requests: int, top: int) -> None:
@@ -253,6 +313,9 @@ def main() -> int:
     p.add_argument("--concurrency", type=int, default=16)
     p.add_argument("--database", choices=("sqlite", "postgresql"), default="sqlite")
     p.add_argument("--scale", type=int, default=6)
+    p.add_argument(
+        "--shape", choices=("shifts", "premises", "nested"), default="shifts", help="query"
+    )
     p.add_argument("--top", type=int, default=25)
     p.add_argument("--save", type=Path, help="also write the raw profile (pstats) here")
     p.add_argument(
@@ -268,17 +331,29 @@ def main() -> int:
     prepared = None
     try:
         prepared = prepare(args.database, tmp, args.scale)
+        if prepared.pg_database is not None:
+            asyncio.run(analyse(prepared.pg_database))
         app = build_app(args.target, prepared.database_url, prepared.secret_dir)
         headers = {"Content-Type": "application/json"}
         if args.target == "hub":
             headers |= {"Authorization": f"Bearer {prepared.token}", "Hub-Purpose": PURPOSE}
-        profiler, elapsed, cpu = asyncio.run(
-            run(app, headers, args.requests, args.concurrency, not args.time_only)
+        profiler, elapsed, cpu, pg_cpu = asyncio.run(
+            run(
+                app,
+                headers,
+                args.requests,
+                args.concurrency,
+                not args.time_only,
+                shape_body(args.shape),
+                prepared.pg_database,
+            )
         )
-        print(f"target: {args.target} on {args.database}")
+        print(f"target: {args.target} on {args.database}, shape {args.shape}")
         if profiler is None:
             print(f"in-process wall ms/request: {elapsed * 1000 / args.requests:.2f}")
             print(f"in-process cpu ms/request: {cpu * 1000 / args.requests:.2f}")
+            if prepared.pg_database is not None:
+                print(f"postgresql backends cpu ms/request: {pg_cpu * 1000 / args.requests:.2f}")
             return 0
         report(profiler, elapsed, args.requests, args.top)
         if args.save:

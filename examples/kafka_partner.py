@@ -4,7 +4,7 @@ aiokafka. The topics and every message are described in asyncapi.yaml and docs/e
 
     # send one inspection (a CloudEvents 1.0 event) to partner.antwerp_police.inbox
     python examples/kafka_partner.py send-inspection --partner antwerp_police \\
-        --branch window --outcome warning --persons-checked 2 --premises-id ID
+        --branch window --outcome warning --persons-checked 2 --premises-id=ID
 
     # read partner.antwerp_police.events: one JSON event per line
     python examples/kafka_partner.py consume --partner antwerp_police --max-events 10
@@ -114,7 +114,11 @@ def parser() -> argparse.ArgumentParser:
     send.add_argument("--branch", default="window", help="window, street, escort, ...")
     send.add_argument("--outcome", default="none", help="none, warning, pv or rir")
     send.add_argument("--persons-checked", type=int, default=0, help="persons checked")
-    send.add_argument("--premises-id", default=None, help="the premises, as the partner got it")
+    send.add_argument(
+        "--premises-id",
+        default=None,
+        help="the premises, as the partner got it (write --premises-id=ID: an id may start with -)",
+    )
     send.add_argument("--reference", default="rms-1", help="the partner's own reference")
     send.add_argument(
         "--no-idempotence", action="store_true", help="for brokers without it (test broker)"

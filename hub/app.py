@@ -27,6 +27,9 @@ from hub.auth.verify import TokenVerifier
 from hub.config import Settings
 from hub.connectors.checkpoints import CheckpointPublisher
 from hub.connectors.runner import Connectors
+from hub.consoles.pages import Consoles
+from hub.consoles.routes import HOMES, console_routes
+from hub.consoles.session import Sessions
 from hub.crypto import Keyring, load_or_create_key
 from hub.cursors import CursorCodec
 from hub.db import Database, PoolLimits
@@ -87,6 +90,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             overflow=settings.db_pool_overflow,
             timeout_s=settings.db_pool_timeout_s,
             statement_timeout_ms=settings.statement_timeout_ms,
+            plan_cache_mode=settings.pg_plan_cache_mode,
         ),
     )
     metrics = Metrics()  # this app's own registry
@@ -243,6 +247,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
             ),
             *auth_routes(issuer, signing_key),
             *audit_routes(db, checkpoints.signer.verifier),
+            # The consoles for people (/, /login, /console, /me, /care) and /static.
+            *console_routes(),
         ],
         middleware=[
             Middleware(RequestMiddleware, metrics=metrics, tracing=tracing),
@@ -251,6 +257,16 @@ def create_app(settings: Settings | None = None) -> Starlette:
         lifespan=lifespan,
     )
     app.state.hub = hub
+    app.state.consoles = Consoles(
+        settings=settings,
+        hub=hub,
+        schema=schema,
+        verifier=verifier,
+        sessions=Sessions(db, settings.secret_dir),
+        issuer=issuer,
+        quotas=quotas,
+        homes=HOMES,
+    )
     app.state.issuer = issuer
     app.state.registry = registry
     app.state.notifications = notifications

@@ -1,5 +1,5 @@
-"""The `hub` command: serve, demo, token, client, org, keys, db, policy, audit, retention,
-connectors, deadletter, schema and events.
+"""The `hub` command: serve, demo, token, client, user, org, keys, db, policy, audit, retention,
+outage, statistics, connectors, deadletter, schema and events.
 
 This module only parses arguments; each subcommand lives in hub/commands/ and is imported
 when it runs, so `hub --help` answers without loading the database layer or the schema.
@@ -29,6 +29,8 @@ First steps:
   hub org list                 the organisations and their ids
   hub client add --id ID --org ORG_ID --roles ROLE --purposes PURPOSE
   hub token --client ID        a token for that client, for the hub being served
+  hub user add --username NAME --name "FULL NAME" --org ORG_ID --roles ROLE --purposes P
+                               a person who logs in to the consoles (password printed once)
 """
 
 
@@ -148,6 +150,54 @@ def build_parser() -> argparse.ArgumentParser:
     rotate.add_argument("--id", required=True, help="the client id")
     _command(client, "list", "the registered clients (never their secrets)", "clients:list_clients")
 
+    user = _group(sub, "user", "manage the people who log in to the consoles (built-in issuer)")
+    uadd = _command(
+        user,
+        "add",
+        "add a person; prints a generated password once unless --password-stdin",
+        "users:add",
+        epilog="The password is at least 12 characters, without control or invisible "
+        "characters; it is never taken from the command line.",
+    )
+    uadd.add_argument("--username", required=True, help="their login name, e.g. an.peeters")
+    uadd.add_argument("--name", required=True, help="their name as the consoles show it")
+    uadd.add_argument("--org", required=True, help="the id of their organisation (hub org list)")
+    uadd.add_argument("--roles", required=True, help="comma-separated roles, e.g. privacy_officer")
+    uadd.add_argument("--purposes", required=True, help="comma-separated purposes")
+    uadd.add_argument(
+        "--sex-worker-id",
+        default=None,
+        metavar="ID",
+        help="with the sex_worker role only: the worker's record id; without it, a worker who "
+        "registers themself on /me where the city's regime allows it",
+    )
+    uadd.add_argument(
+        "--locale", default=None, choices=("nl", "fr", "en"), help="the consoles' language"
+    )
+    for name, text, run in (
+        (
+            "disable",
+            "refuse the person's login and tokens everywhere within a second",
+            "set_status",
+        ),
+        ("enable", "let a disabled person log in again", "set_status"),
+        ("password", "set a new password; prints a generated one once", "password"),
+    ):
+        ucmd = _command(user, name, text, f"users:{run}")
+        ucmd.add_argument("--username", required=True, help="the person's username")
+        if name == "password":
+            ucmd.add_argument(
+                "--password-stdin",
+                action="store_true",
+                help="read the new password from the first line of standard input",
+            )
+    uadd.add_argument(
+        "--password-stdin",
+        action="store_true",
+        help="read the password from the first line of standard input",
+    )
+    _command(user, "list", "the people (never their passwords)", "users:list_users")
+
     org = _group(sub, "org", "the partner organisations")
     orgs = _command(
         org,
@@ -230,6 +280,38 @@ def build_parser() -> argparse.ArgumentParser:
     retention = _group(sub, "retention", "delete or anonymise what is past retention")
     rrun = _command(retention, "run", "apply every resource's retention now", "retention:run")
     rrun.add_argument("--dry-run", action="store_true", help="count, change nothing")
+
+    outage = _group(sub, "outage", "the recorded outages of the hub (late shift registration)")
+    oadd = _command(
+        outage,
+        "add",
+        "record an outage of the hub that has ended",
+        "outage:add",
+        epilog="Shifts that started during it may then be registered late, citing it "
+        "(registerShift with lateAfterOutage), until 3 days after it ended.",
+    )
+    oadd.add_argument("--start", required=True, help="when it began (ISO 8601, with its zone)")
+    oadd.add_argument("--end", required=True, help="when it ended (ISO 8601, with its zone)")
+    oadd.add_argument("--reason", required=True, help="what happened (no personal data)")
+    oadd.add_argument(
+        "--by", default=None, help="who records it (default: the account running the command)"
+    )
+    _command(outage, "list", "the recorded outages, newest first", "outage:list_outages")
+
+    statistics = _group(sub, "statistics", "the published indicator reports")
+    spublish = _command(
+        statistics,
+        "publish",
+        "publish a city's indicators for a closed quarter or year (frozen from then on)",
+        "statistics:publish",
+        epilog="A report is also published the first time it is asked for. Once published, "
+        "its figures never change, even when records of the period arrive late. Prints the "
+        "suppressed figures, never a raw count.",
+    )
+    spublish.add_argument("--city", required=True, help="the city, e.g. Antwerpen")
+    spublish.add_argument(
+        "--period", required=True, help="a closed quarter (2026-Q3) or year (2025)"
+    )
 
     connectors = _group(sub, "connectors", "the Kafka connectors")
     _command(

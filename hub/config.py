@@ -72,6 +72,42 @@ class Settings(BaseSettings):
         "from the address it binds unless this is given.",
     )
     token_lifetime_s: int = Field(default=3600, ge=60, le=86_400, alias="HUB_TOKEN_LIFETIME")
+    console_token_lifetime_s: int = Field(
+        default=8 * 3600,
+        ge=60,
+        le=86_400,
+        alias="HUB_CONSOLE_TOKEN_LIFETIME",
+        description="Seconds a person's access token from the consoles' login lives (the "
+        "embedded issuer's authorization code grant); the console session ends with it.",
+    )
+    public_url: str | None = Field(
+        default=None,
+        description="The hub's address as browsers reach it (the consoles' login callback is "
+        "<this>/login/callback); unset: the issuer URL.",
+    )
+    console_client_id: str = Field(
+        default="hub-console",
+        description="The consoles' OpenID Connect client id (a public client with PKCE) at the "
+        "issuer, embedded or external.",
+    )
+    console_scope: str = Field(
+        default="openid",
+        pattern=r"^openid( [\x21\x23-\x5b\x5d-\x7e]+)*$",
+        description="The scope the consoles ask the issuer for (starts with openid; add what an "
+        "external provider needs to put the hub's claims in the access token).",
+    )
+    console_resource: str | None = Field(
+        default=None,
+        description="Sent as the RFC 8707 `resource` of the consoles' login, for providers "
+        "that issue the hub's access token by resource indicator; unset: not sent.",
+    )
+    console_fresh_login_s: int = Field(
+        default=300,
+        ge=30,
+        le=3600,
+        description="A worker's identity shows on the pages only this long after the password "
+        "was typed; later the worker logs in again to see it.",
+    )
     kafka_bootstrap: str | None = Field(
         default=None, description="Kafka brokers (host:port,…); unset: the in-process event bus."
     )
@@ -115,7 +151,7 @@ class Settings(BaseSettings):
         default=2000, ge=10, le=100_000, description="Tokens per GraphQL document."
     )
     max_cost: int = Field(
-        default=50_000,
+        default=80_000,
         ge=1,
         le=10_000_000,
         description="The estimated cost of a GraphQL operation: the fields it asks for, each "
@@ -217,6 +253,18 @@ class Settings(BaseSettings):
         le=600_000,
         description="Longest SQL statement (PostgreSQL "
         "statement_timeout; SQLite: the longest wait for a lock).",
+    )
+    # The hub's statements are few and fixed (compiled reads are cached plans of the hub's
+    # own): PostgreSQL plans each once per connection instead of at every execution. Its
+    # default (auto) re-plans the compiled reads every time, since their parameters (the
+    # principal's city, the time window) make a custom plan look cheaper; planning cost
+    # more than executing (BENCHMARKS.md, bench/plan_cache.py). `auto` gives the choice
+    # back to PostgreSQL.
+    pg_plan_cache_mode: Literal["force_generic_plan", "auto", "force_custom_plan"] = Field(
+        default="force_generic_plan",
+        description="PostgreSQL plan_cache_mode of the hub's "
+        "connections: plan each prepared statement once (force_generic_plan), or let "
+        "PostgreSQL choose (auto).",
     )
     # Operations (hub/observability/).
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(

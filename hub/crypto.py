@@ -96,14 +96,29 @@ class Keyring:
         )
 
     @staticmethod
-    def encrypt(subject_id: str, data_key: bytes, identity: Identity) -> bytes:
+    def _seal(label: bytes, subject_id: str, data_key: bytes, plain: bytes) -> bytes:
         nonce = os.urandom(_NONCE)
-        ct = AESGCM(data_key).encrypt(nonce, identity.to_json(), b"identity:" + subject_id.encode())
-        return nonce + ct
+        return nonce + AESGCM(data_key).encrypt(nonce, plain, label + subject_id.encode())
+
+    def _open(self, label: bytes, subject_id: str, wrapped: bytes, ciphertext: bytes) -> bytes:
+        key = self.unwrap(subject_id, wrapped)
+        return AESGCM(key).decrypt(
+            ciphertext[:_NONCE], ciphertext[_NONCE:], label + subject_id.encode()
+        )
+
+    @staticmethod
+    def encrypt(subject_id: str, data_key: bytes, identity: Identity) -> bytes:
+        return Keyring._seal(b"identity:", subject_id, data_key, identity.to_json())
 
     def decrypt(self, subject_id: str, wrapped: bytes, ciphertext: bytes) -> Identity:
-        key = self.unwrap(subject_id, wrapped)
-        plain = AESGCM(key).decrypt(
-            ciphertext[:_NONCE], ciphertext[_NONCE:], b"identity:" + subject_id.encode()
-        )
-        return Identity.from_json(plain)
+        return Identity.from_json(self._open(b"identity:", subject_id, wrapped, ciphertext))
+
+    def seal_name(self, subject_id: str, name: str) -> tuple[bytes, bytes]:
+        """A person's name under a new data key of its own: (wrapped key, ciphertext).
+        Destroying the wrapped key makes the name unreadable (crypto-shredding)."""
+        data_key = self.new_data_key()
+        ciphertext = self._seal(b"name:", subject_id, data_key, name.encode())
+        return self.wrap(subject_id, data_key), ciphertext
+
+    def open_name(self, subject_id: str, wrapped: bytes, ciphertext: bytes) -> str:
+        return self._open(b"name:", subject_id, wrapped, ciphertext).decode()

@@ -29,6 +29,8 @@ class PoolLimits:
     overflow: int = 10
     timeout_s: float = 30.0
     statement_timeout_ms: int | None = None
+    # PostgreSQL's plan_cache_mode for the hub's connections (None: the server's own).
+    plan_cache_mode: str | None = None
 
 
 def make_engine(url: str, *, echo: bool = False, limits: PoolLimits | None = None) -> AsyncEngine:
@@ -47,10 +49,13 @@ def make_engine(url: str, *, echo: bool = False, limits: PoolLimits | None = Non
             # replaces every older connection; the compiled read path repeats its read.
             pool_pre_ping=False,
         )
+        server_settings: dict[str, str] = {}
         if limits.statement_timeout_ms is not None:
-            kwargs["connect_args"] = {
-                "server_settings": {"statement_timeout": str(limits.statement_timeout_ms)}
-            }
+            server_settings["statement_timeout"] = str(limits.statement_timeout_ms)
+        if limits.plan_cache_mode is not None:
+            server_settings["plan_cache_mode"] = limits.plan_cache_mode
+        if server_settings:
+            kwargs["connect_args"] = {"server_settings": server_settings}
     engine = create_async_engine(url, **kwargs)
     if url.startswith("sqlite"):
 

@@ -15,6 +15,7 @@ because every encryption draws a fresh nonce.
 
 from __future__ import annotations
 
+import hashlib
 import random
 import uuid
 from collections.abc import Sequence
@@ -32,10 +33,16 @@ from hub.models import (
     Certificate,
     Consent,
     DataKey,
+    EmploymentRelation,
+    HelpdeskRequest,
     Inspection,
+    Investigation,
+    InvestigationSubject,
     Measure,
     MeasureTransition,
     Organisation,
+    Pairing,
+    Participation,
     Premises,
     Referral,
     RentalAgreement,
@@ -44,26 +51,48 @@ from hub.models import (
     ReportShare,
     SexWorker,
     ShiftRegistration,
+    TraffickingSuspicion,
 )
 from hub.models.base import utcnow
 from hub.models.enums import (
     AlertAudience,
     AlertSeverity,
     Branch,
+    CareFollowUp,
     CareKind,
     CareLocation,
     CertificateStatus,
+    ContractKind,
+    HelpdeskChannel,
+    HelpdeskStatus,
+    HelpdeskTopic,
+    HelpRequest,
     InspectionOutcome,
     MeasureKind,
     MeasureStatus,
+    MeasureTargetKind,
     OrganisationKind,
     PremisesKind,
+    ProtectionBasis,
+    RecognitionStatus,
+    ReferralDestination,
     ReferralReason,
+    RentPeriod,
     ReportCategory,
     ReportStatus,
     ShiftStatus,
+    TraffickingIndicator,
+    TraffickingStatus,
 )
 
+# The care kinds the demo's contact profiles weigh (the later kinds are added on their own).
+_FIRST_CARE_KINDS = (
+    CareKind.MEDICAL,
+    CareKind.PSYCHOSOCIAL,
+    CareKind.OUTREACH,
+    CareKind.ONLINE,
+    CareKind.REFERRAL,
+)
 ANTWERP = "Antwerpen"
 GHENT = "Gent"
 # The cities whose regime has advance registration and police validation (as in
@@ -80,7 +109,8 @@ class DemoData:
 
     `organisation_ids` maps a stable key ("antwerp_police", "ghapro", "operator_vitrine_beheer",
     ...) to the organisation's id. `sex_worker_ids[0]` is an adult-verified worker in Antwerp
-    with shifts, a report of their own and a live consent. `counts` maps table name to rows.
+    with shifts, a report of their own and a live consent, named by the open case DEMO_CASE.
+    `counts` maps table name to rows.
     """
 
     organisation_ids: dict[str, str]
@@ -123,7 +153,18 @@ _ORGANISATIONS: tuple[_Org, ...] = (
     _Org("operator_lotusblad", "Lotusblad Wellness BV", _K.OPERATOR, GHENT),
 )  # fmt: skip
 
+# The labour inspection (a real federal service, name only) and an invented employer
+# (labour law of 2024), added after everything else (build_employers); the employer last.
+_EMPLOYMENT_ORGANISATIONS: tuple[_Org, ...] = (
+    _Org("labour_inspection", "FOD WASO – Toezicht op de Sociale Wetten",
+         _K.LABOUR_INSPECTION, None),
+    _Org("employer_noorderlicht", "Noorderlicht Werkgever BV", _K.EMPLOYER, ANTWERP),
+)  # fmt: skip
+DEMO_RECOGNITION_NUMBER = "SW-2025-0017"
+
 _POLICE_OF = {ANTWERP: "antwerp_police", GHENT: "ghent_police"}
+# The demo's open case (an invented notice number of the Antwerp prosecutor's office).
+DEMO_CASE = "AN.37.L1.004217/26"
 _ENFORCEMENT_OF = {ANTWERP: "antwerp_city_enforcement", GHENT: "ghent_city"}
 _LICENSING_OF = {ANTWERP: "antwerp_city_licensing", GHENT: "ghent_city"}
 
@@ -171,6 +212,17 @@ _SITES: tuple[_Site, ...] = (
 # Sex workers at scale=1, two in three in Antwerp. Both cities keep more windows with a
 # valid certificate than workers, so every rental finds a free window.
 _WORKERS = 30
+# Self-declared genders of the demo's workers, by share of 1000: most state none (NULL).
+# Drawn from a hash of each worker's id, not from the demo's random sequence, so every
+# other row stays as it was.
+_GENDER_SHARES: tuple[tuple[str | None, int], ...] = (
+    (None, 550),
+    ("woman", 280),
+    ("man", 60),
+    ("trans_woman", 60),
+    ("trans_man", 25),
+    ("non_binary", 25),
+)
 
 _WORKING_NAMES = (
     "Amber", "Bella", "Candy", "Chloé", "Daisy", "Destiny", "Diamond", "Ebony", "Eva", "Gigi",
@@ -401,6 +453,16 @@ def _overlaps(a: _Interval, others: Sequence[_Interval]) -> bool:
     return any(a.start < b.end and b.start < a.end for b in others)
 
 
+def _demo_gender(worker_id: str) -> str | None:
+    """A demo worker's declared gender (mostly none), from a hash of the worker's id."""
+    share = int.from_bytes(hashlib.sha256(worker_id.encode()).digest()[:4], "big") % 1000
+    for gender, width in _GENDER_SHARES:
+        if share < width:
+            return gender
+        share -= width
+    return None
+
+
 class _Demo:
     """Builds the rows in memory; `seed` writes them in a few bulk flushes."""
 
@@ -429,6 +491,13 @@ class _Demo:
         self.care_contacts: list[CareContact] = []
         self.referrals: list[Referral] = []
         self.consents: list[Consent] = []
+        self.investigations: list[Investigation] = []
+        self.investigation_subjects: list[InvestigationSubject] = []
+        self.participations: list[Participation] = []
+        self.pairings: list[Pairing] = []
+        self.suspicions: list[TraffickingSuspicion] = []
+        self.helpdesk: list[HelpdeskRequest] = []
+        self.employments: list[EmploymentRelation] = []
         self.client_refs: dict[str, list[str]] = {}
         self.certificate_of: dict[str, Certificate] = {}
 
@@ -436,6 +505,13 @@ class _Demo:
 
     def new_id(self) -> str:
         return str(uuid.UUID(int=self.rng.getrandbits(128), version=4))
+
+    def hashed_id(self, name: str) -> str:
+        """A version-4 id (sealed ids are uuid4) from a hash of `name` and the seed's first
+        organisation, not from a draw: rows added this way leave the rest of the data set as
+        it was, and other seeds give other ids."""
+        digest = uuid.uuid5(uuid.NAMESPACE_OID, f"{self.organisations[0].id}:{name}")
+        return str(uuid.UUID(bytes=digest.bytes, version=4))
 
     def ago(self, lo: timedelta, hi: timedelta) -> datetime:
         """A whole-minute moment between `hi` and `lo` before now."""
@@ -469,6 +545,13 @@ class _Demo:
             ("care_contact", self.care_contacts),
             ("referral", self.referrals),
             ("consent", self.consents),
+            ("investigation", self.investigations),
+            ("investigation_subject", self.investigation_subjects),
+            ("participation", self.participations),
+            ("pairing", self.pairings),
+            ("trafficking_suspicion", self.suspicions),
+            ("helpdesk_request", self.helpdesk),
+            ("employment_relation", self.employments),
         ]
 
     # -- partners and premises -------------------------------------------------------------
@@ -554,6 +637,8 @@ class _Demo:
                 ),
                 created_at=self.ago(DAY * 20, DAY * 700),
             )
+            # Worker 0 (the demo's login) states none: the worker declares it on /me.
+            worker.gender = _demo_gender(worker.id) if i else None
             nationality = self.rng.choices(_NATIONALITIES, weights=_NATIONALITY_WEIGHTS)[0]
             worker.languages = self.languages(nationality)
             identity = self.identity(nationality)  # drawn everywhere: the same data elsewhere
@@ -651,14 +736,16 @@ class _Demo:
     def ensure_shift_in_progress(
         self, windows: list[_Window], booked: dict[tuple[str, int], list[_Interval]]
     ) -> None:
-        """Someone is at work in Antwerp now, and for hours yet: the police see an identity
-        only for a shift in progress (from an hour before its start to its end), and the
-        demo shows one. Adds no random draw, so the rest of the data set stays as it was."""
-        city = {w.id: w.city for w in self.workers}
+        """The demo's worker (`workers[0]`) is at work in Antwerp now, and for hours yet,
+        whatever the time of day: the police see an identity only for a shift in progress
+        (from an hour before its start to its end), and the demo's story (a police check the
+        worker then finds in their access log) needs one. The worker's own rentals around
+        now give way to it. Adds no random draw, so the rest of the data set stays as it was."""
+        worker = self.workers[0]
         live = (ShiftStatus.REGISTERED.value, ShiftStatus.VALIDATED.value)
         if any(
-            s.status in live
-            and city[s.sex_worker_id] == ANTWERP
+            s.sex_worker_id == worker.id
+            and s.status in live
             and s.starts_at - HOUR <= self.now
             and self.now + 4 * HOUR <= s.ends_at
             for s in self.shifts
@@ -667,48 +754,82 @@ class _Demo:
         start = self.now.replace(minute=0, second=0, microsecond=0) - HOUR
         when = _Interval(start, start + 7 * HOUR)
         period = _Interval(start - 2 * HOUR, when.end + 2 * HOUR)
-        for worker in self.workers:
-            if worker.city != ANTWERP or not worker.adult_verified:
+        self.make_room(worker, period, booked)
+        for window in windows:
+            key = (window.premises.id, window.window)
+            if _overlaps(period, booked.get(key, [])):
                 continue
-            own = [_Interval(r.starts_at, r.ends_at) for r in self.rentals]
-            own = [
-                o for o, r in zip(own, self.rentals, strict=True) if r.sex_worker_id == worker.id
-            ]
-            if _overlaps(period, own):
-                continue
-            for window in windows:
-                key = (window.premises.id, window.window)
-                if _overlaps(period, booked.get(key, [])):
-                    continue
-                booked.setdefault(key, []).append(period)
-                rental = RentalAgreement(
-                    id=str(uuid.uuid5(uuid.NAMESPACE_OID, f"demo-rental-now:{worker.id}")),
-                    premises_id=window.premises.id,
-                    window=window.window,
+            booked.setdefault(key, []).append(period)
+            rental = RentalAgreement(
+                id=self.hashed_id(f"demo-rental-now:{worker.id}"),
+                premises_id=window.premises.id,
+                window=window.window,
+                sex_worker_id=worker.id,
+                starts_at=period.start,
+                ends_at=period.end,
+                confirmed=True,
+                confirmed_at=period.start - DAY,
+                recorded_by_id=window.premises.operator_id,
+                created_at=period.start - 2 * DAY,
+            )
+            self.rent_terms(rental, window.premises)
+            self.rentals.append(rental)
+            self.shifts.append(
+                ShiftRegistration(
+                    id=self.hashed_id(f"demo-shift-now:{worker.id}"),
+                    premises_id=rental.premises_id,
+                    window=rental.window,
                     sex_worker_id=worker.id,
-                    starts_at=period.start,
-                    ends_at=period.end,
-                    confirmed=True,
-                    confirmed_at=period.start - DAY,
-                    recorded_by_id=window.premises.operator_id,
-                    created_at=period.start - 2 * DAY,
+                    rental_agreement_id=rental.id,
+                    starts_at=when.start,
+                    ends_at=when.end,
+                    status=ShiftStatus.REGISTERED.value,
+                    registered_by_id=rental.recorded_by_id,
+                    created_at=when.start - DAY,
                 )
-                self.rentals.append(rental)
-                self.shifts.append(
-                    ShiftRegistration(
-                        id=str(uuid.uuid5(uuid.NAMESPACE_OID, f"demo-shift-now:{worker.id}")),
-                        premises_id=rental.premises_id,
-                        window=rental.window,
-                        sex_worker_id=worker.id,
-                        rental_agreement_id=rental.id,
-                        starts_at=when.start,
-                        ends_at=when.end,
-                        status=ShiftStatus.REGISTERED.value,
-                        registered_by_id=rental.recorded_by_id,
-                        created_at=when.start - DAY,
-                    )
+            )
+            return
+        raise RuntimeError("demo: no free window in Antwerp for the worker at work now")
+
+    def make_room(
+        self,
+        worker: SexWorker,
+        period: _Interval,
+        booked: dict[tuple[str, int], list[_Interval]],
+    ) -> None:
+        """Cut `period` out of the worker's rentals: a rental across it is split in the part
+        before and the part after (each with the shifts that lie in it, under an id hashed
+        from the rental's), and the shifts within `period` go. The worker's other days of
+        work stay as they were."""
+        for rental in [
+            r
+            for r in self.rentals
+            if r.sex_worker_id == worker.id
+            and _overlaps(period, [_Interval(r.starts_at, r.ends_at)])
+        ]:
+            key = (rental.premises_id, rental.window)
+            booked[key].remove(_Interval(rental.starts_at, rental.ends_at))
+            self.rentals.remove(rental)
+            shifts = [s for s in self.shifts if s.rental_agreement_id == rental.id]
+            parts = (
+                _Interval(rental.starts_at, period.start),
+                _Interval(period.end, rental.ends_at),
+            )
+            for n, part in enumerate(parts):
+                inside = [s for s in shifts if part.start <= s.starts_at and s.ends_at <= part.end]
+                if part.end <= part.start or not inside:
+                    continue
+                piece = RentalAgreement(
+                    **rental.model_dump(exclude={"id", "starts_at", "ends_at"}),
+                    id=self.hashed_id(f"demo-rental-part:{rental.id}:{n}"),
+                    starts_at=part.start,
+                    ends_at=part.end,
                 )
-                return
+                self.rentals.append(piece)
+                booked[key].append(part)
+                for s in inside:
+                    s.rental_agreement_id = piece.id
+            self.shifts = [s for s in self.shifts if s.rental_agreement_id != rental.id]
 
     def plan_shifts(
         self, first_day: int, end_day: int, start_hour: int, horizon: _Interval
@@ -747,8 +868,17 @@ class _Demo:
             recorded_by_id=window.premises.operator_id,
             created_at=created,
         )
+        self.rent_terms(rental, window.premises)
         self.rentals.append(rental)
         return rental
+
+    @staticmethod
+    def rent_terms(rental: RentalAgreement, premises: Premises) -> None:
+        """A day rent per window (invented, no random draw): dearer in Antwerp's
+        Schipperskwartier; a deposit of two days' rent."""
+        day = 9_500 if premises.city == ANTWERP else 7_500
+        rental.rent_cents, rental.rent_period = day, RentPeriod.DAY.value
+        rental.deposit_cents, rental.currency = 2 * day, "EUR"
 
     def unconfirmed_rental(
         self,
@@ -805,6 +935,104 @@ class _Demo:
         shift.validated_at = when.start + timedelta(minutes=self.rng.randint(15, minutes_in))
         shift.validated_by_id = self.org[_POLICE_OF[worker.city]]
         return shift
+
+    # -- employers and work (labour law of 2024) -------------------------------------------
+
+    def build_employers(self) -> None:
+        """The federal labour inspection, one recognised employer in Antwerp with window
+        premises (certificate granted) and one invented employee, employed open-ended, with
+        a shift a day registered by the employer and no rental (Antwerp's regime:
+        `employment`). Ids from `hashed_id`, no random draw, so the rest stays as it was."""
+
+        def uid(name: str) -> str:
+            return self.hashed_id(f"demo-employer:{name}")
+
+        created = self.now - timedelta(days=400)
+        for key, name, kind, city in _EMPLOYMENT_ORGANISATIONS:
+            org = Organisation(
+                id=uid(key), name=name, kind=kind.value, city=city, created_at=created
+            )
+            self.org[key] = org.id
+            self.organisations.append(org)
+        employer = self.organisations[-1]
+        employer.recognition_status = RecognitionStatus.RECOGNISED.value
+        employer.recognition_number = DEMO_RECOGNITION_NUMBER
+        employer.recognition_decided_at = self.now - timedelta(days=180)
+        employer.recognition_decided_by_id = self.org["labour_inspection"]
+        premises = Premises(
+            id=uid("premises"),
+            address="Schippersstraat 12",
+            city=ANTWERP,
+            zone="Schipperskwartier",
+            kind=PremisesKind.WINDOW.value,
+            windows=3,
+            operator_id=employer.id,
+            created_at=self.now - timedelta(days=900),
+        )
+        self.premises.append(premises)
+        cert = Certificate(
+            id=uid("certificate"),
+            premises_id=premises.id,
+            status=CertificateStatus.GRANTED.value,
+            valid_from=self.today - timedelta(days=120),
+            valid_until=self.today + timedelta(days=245),
+            decision="Geschiktheidsverklaring toegekend na plaatsbezoek.",
+            decided_at=self.now - timedelta(days=134),
+            decided_by_id=self.org[_LICENSING_OF[ANTWERP]],
+        )
+        self.certificates.append(cert)
+        self.certificate_of[premises.id] = cert
+        worker = SexWorker(
+            id=uid("employee"),
+            working_name="Noor",
+            adult_verified=True,
+            languages=["nl", "en"],
+            city=ANTWERP,
+            registered_by_id=self.org[_POLICE_OF[ANTWERP]],
+            created_at=self.now - timedelta(days=75),
+        )
+        data_key = self.keyring.new_data_key()
+        worker.identity = self.keyring.encrypt(
+            worker.id,
+            data_key,
+            Identity(
+                legal_name="Noor Van Damme",
+                birth_date=(self.today - timedelta(days=31 * 365)).isoformat(),
+                nationality="BE",
+                document_number="XX7000001",
+            ),
+        )
+        self.workers.append(worker)
+        self.data_keys.append(
+            DataKey(sex_worker_id=worker.id, wrapped_key=self.keyring.wrap(worker.id, data_key))
+        )
+        self.employments.append(
+            EmploymentRelation(
+                id=uid("employment"),
+                employer_id=employer.id,
+                sex_worker_id=worker.id,
+                contract_kind=ContractKind.OPEN_ENDED.value,
+                starts_on=self.today - timedelta(days=60),
+                recorded_by_id=employer.id,
+                created_at=self.now - timedelta(days=62),
+            )
+        )
+        # Day shifts from 10:00 to 17:00 UTC, a week back and a week ahead, on window 1.
+        for d in range(-7, 8):
+            start = self.midnight + DAY * d + HOUR * 10
+            self.shifts.append(
+                ShiftRegistration(
+                    id=uid(f"shift:{d}"),
+                    premises_id=premises.id,
+                    window=1,
+                    sex_worker_id=worker.id,
+                    starts_at=start,
+                    ends_at=start + HOUR * 7,
+                    status=ShiftStatus.REGISTERED.value,
+                    registered_by_id=employer.id,
+                    created_at=min(start - DAY, self.now),
+                )
+            )
 
     # -- safety: inspections and measures --------------------------------------------------
 
@@ -884,7 +1112,9 @@ class _Demo:
             kind=plan.kind.value,
             city=plan.city,
             premises_id=premises.id if premises else None,
-            target="premises" if premises else "person",
+            target_kind=(
+                MeasureTargetKind.PREMISES.value if premises else MeasureTargetKind.CLIENT.value
+            ),
             status=plan.path[-1].value,
             amount_cents=(
                 self.rng.choice((250, 500, 750, 1500, 3500)) * 100
@@ -894,6 +1124,11 @@ class _Demo:
             org_id=org,
             opened_at=at,
         )
+        if premises is None:
+            # A street ban against a client, named under a data key of its own (fictitious).
+            measure.target_name_key, measure.target_name = self.keyring.seal_name(
+                measure.id, "J. Janssens"
+            )
         previous: MeasureStatus | None = None
         for status in plan.path:
             if previous is not None:
@@ -1020,7 +1255,7 @@ class _Demo:
             clients = [f"{prefix}-{n:04d}" for n in sorted(numbers)]
             self.client_refs[ngo] = clients
             for _ in range(60 * self.scale):
-                kind = self.rng.choices(list(CareKind), weights=weights)[0]
+                kind = self.rng.choices(_FIRST_CARE_KINDS, weights=weights)[0]
                 day = self.today - timedelta(days=self.rng.randint(0, 89))
                 recorded = datetime.combine(day, time(16), tzinfo=UTC) + HOUR * self.rng.randint(
                     0, 40
@@ -1063,6 +1298,150 @@ class _Demo:
                     )
                 )
 
+    # -- the minimum format, referrals outside, trafficking, the helpdesk ------------------
+    # Drawn after everything else, so that the data above stays as it was.
+
+    def build_care_format(self) -> None:
+        asked = {
+            CareKind.MEDICAL: (HelpRequest.HEALTH, HelpRequest.STI_TEST),
+            CareKind.PSYCHOSOCIAL: (HelpRequest.PSYCHOSOCIAL, HelpRequest.VIOLENCE),
+            CareKind.OUTREACH: (HelpRequest.INFORMATION, HelpRequest.HEALTH),
+            CareKind.ONLINE: (HelpRequest.INFORMATION, HelpRequest.LEGAL),
+            CareKind.REFERRAL: (HelpRequest.HOUSING, HelpRequest.ADMINISTRATIVE),
+        }
+        for c in self.care_contacts:
+            c.request = self.rng.choice(asked[CareKind(c.kind)]).value
+            follow = self.rng.choice(list(CareFollowUp))
+            c.follow_up = follow.value
+            if follow is CareFollowUp.PLANNED:
+                c.follow_up_date = c.contact_date + timedelta(days=self.rng.randint(7, 28))
+            elif follow is CareFollowUp.DONE:
+                c.follow_up_date = min(
+                    c.contact_date + timedelta(days=self.rng.randint(1, 14)), self.today
+                )
+        extra = {
+            CareKind.DROP_IN: (CareLocation.FIXED, HelpRequest.INFORMATION),
+            CareKind.STI_TEST: (CareLocation.MOBILE, HelpRequest.STI_TEST),
+            CareKind.SOCIAL_RECOVERY: (CareLocation.FIXED, HelpRequest.FINANCIAL),
+        }
+        for ngo, city in (("ghapro", ANTWERP), ("violett", GHENT)):
+            for kind, (location, request) in extra.items():
+                for _ in range(6 * self.scale):
+                    day = self.today - timedelta(days=self.rng.randint(0, 89))
+                    self.care_contacts.append(
+                        CareContact(
+                            id=self.new_id(),
+                            ngo_id=self.org[ngo],
+                            client_ref=self.rng.choice(self.client_refs[ngo]),
+                            contact_date=day,
+                            kind=kind.value,
+                            location=location.value,
+                            branch=self.rng.choice((Branch.WINDOW, Branch.PRIVATE_HOME)).value,
+                            city=city,
+                            recorded_at=min(datetime.combine(day, time(17), tzinfo=UTC), self.now),
+                            request=request.value,
+                            follow_up=CareFollowUp.NONE_NEEDED.value,
+                        )
+                    )
+
+    def build_outside_referrals(self) -> None:
+        # source, case reference, target organisation or destination, consent, protection
+        plans: list[tuple[str, str, str | None, ReferralDestination | None, bool,
+                          ProtectionBasis | None]] = [
+            ("antwerp_police", "PV-AN-2026-0412", "payoke", None, False,
+             ProtectionBasis.TRAFFICKING_VICTIM_PROCEDURE),
+            ("federal_police", "FGP-AN-2026-118", None, ReferralDestination.PAG_ASA, True, None),
+            ("ghapro", self.client_refs["ghapro"][0], None, ReferralDestination.CAW, True, None),
+            ("violett", self.client_refs["violett"][0], None, ReferralDestination.SURYA, True,
+             None),
+        ]  # fmt: skip
+        for _ in range(self.scale):
+            for source, ref, target, destination, consent, basis in plans:
+                self.referrals.append(
+                    Referral(
+                        id=self.new_id(),
+                        from_org_id=self.org[source],
+                        to_org_id=self.org[target] if target else None,
+                        destination=destination.value if destination else None,
+                        client_ref=ref,
+                        reason=ReferralReason.TRAFFICKING_SUPPORT.value,
+                        consent=consent,
+                        victim_protection=basis is not None,
+                        protection_basis=basis.value if basis else None,
+                        created_at=self.ago(HOUR * 2, DAY * 60),
+                    )
+                )
+
+    def build_suspicions(self) -> None:
+        antwerp = [w for w in self.workers if w.city == ANTWERP]
+        ind = TraffickingIndicator
+        plans: list[tuple[str, tuple[TraffickingIndicator, ...], SexWorker | None, str | None,
+                          TraffickingStatus]] = [
+            ("antwerp_police", (ind.DOCUMENTS_WITHHELD, ind.NO_CONTROL_OF_EARNINGS), antwerp[2],
+             None, TraffickingStatus.REFERRED),
+            ("antwerp_police", (ind.SIGNS_OF_VIOLENCE, ind.HOUSING_CONTROLLED), None,
+             "PV-AN-2026-0413", TraffickingStatus.NOTED),
+            ("antwerp_police", (ind.APPEARS_MINOR,), None, "PV-AN-2026-0398",
+             TraffickingStatus.CLOSED),
+            ("federal_police", (ind.DEBT_BONDAGE, ind.DECEPTION_AT_RECRUITMENT), None,
+             "FGP-AN-2026-118", TraffickingStatus.REFERRED),
+            ("ghent_police", (ind.RESTRICTED_MOVEMENT,), None, "PV-GE-2026-0077",
+             TraffickingStatus.NOTED),
+            ("ghapro", (ind.DEBT_BONDAGE, ind.THREATS), None, self.client_refs["ghapro"][1],
+             TraffickingStatus.NOTED),
+            ("violett", (ind.ISOLATION, ind.EXCESSIVE_HOURS), None,
+             self.client_refs["violett"][1], TraffickingStatus.REFERRED),
+        ]  # fmt: skip
+        for _ in range(self.scale):
+            for org, indicators, worker, ref, status in plans:
+                recorded = self.ago(DAY * 3, DAY * 80)
+                self.suspicions.append(
+                    TraffickingSuspicion(
+                        id=self.new_id(),
+                        org_id=self.org[org],
+                        indicators=[i.value for i in indicators],
+                        sex_worker_id=worker.id if worker else None,
+                        client_ref=ref,
+                        status=status.value,
+                        city=next(o.city for o in _ORGANISATIONS if o.key == org),
+                        recorded_at=recorded,
+                        updated_at=recorded + DAY * self.rng.randint(0, 2),
+                    )
+                )
+
+    def build_helpdesk(self) -> None:
+        # Invented requests, in the helpdesk's words; no names, nobody identifiable.
+        texts = {
+            HelpdeskTopic.PROFESSIONALISATION: "Vraag over het zelfstandigenstatuut en een "
+            "btw-nummer voor escortwerk.",
+            HelpdeskTopic.VIOLENCE: "Klant werd agressief na afloop; wil weten welke stappen "
+            "mogelijk zijn zonder aangifte.",
+            HelpdeskTopic.RIGHTS: "Question sur le contrat de travail prévu par la loi de 2024 "
+            "et le droit de refuser un client.",
+            HelpdeskTopic.DISCRIMINATION: "Bank sloot de rekening zonder uitleg na vermelding "
+            "van het beroep.",
+            HelpdeskTopic.OTHER: "Question about travelling to a workshop of the union.",
+        }
+        channels = list(HelpdeskChannel)
+        statuses = list(HelpdeskStatus)
+        for n in range(12 * self.scale):
+            topic = list(HelpdeskTopic)[n % len(HelpdeskTopic)]
+            day = self.today - timedelta(days=self.rng.randint(0, 120))
+            recorded = min(datetime.combine(day, time(11), tzinfo=UTC), self.now)
+            self.helpdesk.append(
+                HelpdeskRequest(
+                    id=self.new_id(),
+                    union_id=self.org["utsopi"],
+                    received_on=day,
+                    topic=topic.value,
+                    channel=channels[n % len(channels)].value,
+                    status=statuses[n % len(statuses)].value,
+                    text=texts[topic],
+                    recorded_at=recorded,
+                    updated_at=recorded,
+                )
+            )
+
     def build_consents(self) -> None:
         antwerp = [w for w in self.workers if w.city == ANTWERP]
         ghent = [w for w in self.workers if w.city == GHENT]
@@ -1082,6 +1461,84 @@ class _Demo:
                     scope=scope,
                     granted_at=granted,
                     revoked_at=granted + DAY * self.rng.randint(2, 8) if revoked else None,
+                )
+            )
+
+    def build_investigations(self) -> None:
+        """One open case of the federal judicial police in Antwerp (DEMO_CASE), for the
+        Antwerp prosecutor's office, naming one invented worker: the demo's sex worker, so
+        that /me shows reads made under it as restricted until it closes."""
+        opened = self.now - DAY * 30
+        case = Investigation(
+            id=self.new_id(),
+            reference=DEMO_CASE,
+            prosecutor_org_id=self.org["antwerp_prosecutor"],
+            police_org_id=self.org["federal_police"],
+            opened_at=opened,
+            expires_at=self.now + DAY * 90,
+            updated_at=opened,
+        )
+        self.investigations.append(case)
+        self.investigation_subjects.append(
+            InvestigationSubject(investigation_id=case.id, sex_worker_id=self.workers[0].id)
+        )
+
+    # -- one person across cities ----------------------------------------------------------
+
+    def build_participations(self) -> None:
+        """Each worker takes part in the city of the record: registered by the police in
+        Antwerp (compulsory), by themself in Ghent (voluntary, no identity). One Antwerp
+        worker also works in Ghent, without a second registration."""
+        for worker in self.workers:
+            police = worker.city in _PANDKALENDER_CITIES
+            self.participations.append(
+                Participation(
+                    id=self.new_id(),
+                    sex_worker_id=worker.id,
+                    city=worker.city,
+                    regime="compulsory" if police else "voluntary",
+                    how="police" if police else "self",
+                    status="active",
+                    started_at=worker.created_at,
+                )
+            )
+        antwerp = [w for w in self.workers if w.city == ANTWERP]
+        self.participations.append(
+            Participation(
+                id=self.new_id(),
+                sex_worker_id=antwerp[2].id,
+                city=GHENT,
+                regime="voluntary",
+                how="self",
+                status="active",
+                started_at=self.ago(DAY * 5, DAY * 30),
+            )
+        )
+
+    def build_pairings(self) -> None:
+        """The first self-registered worker of Ghent paired with a Ghent operator (and a
+        pairing the worker revoked with another); the demo login (Antwerp) revoked one.
+        Codes are never stored, only pairings."""
+        ghent = [w for w in self.workers if w.city == GHENT]
+        antwerp = [w for w in self.workers if w.city == ANTWERP]
+        plans = [
+            (ghent[0], "operator_gentse_vensters", False),
+            (ghent[0], "operator_heuvelpoort", True),
+            (antwerp[0], "operator_scheldevitrines", True),  # the demo login's, revoked
+        ]
+        for worker, operator, revoked in plans:
+            made = self.ago(DAY * 10, DAY * 40)
+            self.pairings.append(
+                Pairing(
+                    id=self.new_id(),
+                    sex_worker_id=worker.id,
+                    organisation_id=self.org[operator],
+                    code_hash=None,
+                    status="revoked" if revoked else "active",
+                    created_at=made,
+                    expires_at=made + DAY,
+                    redeemed_at=made + HOUR,
+                    revoked_at=made + DAY * 3 if revoked else None,
                 )
             )
 
@@ -1116,6 +1573,14 @@ async def seed(
     demo.build_care()
     demo.build_referrals()
     demo.build_consents()
+    demo.build_investigations()
+    demo.build_participations()
+    demo.build_pairings()
+    demo.build_care_format()
+    demo.build_outside_referrals()
+    demo.build_suspicions()
+    demo.build_helpdesk()
+    demo.build_employers()
 
     counts: dict[str, int] = {}
     for table, rows in demo.tables():

@@ -18,7 +18,7 @@ import orjson
 from graphql import GraphQLError
 from sqlalchemy import exc as sa_exc
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.types import Message, Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
@@ -30,7 +30,9 @@ from strawberry.types.unset import UNSET
 
 from hub.audit.log import AuditRecord
 from hub.auth.verify import TokenVerifier, principal_for_request
+from hub.consoles.session import LANGUAGE_COOKIE
 from hub.errors import Code, HubError
+from hub.i18n import environment, negotiate
 from hub.models.base import utcnow
 from hub.observability import request as observed
 from hub.observability.metrics import Metrics
@@ -86,6 +88,52 @@ def error_response(error: HubError) -> Response:
     return JSONResponse(body, status_code=status, headers=headers)
 
 
+# GraphiQL (hub/templates/graphiql.html) with its assets served by the hub itself
+# (hub/static/vendor/graphiql/), under a policy that lets the page load nothing else: no
+# inline script, no eval, no inline style (the vendored build needs none of them; its fonts
+# are files), requests to this hub only.
+GRAPHIQL_CSP = "; ".join(
+    (
+        "default-src 'none'",
+        "script-src 'self'",
+        "style-src 'self'",
+        "connect-src 'self'",
+        "img-src 'self' data:",
+        "font-src 'self'",
+        "frame-ancestors 'none'",
+        "base-uri 'none'",
+        "form-action 'self'",
+    )
+)
+GRAPHIQL_HEADERS = '{\n  "Authorization": "Bearer TOKEN",\n  "Hub-Purpose": "PURPOSE"\n}\n'
+GRAPHIQL_QUERY = "{\n  me {\n    roles\n    purposes\n  }\n}\n"
+
+
+def graphiql_page(request: Request) -> Response:
+    """GraphiQL's page in the language the browser asks for (its help text; GraphiQL itself
+    speaks English)."""
+    locale = negotiate(request.headers.get("accept-language"), request.cookies.get(LANGUAGE_COOKIE))
+    html = (
+        environment(locale)
+        .get_template("graphiql.html")
+        .render(
+            locale=locale,
+            endpoint="/graphql",
+            headers=GRAPHIQL_HEADERS,
+            query=GRAPHIQL_QUERY,
+        )
+    )
+    headers = {
+        "Content-Security-Policy": GRAPHIQL_CSP,
+        "X-Content-Type-Options": "nosniff",
+        "X-Frame-Options": "DENY",
+        "Referrer-Policy": "no-referrer",
+        "Cache-Control": "no-store",
+        "Content-Language": locale,
+    }
+    return HTMLResponse(html, headers=headers)
+
+
 ANONYMOUS = Principal("", "", "", None, frozenset(), frozenset())
 MAX_MESSAGE = 64 * 1024  # bytes of one WebSocket message from a client
 
@@ -96,7 +144,7 @@ class _Strawberry(GraphQL[Context, None]):
     ) -> None:
         super().__init__(
             schema,
-            graphql_ide="graphiql",
+            graphql_ide=None,  # the hub serves its own GraphiQL page (graphiql_page)
             allow_queries_via_get=False,
             # graphql-transport-ws only; the legacy graphql-ws protocol is off.
             subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),
@@ -124,20 +172,28 @@ class _Strawberry(GraphQL[Context, None]):
             )
         _note(principal, request.headers.get("hub-purpose"))
         actor = Actor(
-            principal, self.hub.policies, purpose_header=request.headers.get("hub-purpose")
+            principal,
+            self.hub.policies,
+            purpose_header=request.headers.get("hub-purpose"),
+            case_header=request.headers.get("hub-case"),
         )
         return Context(hub=self.hub, actor=actor, quotas=self.quotas)
 
     async def on_ws_connect(self, context: Context) -> Any:
-        """Authenticate in connection_init: {"authorization": "Bearer …", "purpose": …}."""
-        params = context.connection_params or {}
-        raw = params.get("authorization") or params.get("Authorization") or ""
+        """Authenticate in connection_init: {"authorization": "Bearer …", "purpose": …}.
+
+        The names are read in any case, and the HTTP headers' names serve too ("Hub-Purpose",
+        "Hub-Role"): GraphiQL sends the JSON of its header editor as the connection's
+        parameters."""
+        given = context.connection_params
+        params = {str(k).lower(): v for k, v in given.items()} if isinstance(given, dict) else {}
+        raw = params.get("authorization") or ""
         scheme, _, token = str(raw).partition(" ")
         try:
             if scheme.lower() != "bearer" or not token.strip():
                 raise HubError(Code.UNAUTHENTICATED, "connection_init needs authorization")
             principal = await self.verifier.verify(token.strip())
-            role = params.get("role")
+            role = params.get("role") or params.get("hub-role")
             principal = principal_for_request(principal, str(role) if role else None)
         except HubError as error:
             await self.hub.audit.append(
@@ -158,7 +214,7 @@ class _Strawberry(GraphQL[Context, None]):
             context.close = (4429, f"RATE_LIMITED: at most {limit} connections per client")
             raise ConnectionRejectionError({"code": Code.RATE_LIMITED.value})
         context.counted_client = client
-        purpose = params.get("purpose")
+        purpose = params.get("purpose") or params.get("hub-purpose")
         context.actor = Actor(
             principal, self.hub.policies, purpose_header=str(purpose) if purpose else None
         )
@@ -375,7 +431,7 @@ class GraphQLEndpoint:
     async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
         request = Request(scope, receive)
         if request.method == "GET" and "text/html" in request.headers.get("accept", ""):
-            await self.graphql(scope, receive, send)  # GraphiQL: a static page, no data
+            await graphiql_page(request)(scope, receive, send)  # a static page, no data
             return
         try:
             scheme, _, token = request.headers.get("authorization", "").partition(" ")
@@ -436,7 +492,10 @@ class GraphQLEndpoint:
         receive: Receive,
         send: Send,
     ) -> None:
-        if self.compiled is not None and body is not None:
+        # A request that states a case (Hub-Case) is answered by the generic path, the one
+        # that binds `$request.case`.
+        stated_case = request.headers.get("hub-case") is not None
+        if self.compiled is not None and body is not None and not stated_case:
             _note(principal, request.headers.get("hub-purpose"))
             span_cm: Any = (
                 self.tracer.start_as_current_span("graphql") if self.tracer else nullcontext()

@@ -26,6 +26,7 @@ from __future__ import annotations
 import base64
 import binascii
 import uuid
+from binascii import b2a_base64
 from collections import OrderedDict
 from threading import Lock
 
@@ -38,6 +39,7 @@ from hub.errors import Code, HubError
 _INT_MARKER = b"\x00hub-int"  # the first 8 bytes of a sealed integer id
 _INFO = b"hub id seal v1|"
 _CACHE = 1024  # audiences whose ciphers are kept
+_URLSAFE = bytes.maketrans(b"+/", b"-_")
 
 
 class UnknownId(HubError):
@@ -68,7 +70,9 @@ class AudienceSeal:
             block = bytes.fromhex(raw.replace("-", ""))
             if len(block) != 16:
                 raise ValueError("a record id is a UUID")
-        return base64.urlsafe_b64encode(self._enc.update(block)).decode()[:22]
+        # base64url of the 16 bytes, without its padding (what urlsafe_b64encode(...)[:22]
+        # gives, in fewer steps: this runs for every id of every answer).
+        return b2a_base64(self._enc.update(block), newline=False)[:22].translate(_URLSAFE).decode()
 
     def seal_optional(self, raw: str | None) -> str | None:
         return None if raw is None else self.seal(raw)

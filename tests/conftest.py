@@ -32,6 +32,10 @@ from hub.demo_clients import DEMO_CLIENTS, ensure_demo_clients
 from hub.ids import IdSealer
 from hub.policy.principal import Principal
 
+# The browser tests' fixtures (tests/browser.py): `served_hub`, `browser`, `browser_context`
+# and `page`.
+from tests.browser import browser, browser_context, page, served_hub  # noqa: F401
+
 ROOT = Path(__file__).resolve().parent.parent
 PG_ADMIN = os.environ.get("HUB_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 BACKENDS = ("sqlite", "postgresql")
@@ -212,6 +216,7 @@ class Hub:
         token: str | None = None,
         purpose: str | None = None,
         role: str | None = None,
+        case: str | None = None,
         status: int = 200,
         sealed: bool = False,
     ) -> dict[str, Any]:
@@ -242,6 +247,8 @@ class Hub:
             headers["Hub-Purpose"] = purpose
         if role is not None:
             headers["Hub-Role"] = role
+        if case is not None:
+            headers["Hub-Case"] = case
         r = self.client.post(
             "/graphql", json={"query": query, "variables": variables or {}}, headers=headers
         )
@@ -448,7 +455,11 @@ def _backends_of(item: pytest.Item) -> set[str]:
     )
     if "tests.peers.oidc" in sources:
         used.add("OIDC peer")
-    if any(s.startswith("playwright") for s in sources):
+    # The browser: a test that has chromium (tests/browser.py's fixtures), or whose module
+    # starts playwright itself. A plain HTTP test beside them in a module is not counted.
+    fixtures = set(getattr(item, "fixturenames", ()))
+    starts = {"sync_playwright", "async_playwright"} & set(vars(module) if module else ())
+    if fixtures & {"browser", "browser_context", "page"} or starts:
         used.add("browser")
     return used
 

@@ -149,10 +149,10 @@ def test_the_purpose_changes_what_police_see(demo_hub):
     )
     window = {"from": now.isoformat(), "to": (now + timedelta(minutes=55)).isoformat()}
     body = demo_hub.gql(at_work, window, as_=POLICE, purpose="identity_validation")
-    live = [
-        e["node"] for e in body["data"]["shifts"]["edges"] if e["node"]["status"] != "CANCELLED"
-    ]
+    nodes = [e["node"] for e in body["data"]["shifts"]["edges"]]
+    live = [n for n in nodes if n["status"] in ("REGISTERED", "VALIDATED")]
     assert live and all(n["sexWorker"]["identity"]["legalName"] for n in live)
+    assert all(n["sexWorker"]["identity"] is None for n in nodes if n not in live)
 
 
 # --- limits and errors ------------------------------------------------------------------

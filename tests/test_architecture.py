@@ -21,13 +21,35 @@ HUB = Path(__file__).resolve().parent.parent / "hub"
 # Top-level packages and modules of hub, from the top down. A name may import names of its
 # own layer or of the layers below it, never of a layer above.
 LAYERS: list[set[str]] = [
-    {"cli", "commands", "app", "web", "graphql_app", "demo", "demo_clients", "migrations"},
+    {
+        "cli",
+        "commands",
+        "app",
+        "web",
+        "graphql_app",
+        "demo",
+        "demo_clients",
+        "migrations",
+        "consoles",
+    },
     {"schema", "resolvers", "connectors", "observability"},
     {"read"},
     {"services", "auth", "state"},
     {"events"},
     {"policy", "audit"},
-    {"models", "db", "config", "errors", "crypto", "cursors", "ids", "retry", "notify", "text"},
+    {
+        "models",
+        "db",
+        "config",
+        "errors",
+        "crypto",
+        "cursors",
+        "ids",
+        "retry",
+        "notify",
+        "text",
+        "i18n",
+    },
 ]
 RANK = {name: len(LAYERS) - i for i, layer in enumerate(LAYERS) for name in layer}
 
@@ -154,3 +176,25 @@ def test_a_cycle_would_be_found() -> None:
     finally:
         GRAPH.clear()
         GRAPH.update(saved)
+
+
+def test_every_file_the_pages_need_is_in_the_package() -> None:
+    """An install from a wheel (the container image's `pip install .`) has every template,
+    catalogue and static file: each is matched by pyproject.toml's package-data."""
+    import tomllib
+
+    patterns = tomllib.loads((HUB.parent / "pyproject.toml").read_text())["tool"]["setuptools"][
+        "package-data"
+    ]["hub"]
+    packaged = {p for pattern in patterns for p in HUB.glob(pattern) if p.is_file()}
+    needed = [
+        p
+        for p in HUB.rglob("*")
+        if p.is_file()
+        and p.suffix not in (".py", ".pyc")
+        and "__pycache__" not in p.parts
+        and {"templates", "static", "locales"} & set(p.relative_to(HUB).parts)
+    ]
+    assert needed, "no page files found: the test looks in the wrong place"
+    missing = sorted(str(p.relative_to(HUB)) for p in needed if p not in packaged)
+    assert not missing, f"not in pyproject.toml's package-data: {missing[:10]}"

@@ -45,7 +45,7 @@ from sqlalchemy.types import TypeDecorator
 from hub.auth.verify import TokenVerifier
 from hub.config import Settings
 from hub.connectors import inbound, kafka
-from hub.connectors.partners import Partner, load_partners
+from hub.connectors.partners import Directory, Partner, load_partners
 from hub.connectors.relay import headers as relay_headers
 from hub.events.envelope import EVENT_TYPES, NEVER_IN_EVENTS, SOURCE, make_event
 from hub.events.projection import RELATION_KEYS
@@ -399,7 +399,8 @@ def test_dead_letters_carry_the_documented_headers() -> None:
     async def dlq() -> Any:
         return Producer()
 
-    consumer = inbound.InboundConsumer(Settings(), cast(Any, None), cast(Any, None), partner, dlq)
+    directory = Directory(cast(Any, None), PARTNERS)
+    consumer = inbound.InboundConsumer(Settings(), cast(Any, None), directory, partner, dlq)
     source = sorted(partner.sources)[0]
     kind = sorted(inbound.INBOUND)[0]
     bad = {
@@ -481,7 +482,10 @@ def test_compose_holds_placeholders_not_credentials() -> None:
     for name, value in defaults:
         assert value.startswith("change-me"), f"{name} defaults to a non-placeholder"
     for client in REALM["clients"]:
-        assert client["secret"].startswith("CHANGE-ME"), client["clientId"]
+        if client["publicClient"]:
+            assert "secret" not in client, client["clientId"]  # a public client has none
+        else:
+            assert client["secret"].startswith("CHANGE-ME"), client["clientId"]
 
 
 def test_compose_creates_topics_for_the_partners_of_the_policy() -> None:
@@ -527,8 +531,19 @@ def test_topics_job_creates_the_documented_topics(tmp_path: Path) -> None:
     assert channel(HUB_EVENTS)["bindings"]["kafka"]["partitions"] == kafka.PARTITIONS
 
 
+CONSOLE_CLIENT = "hub-console"
+# A person as a Keycloak user of the trial: the attributes the console client's mappers read.
+PERSON_ATTRIBUTES: dict[str, list[str]] = {
+    "org": ["00000000-0000-4000-8000-000000000002"],
+    "org_kind": ["city"],
+    "city": ["Antwerpen"],
+    "roles": ["privacy_officer"],
+    "purposes": ["policy_administration"],
+}
+
+
 def test_every_partner_has_a_keycloak_client() -> None:
-    clients = {c["clientId"]: c for c in REALM["clients"]}
+    clients = {c["clientId"]: c for c in REALM["clients"] if c["clientId"] != CONSOLE_CLIENT}
     assert set(clients) == {p.key for p in PARTNERS}
     for p in PARTNERS:
         client = clients[p.key]
@@ -540,8 +555,21 @@ def test_every_partner_has_a_keycloak_client() -> None:
         assert claims["purposes"] == list(p.purposes), p.key
 
 
-def _access_token_claims(client: dict[str, Any], issuer: str) -> dict[str, Any]:
-    """The access token claims Keycloak's mappers give a client's service account."""
+def test_the_consoles_have_a_public_pkce_client_calling_back_to_the_hub() -> None:
+    client = next(c for c in REALM["clients"] if c["clientId"] == CONSOLE_CLIENT)
+    env = COMPOSE["services"]["hub-1"]["environment"]
+    assert env.get("HUB_CONSOLE_CLIENT_ID", "hub-console") == CONSOLE_CLIENT
+    assert client["publicClient"] is True and client["standardFlowEnabled"] is True
+    assert not client["implicitFlowEnabled"] and not client["directAccessGrantsEnabled"]
+    assert client["attributes"]["pkce.code.challenge.method"] == "S256"
+    assert client["redirectUris"] == [f"{env['HUB_PUBLIC_URL']}/login/callback"]
+
+
+def _access_token_claims(
+    client: dict[str, Any], issuer: str, user: dict[str, list[str]] | None = None
+) -> dict[str, Any]:
+    """The access token claims Keycloak's mappers give a client's service account, or
+    for a public client a user with these attributes."""
     now = int(time.time())
     claims: dict[str, Any] = {
         "iss": issuer,
@@ -565,6 +593,11 @@ def _access_token_claims(client: dict[str, Any], issuer: str) -> dict[str, Any]:
             label = config["jsonType.label"]
             assert label in ("String", "JSON"), f"{mapper['name']}: jsonType {label}"
             claims[config["claim.name"]] = json.loads(value) if label == "JSON" else value
+        elif kind == "oidc-usermodel-attribute-mapper":
+            values = (user or {}).get(config["user.attribute"])
+            if values:
+                multivalued = config.get("multivalued") == "true"
+                claims[config["claim.name"]] = values if multivalued else values[0]
         else:
             raise AssertionError(f"teach this test Keycloak's {kind}")
     return claims
@@ -576,7 +609,7 @@ def test_keycloak_tokens_are_accepted_by_the_hub(client: dict[str, Any]) -> None
     issuer = env["HUB_OIDC_ISSUER"]
     key = RSAKey.generate_key(2048, parameters={"use": "sig", "alg": "RS256"})
     key.ensure_kid()
-    claims = _access_token_claims(client, issuer)
+    claims = _access_token_claims(client, issuer, PERSON_ATTRIBUTES)
     token = jwt.encode({"alg": "RS256", "typ": "JWT", "kid": key.kid}, claims, key)
 
     def provider(request: httpx.Request) -> httpx.Response:

@@ -226,7 +226,7 @@ def test_another_hub_verifies_this_hubs_tokens_through_its_discovery_document(
     assert doc["issuer"] == replicas.b_url
     assert doc["jwks_uri"] == replicas.b_url + "/.well-known/jwks.json"
     assert doc["token_endpoint"] == replicas.b_url + "/oauth/token"
-    assert doc["grant_types_supported"] == ["client_credentials"]
+    assert doc["grant_types_supported"] == ["client_credentials", "authorization_code"]
     assert doc["subject_types_supported"] == ["public"]
     assert "org_kind" in doc["claims_supported"]
 

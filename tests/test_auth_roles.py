@@ -32,6 +32,7 @@ from hub.policy.vocabulary import (
     role_binding_errors,
 )
 from tests.conftest import ROOT
+from tests.registry_looks import refused_after_next_look
 
 DPO = "demo-dpo-antwerp"
 ME = "{ me { roles organisationKind } }"
@@ -46,6 +47,8 @@ MAY_HOLD: dict[str, set[str]] = {
     "ngo": {"ngo_worker"},
     "union": {"ngo_worker", "worker_representative"},
     "operator": {"operator"},
+    "employer": {"operator"},
+    "labour_inspection": {"labour_inspector"},
 }
 
 
@@ -326,7 +329,7 @@ def _status(hub: Any, token: str) -> int:
 
 def test_a_namesake_makes_the_data_controller_ambiguous(hub: Any) -> None:
     """A second organisation registered under the controller's name (and kind) names
-    neither: the privacy officer's tokens are refused within a second, and no new one is
+    neither: the privacy officer's tokens are refused from the registry's next look, and no new one is
     registered there."""
     token = hub.token(DPO)
     assert hub.ok(ME, token=token, purpose="policy_administration")["me"]["roles"] == [
@@ -344,8 +347,6 @@ def test_a_namesake_makes_the_data_controller_ambiguous(hub: Any) -> None:
             await s.commit()
 
     hub.run(namesake())
-    deadline = time.monotonic() + 1.0
-    while _status(hub, token) == 200:
-        assert time.monotonic() < deadline, "still admitted after 1 s"
+    refused_after_next_look(hub, lambda: _status(hub, token))
     body = hub.gql(ME, token=token, purpose="policy_administration", status=403)
     assert "named as data controller" in body["errors"][0]["message"]

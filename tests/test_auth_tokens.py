@@ -244,7 +244,8 @@ def test_no_credentials_is_invalid_client(hub: Hub) -> None:
     assert r.json()["error"] == "invalid_client"
 
 
-@pytest.mark.parametrize("grant_type", ["password", "authorization_code", ""])
+# (authorization_code is the consoles' public client's: tests/test_auth_people.py)
+@pytest.mark.parametrize("grant_type", ["password", "implicit", ""])
 def test_other_grant_types_are_unsupported(hub: Hub, grant_type: str) -> None:
     r = hub.client.post(
         "/oauth/token", data={"grant_type": grant_type}, auth=(CLIENT_ID, hub.secret)
@@ -297,11 +298,14 @@ def test_jwks_and_metadata(hub: Hub) -> None:
     assert meta["issuer"] == base
     assert meta["token_endpoint"] == base + "/oauth/token"
     assert meta["jwks_uri"] == base + "/.well-known/jwks.json"
-    assert meta["grant_types_supported"] == ["client_credentials"]
+    assert meta["grant_types_supported"] == ["client_credentials", "authorization_code"]
+    # "none": the consoles' public client, which proves itself with PKCE instead.
     assert set(meta["token_endpoint_auth_methods_supported"]) == {
         "client_secret_basic",
         "client_secret_post",
+        "none",
     }
+    assert meta["authorization_endpoint"] == base + "/oauth/authorize"
 
 
 def test_no_auth_routes_without_the_embedded_issuer() -> None:

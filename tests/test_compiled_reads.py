@@ -18,6 +18,7 @@ from sqlmodel import select
 
 from hub.errors import HubError
 from hub.models import SexWorker
+from hub.read import filters
 from hub.read.compiler import ROOTS as COMPILED_ROOTS
 from hub.read.execute import SERVED
 from hub.read.filters import Order
@@ -72,7 +73,10 @@ def _scopes(audience: str) -> list[str]:
     def scope(type_name: str, order: Order) -> str:
         return f"{audience}|{type_name}:{','.join(c for c, _ in order)}"
 
-    return [scope(r.type_name, r.order) for r in COMPILED_ROOTS.values() if r.shape == "connection"]
+    compiled = [r for r in COMPILED_ROOTS.values() if r.shape == "connection"]
+    # Connections only the generic path answers.
+    generic = [("Investigation", filters.INVESTIGATIONS_ORDER)]
+    return [scope(r.type_name, r.order) for r in compiled] + [scope(t, o) for t, o in generic]
 
 
 def _decode_cursors(hub: Any, value: Any, as_: str) -> Any:
@@ -164,8 +168,11 @@ CASES = [
     for purpose in purposes
     for root in MATRIX_ROOTS
 ]
-# Roots whose full matrix selection holds a list the compiler leaves to the generic path.
-GENERIC_SELECTIONS = {"measures", "reports"}
+# Roots whose full matrix selection holds a list the compiler leaves to the generic path,
+# and roots the compiler does not cover (investigations: few cases, read by few).
+GENERIC_SELECTIONS = {"measures", "reports", "investigations"}
+# Roots the compiler does not cover at all (docs/architecture.md): the generic path answers.
+GENERIC_SELECTIONS |= {"participations", "pairings"}
 
 
 @pytest.mark.parametrize(("client", "purpose", "root"), CASES)
@@ -339,3 +346,21 @@ def test_a_read_survives_connections_the_database_dropped(diff_hub):
     assert "errors" not in again, again["errors"]
     assert again["data"] == first
     assert SERVED["compiled"] == before + 1
+
+
+def test_variables_are_coerced_once_per_values_sent(diff_hub):
+    """An operation keeps the coercion of its variables (and the cost and rows asked that
+    follow from them) per variables as sent: other values are other pages, the same
+    values again the same page, and values that do not coerce are refused every time."""
+    query = "query P($first: Int) { premises(first: $first) { edges { node { id city } } } }"
+    pages = {}
+    for first in (3, 2, 3, 2):
+        before = SERVED["compiled"]
+        data = diff_hub.ok(query, {"first": first}, as_=POLICE[0], purpose=POLICE[1])
+        assert SERVED["compiled"] == before + 1
+        assert len(data["premises"]["edges"]) == first
+        assert pages.setdefault(first, data) == data
+    assert pages[2]["premises"]["edges"] == pages[3]["premises"]["edges"][:2]
+    for _ in range(2):
+        wrong = diff_hub.gql(query, {"first": "three"}, as_=POLICE[0], purpose=POLICE[1])
+        assert wrong.get("errors") and not wrong.get("data"), wrong

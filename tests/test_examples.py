@@ -273,7 +273,7 @@ def test_the_kafka_partner_sends_an_inspection_and_reads_it_back(
             sent = _example(
                 partner, "kafka_partner.py", "send-inspection", *kafka, "--no-idempotence",
                 "--branch", "window", "--outcome", "pv", "--persons-checked", "3",
-                "--premises-id", premises,
+                f"--premises-id={premises}",  # a sealed id may start with "-"
             )  # fmt: skip
             assert json.loads(sent[0])["type"] == INSPECTION
             received = [json.loads(line) for line in _finished(consumer)]

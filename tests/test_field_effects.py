@@ -75,7 +75,9 @@ def _identity_policy(effect: str) -> dict[str, str]:
     rule = text.index("  - name: police-validate-identity-during-a-shift")
     head, tail = text[:rule], text[rule:]
     tail = tail.replace(
-        '    fields: {"*": allow}', f'    fields: {{"*": allow, identity: {effect}}}', 1
+        '    fields: {"*": allow, gender: deny}',
+        f'    fields: {{"*": allow, gender: deny, identity: {effect}}}',
+        1,
     )
     return {"sex_worker.yaml": head + tail}
 

@@ -52,6 +52,15 @@ _POLICE_CARE = """  - name: police-read-care-contacts
     fields: {"*": allow}
 """
 
+_CITY_SUSPICIONS = """  - name: city-reads-trafficking-suspicions
+    roles: [city_officer]
+    purposes: [licensing]
+    legal_basis: "A breach"
+    actions: [read]
+    where: {city: {eq: $principal.city}}
+    fields: {"*": allow}
+"""
+
 # guardrail -> (resource, file, a breaking version of the shipped document)
 BREACHES: dict[str, tuple[str, str, str]] = {
     # The police see identities at any time, not only during a shift (a standing register).
@@ -60,8 +69,8 @@ BREACHES: dict[str, tuple[str, str, str]] = {
         "sex_worker.yaml",
         _replace(
             "sex_worker.yaml",
-            '    fields: {"*": allow, identity: deny}\n  - name: investigator',
-            '    fields: {"*": allow}\n  - name: investigator',
+            '    fields: {"*": allow, identity: deny, gender: deny}\n  - name: investigator',
+            '    fields: {"*": allow, gender: deny}\n  - name: investigator',
         ),
     ),
     # The back door: care contacts to the police.
@@ -94,6 +103,45 @@ BREACHES: dict[str, tuple[str, str, str]] = {
             "    purposes: [safety_alerting, inspection]\n",
         ),
     ),
+    # A licensing officer reads the trafficking suspicions of the city (a back door from
+    # the police and the NGOs to the licensing desk).
+    "trafficking-suspicion-stays-with-its-recorder": (
+        "TraffickingSuspicion",
+        "trafficking_suspicion.yaml",
+        _doc("trafficking_suspicion.yaml") + _CITY_SUSPICIONS,
+    ),
+    # An analyst (or anyone the aggregate admits) counts every city's inspections.
+    "statistics-own-city": (
+        "Inspection",
+        "inspection.yaml",
+        _replace(
+            "inspection.yaml",
+            "  min_cell: 5\n  # Each counts only its own city: the city in the counter's token,"
+            " bound in SQL.\n  where: {city: {eq: $principal.city}}\n",
+            "  min_cell: 5\n",
+        ),
+    ),
+    # The labour inspection learns which worker an employment is about.
+    "labour-inspection-sees-no-persons": (
+        "EmploymentRelation",
+        "employment_relation.yaml",
+        _replace(
+            "employment_relation.yaml",
+            "sex_worker: deny, sex_worker_id: pseudonym}",
+            "sex_worker: deny, sex_worker_id: allow}",
+        ),
+    ),
+    # The police learn, at inspection, the gender a worker declared for the worker alone
+    # (`"*": allow` without `gender: deny`).
+    "gender-only-to-the-worker": (
+        "SexWorker",
+        "sex_worker.yaml",
+        _replace(
+            "sex_worker.yaml",
+            '    fields: {"*": allow, identity: deny, gender: deny}\n  - name: investigator',
+            '    fields: {"*": allow, identity: deny}\n  - name: investigator',
+        ),
+    ),
 }
 
 
@@ -106,6 +154,10 @@ def test_the_shipped_policy_keeps_every_guardrail():
         "private-address-as-zone",
         "reports-only-when-shared",
         "no-residence-status",
+        "trafficking-suspicion-stays-with-its-recorder",
+        "statistics-own-city",
+        "labour-inspection-sees-no-persons",
+        "gender-only-to-the-worker",
     ]
 
 
@@ -145,11 +197,12 @@ def test_policy_check_refuses_a_residence_status_field(tmp_path, capsys, monkeyp
 def test_investigators_get_no_identity_without_a_named_case(tmp_path, capsys):
     text = _replace(
         "sex_worker.yaml",
-        '    fields: {"*": allow, identity: deny}\n  - name: operator',
-        '    fields: {"*": allow}\n  - name: operator',
+        '    fields: {"*": allow, identity: deny, gender: deny}\n'
+        "  - name: investigator-reads-identity",
+        '    fields: {"*": allow, gender: deny}\n  - name: investigator-reads-identity',
     )
     err = _check(tmp_path, capsys, "sex_worker.yaml", text)
-    assert "guardrail identity: investigators see an identity only for a named case" in err
+    assert "guardrail identity: an investigator sees an identity only for investigation" in err
 
 
 def test_a_masked_identity_is_an_identity(tmp_path, capsys):
@@ -333,3 +386,61 @@ def test_a_regime_document_that_does_not_validate_is_refused(hub):
     err = body["errors"][0]
     assert err["extensions"]["code"] == "BAD_USER_INPUT"
     assert "unknown participation 'sometimes'" in err["message"]
+
+
+_POLICE_HELPDESK = """  - name: police-read-the-helpdesk
+    roles: [police_officer]
+    purposes: [safety_alerting]
+    legal_basis: "A breach"
+    actions: [read]
+    where: {union_id: {eq: $principal.org_id}}
+    fields: {"*": allow}
+"""
+
+
+def test_the_unions_helpdesk_never_reaches_the_police(tmp_path, capsys):
+    """Even written as the union's own rule, a police role on the helpdesk is refused."""
+    text = _doc("helpdesk_request.yaml") + _POLICE_HELPDESK
+    err = _check(tmp_path, capsys, "helpdesk_request.yaml", text)
+    assert "guardrail care-stays-with-the-ngo: HelpdeskRequest records stay with" in err
+    assert "never to police_officer" in err
+
+
+def test_the_police_see_only_the_referrals_they_made(tmp_path, capsys):
+    text = _replace(
+        "referral.yaml",
+        "    actions: [read, refer]\n    where: {from_org_id: {eq: $principal.org_id}}\n"
+        '    fields: {"*": allow}\naggregate:',
+        "    actions: [read, refer]\n    where: {to_org_id: {eq: $principal.org_id}}\n"
+        '    fields: {"*": allow}\naggregate:',
+    )
+    err = _check(tmp_path, capsys, "referral.yaml", text)
+    assert "guardrail care-stays-with-the-ngo: the police see only the Referral records" in err
+
+
+@pytest.mark.parametrize(
+    "breach",
+    [
+        pytest.param(("org_id", "city"), id="not-pinned-to-the-recorder"),
+        pytest.param(("[ngo_worker]", "[ngo_worker, operator]"), id="to-an-operator"),
+        pytest.param(("[ngo_worker]", "[sex_worker]"), id="to-a-worker"),
+    ],
+)
+def test_a_trafficking_suspicion_stays_with_its_recorder(tmp_path, capsys, breach):
+    old, new = breach
+    text = _doc("trafficking_suspicion.yaml")
+    if old == "org_id":
+        text = text.replace("{org_id: {eq: $principal.org_id}}", "{city: {eq: $principal.city}}", 1)
+    else:
+        text = text.replace(f"roles: {old}", f"roles: {new}", 1)
+    assert text != _doc("trafficking_suspicion.yaml")
+    err = _check(tmp_path, capsys, "trafficking_suspicion.yaml", text)
+    assert "guardrail trafficking-suspicion-stays-with-its-recorder:" in err
+
+
+def test_trafficking_suspicions_give_city_roles_no_aggregate(tmp_path, capsys):
+    text = _doc("trafficking_suspicion.yaml") + (
+        "aggregate:\n  roles: [city_analyst]\n  purposes: [statistics]\n  min_cell: 5\n"
+    )
+    err = _check(tmp_path, capsys, "trafficking_suspicion.yaml", text)
+    assert "reach no city role or operator, not even as aggregates: not city_analyst" in err

@@ -4,6 +4,7 @@ the broker going down and coming back, and subscribers fed through Kafka across 
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import hashlib
 import json
@@ -741,6 +742,97 @@ def test_a_batch_with_one_bad_event_applies_all_the_others_exactly_once(khub, ka
         )
         >= 8
     )
+
+
+def test_a_batch_of_inspections_is_applied_at_once_and_each_delivery_logged(khub, kafka_broker):
+    """Inspections sent together are applied on the fast path (one transaction for the
+    partition's batch), each exactly once; the relay delivers each, projected, to the city
+    and every delivered record is named in the city's access-log entries."""
+    bs = kafka_broker.bootstrap
+    consumer = _police_consumer(khub)
+    before, batches = _count(khub, Inspection), consumer.batches
+    events = [_inspection_event() for _ in range(40)]
+    khub.run(
+        produce(bs, POLICE_INBOX, list(map(event_bytes, events)), key=b"rms-40", together=True)
+    )
+    _wait(lambda: _count(khub, Inspection) == before + 40, what="the 40 inspections")
+    assert consumer.batches - batches <= 3  # one partition: one batch, or a few fetches
+    ids = [f"antwerp_police/{e['id']}" for e in events]
+    assert _count(khub, InboxEvent, col(InboxEvent.event_id).in_(ids)) == 40
+
+    async def made() -> list[str]:
+        async with khub.db.session() as s:
+            stmt = select(col(Inspection.id)).order_by(col(Inspection.recorded_at).desc())
+            return [str(i) for i in (await s.execute(stmt.limit(40))).scalars()]
+
+    inspections = set(khub.run(made()))
+    city_org = khub.demo.organisation_ids["antwerp_city_enforcement"]
+
+    async def delivered() -> set[str]:
+        async with khub.db.session() as s:
+            stmt = select(col(AccessLogEntry.record_ids)).where(
+                col(AccessLogEntry.operation) == f"kafka:{CITY_TOPIC}",
+                col(AccessLogEntry.organisation_id) == city_org,
+                col(AccessLogEntry.action) == "event",
+            )
+            return {str(i) for row in (await s.execute(stmt)).scalars() for i in row}
+
+    _wait(lambda: inspections <= khub.run(delivered()), what="every delivery in the log")
+
+
+def _keys_on_each_partition(partitions: int = 3) -> list[bytes]:
+    """One message key for each partition of an inbox, as the producer's default
+    partitioner (murmur2) places them."""
+    from aiokafka.partitioner import DefaultPartitioner
+
+    every = list(range(partitions))
+    found: dict[int, bytes] = {}
+    for i in range(1000):
+        key = f"rms-{i}".encode()
+        found.setdefault(DefaultPartitioner()(key, every, every), key)
+        if len(found) == partitions:
+            return [found[p] for p in every]
+    raise AssertionError("no key for some partition")
+
+
+async def _produce_keyed(bootstrap: str, topic: str, messages: list[tuple[bytes, bytes]]) -> None:
+    """All handed to one producer at once, so that they arrive close together."""
+    from aiokafka import AIOKafkaProducer
+
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=False, linger_ms=50)
+    await producer.start()
+    try:
+        acks = [await producer.send(topic, value, key=key) for key, value in messages]
+        await asyncio.gather(*acks)
+    finally:
+        await producer.stop()
+
+
+def test_batches_of_every_partition_apply_each_event_once_even_one_sent_on_two(khub, kafka_broker):
+    """Batches of several partitions fetched together (side by side on PostgreSQL, each in
+    its own transaction) apply every event once; an event a partner sent twice under two
+    keys, so on two partitions, is applied once and skipped once, never dead-lettered."""
+    bs = kafka_broker.bootstrap
+    consumer = _police_consumer(khub)
+    before, applied, duplicates = _count(khub, Inspection), consumer.applied, consumer.duplicates
+    dead = sum(consumer.dead_letters.values())
+    keys = _keys_on_each_partition()
+    events = {key: [_inspection_event() for _ in range(30)] for key in keys}
+    twice = _inspection_event()
+    messages = [(key, event_bytes(e)) for key in keys for e in events[key]]
+    messages.insert(10, (keys[0], event_bytes(twice)))
+    messages.append((keys[1], event_bytes(twice)))
+    khub.run(_produce_keyed(bs, POLICE_INBOX, messages))
+    # The counters move once a batch is committed (with its access-log entry).
+    _wait(lambda: consumer.applied >= applied + 91, what="the 91 events")
+    _wait(lambda: consumer.duplicates >= duplicates + 1, what="the second copy skipped")
+    assert consumer.applied == applied + 91 and consumer.duplicates == duplicates + 1
+    ids = [f"antwerp_police/{e['id']}" for key in keys for e in events[key]]
+    assert _count(khub, InboxEvent, col(InboxEvent.event_id).in_(ids)) == 90
+    one = f"antwerp_police/{twice['id']}"
+    assert _count(khub, InboxEvent, col(InboxEvent.event_id) == one) == 1
+    assert sum(consumer.dead_letters.values()) == dead
+    assert _count(khub, Inspection) == before + 91
 
 
 # --- self-healing consumers --------------------------------------------------------------

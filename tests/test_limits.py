@@ -12,14 +12,16 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from graphql import get_introspection_query
+from graphql import get_introspection_query, parse
 from pydantic import ValidationError
 from starlette.testclient import TestClient
 from starlette.websockets import WebSocketDisconnect
 
 from hub.app import create_app
 from hub.config import Rate, Settings
+from hub.schema.limits import CostModel
 from hub.schema.quotas import ClientQuotas
+from hub.schema.root import make_schema
 
 POLICE = "demo-police-antwerp"
 NGO = "demo-ngo-ghapro"
@@ -73,6 +75,22 @@ def test_introspection_counts_toward_cost(demo_hub):
     assert demo_hub.error_code(q + fragments, as_=POLICE) == "QUERY_TOO_COMPLEX"
 
 
+def test_the_standard_introspection_query_leaves_room_under_the_cost_limit():
+    """The schema grows with every record: its whole introspection must stay well under the
+    default cost limit (at most 80%), so that GraphiQL keeps working and this test, not a
+    user, finds the day the limit needs to move."""
+    defaults = {name: f.default for name, f in Settings.model_fields.items()}
+    schema = make_schema(
+        max_depth=defaults["max_depth"],
+        max_aliases=defaults["max_aliases"],
+        max_tokens=defaults["max_tokens"],
+    )._schema
+    model = CostModel(schema, defaults["page_cap"])
+    limit = defaults["max_cost"]
+    cost = model.cost(parse(get_introspection_query(descriptions=True)), None, {}, limit * 2)
+    assert cost <= 0.8 * limit, f"introspection costs {cost} of {limit}"
+
+
 def test_the_standard_introspection_query_is_answered(demo_hub):
     """What GraphiQL and code generators send fits the limits."""
     data = demo_hub.ok(get_introspection_query(descriptions=True), as_=POLICE)
@@ -86,7 +104,7 @@ NESTED = """query($n: Int, $m: Int) { premises(first: $n) { edges { node { id ad
 
 
 def test_nested_pages_past_the_cost_limit_are_refused(demo_hub):
-    # 100 premises x 100 shifts x 9 fields: past the default limit (50 000).
+    # 100 premises x 100 shifts x 9 fields: past the default limit (80 000).
     body = demo_hub.gql(NESTED, {"n": 100, "m": 100}, as_=POLICE, purpose="inspection")
     assert _code(body) == "QUERY_TOO_COMPLEX"
     assert body["data"] is None

@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import replace
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 import pytest
@@ -25,7 +25,10 @@ from hub.models import (
     Certificate,
     Consent,
     DataKey,
+    EmploymentRelation,
+    HelpdeskRequest,
     Inspection,
+    Investigation,
     Measure,
     MeasureTransition,
     Organisation,
@@ -37,6 +40,7 @@ from hub.models import (
     ReportShare,
     SexWorker,
     ShiftRegistration,
+    TraffickingSuspicion,
 )
 from hub.policy.engine import PolicySet
 from hub.services.erasure import Requester, UnknownSexWorker, erase_identity
@@ -70,6 +74,10 @@ MODELS: dict[str, type[SQLModel]] = {
     "CareContact": CareContact,
     "Referral": Referral,
     "Consent": Consent,
+    "Investigation": Investigation,
+    "TraffickingSuspicion": TraffickingSuspicion,
+    "HelpdeskRequest": HelpdeskRequest,
+    "EmploymentRelation": EmploymentRelation,
 }
 
 
@@ -93,6 +101,16 @@ def snapshot(hub: Any) -> dict[str, dict[str, Any]]:
         return out
 
     return hub.run(load())
+
+
+def without_activity(snap: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """A snapshot without the workers' `last_active_at`, which every run notes."""
+    out = dict(snap)
+    out["SexWorker"] = {
+        k: {f: v for f, v in r.items() if f != "last_active_at"}
+        for k, r in snap["SexWorker"].items()
+    }
+    return out
 
 
 def state(hub: Any) -> Any:
@@ -131,16 +149,35 @@ def expected_removals(
     out: dict[str, set[str]] = {}
     c = cutoff("SexWorker")
     if c is not None:
+        # The last activity: shifts and rentals ended, consents given or revoked, reports
+        # filed under the worker's name, and what an earlier run noted (last_active_at).
         active = {
             r["sex_worker_id"]
             for table in ("ShiftRegistration", "RentalAgreement")
             for r in before[table].values()
             if r["ends_at"] >= c
         }
+        active |= {
+            r["sex_worker_id"]
+            for r in before["Consent"].values()
+            if r["granted_at"] >= c or (r["revoked_at"] is not None and r["revoked_at"] >= c)
+        }
+        active |= {
+            r["author_id"]
+            for r in before["Report"].values()
+            if r["author_id"] is not None and r["filed_at"] >= c
+        }
+        # Employed: an employment not ended before the cutoff (open-ended, or ended since).
+        active |= {
+            r["sex_worker_id"]
+            for r in before["EmploymentRelation"].values()
+            if r["ends_on"] is None or r["ends_on"] >= c.date()
+        }
         out["SexWorker"] = {
             k
             for k, r in before["SexWorker"].items()
             if older(r["created_at"], c)
+            and not (r["last_active_at"] is not None and r["last_active_at"] >= c)
             and k not in active
             and (r["working_name"], r["identity"], k in before["DataKey"]) != (ERASED, None, False)
         }
@@ -153,6 +190,10 @@ def expected_removals(
         "Referral": "created_at",
         "Certificate": "valid_until",
         "Consent": "revoked_at",
+        "Investigation": "expires_at",
+        "TraffickingSuspicion": "updated_at",
+        "HelpdeskRequest": "updated_at",
+        "EmploymentRelation": "ends_on",
     }
     for resource, column in simple.items():
         c = cutoff(resource)
@@ -246,14 +287,15 @@ def test_nothing_recent_goes_today(hub):
     assert unsupported_retention(policies) == []
     assert enforced(policies) == {
         "SexWorker", "ShiftRegistration", "RentalAgreement", "Inspection", "Measure", "Report",
-        "Alert", "CareContact", "Referral", "Certificate",
+        "Alert", "CareContact", "Referral", "Certificate", "Investigation",
+        "TraffickingSuspicion", "HelpdeskRequest", "EmploymentRelation",
     }  # fmt: skip
     with pytest.raises(ValueError):
         retain(hub, datetime.now())  # noqa: DTZ005 (naive: refused)
     before = snapshot(hub)
     counts = retain(hub, datetime.now(UTC))
     assert counts == dict.fromkeys(enforced(state(hub).policies), 0)
-    assert snapshot(hub) == before
+    assert without_activity(snapshot(hub)) == without_activity(before)
     logged = retention_entries(hub)
     assert {e.resource for e in logged} == set(counts)
     assert all(e.reason and e.reason.split(":")[0].endswith(" 0") for e in logged)
@@ -281,7 +323,14 @@ def test_far_future_removes_exactly_what_retention_allows(hub, days):
             assert counts[untouched] == 0
             assert after[untouched] == before[untouched]
     else:
-        assert counts["SexWorker"] == len(before["SexWorker"])
+        # Every worker, but the demo's employee: employed open-ended, so still active.
+        employed = {
+            r["sex_worker_id"]
+            for r in before["EmploymentRelation"].values()
+            if r["ends_on"] is None
+        }
+        assert employed
+        assert counts["SexWorker"] == len(before["SexWorker"]) - len(employed)
         assert counts["Certificate"] == len(before["Certificate"])
         assert after["Report"] == after["ReportShare"] == after["ReportReply"] == {}
         assert {r["status"] for r in after["Measure"].values()} == {
@@ -289,7 +338,7 @@ def test_far_future_removes_exactly_what_retention_allows(hub, days):
         }  # fmt: skip
         kept = set(after["Measure"])
         assert {t["measure_id"] for t in after["MeasureTransition"].values()} == kept
-        assert after["DataKey"] == {}
+        assert set(after["DataKey"]) <= employed  # only the employed keep their key
 
     for resource, gone in expected.items():
         if resource == "SexWorker":
@@ -304,7 +353,9 @@ def test_far_future_removes_exactly_what_retention_allows(hub, days):
             assert (row["working_name"], row["identity"], row["languages"]) == (ERASED, None, [])
             assert k not in after["DataKey"]
         else:
-            assert row == before["SexWorker"][k]
+            assert (
+                without_activity(after)["SexWorker"][k] == without_activity(before)["SexWorker"][k]
+            )
             # A worker with no identity (Ghent's regime registers none) has no data key.
             assert after["DataKey"].get(k) == before["DataKey"].get(k)
     # Tables without retention keep every row.
@@ -332,13 +383,9 @@ def test_far_future_removes_exactly_what_retention_allows(hub, days):
     assert hub.run(subjects_of_retention()) == 0  # counts only: no ids, no data subjects
     assert_chain_ok(hub)
 
-    # A second run finds nothing more, except workers whose only activity within their
-    # retention was in shifts and rentals that their own, shorter, retention just removed.
-    again = expected_removals(after, policies, now)
-    assert {r: n for r, n in retain(hub, now).items() if n} == {
-        r: len(ids) for r, ids in again.items() if ids
-    }
-    assert set(again) == set(counts) and all(not again[r] for r in counts if r != "SexWorker")
+    # A second run finds nothing more: the workers' activity was noted before the shifts
+    # and rentals it was read from went.
+    assert all(not ids for ids in expected_removals(after, policies, now).values())
     assert retain(hub, now) == dict.fromkeys(counts, 0)
 
 
@@ -371,7 +418,8 @@ def test_a_rental_a_kept_shift_refers_to_stays_and_workers_stay_as_anonymous_his
     now = datetime.now(UTC) + 30 * DAY
     before = snapshot(hub)
     expected = expected_removals(before, policies, now)
-    used = {r["rental_agreement_id"] for r in before["ShiftRegistration"].values()}
+    # An employee's shift refers to no rental (policies/regimes.yaml, `employment`).
+    used = {r["rental_agreement_id"] for r in before["ShiftRegistration"].values()} - {None}
     unused = set(before["RentalAgreement"]) - used
     assert unused, "the demo has unconfirmed rentals without shifts"
 
@@ -381,8 +429,8 @@ def test_a_rental_a_kept_shift_refers_to_stays_and_workers_stay_as_anonymous_his
     assert counts["RentalAgreement"] == len(unused) == len(expected["RentalAgreement"])
     assert set(after["RentalAgreement"]) == used
     assert after["ShiftRegistration"] == before["ShiftRegistration"]
-    assert counts["SexWorker"] == len(before["SexWorker"])
-    assert_foreign_keys_hold(hub)
+    assert counts["SexWorker"] == len(expected["SexWorker"]) == len(before["SexWorker"]) - 1
+    assert_foreign_keys_hold(hub)  # the one not anonymised: the demo's employee, employed
 
     # The police still see the shifts, now of anonymous workers.
     data = hub.ok(
@@ -391,7 +439,11 @@ def test_a_rental_a_kept_shift_refers_to_stays_and_workers_stay_as_anonymous_his
         purpose="identity_validation",
     )
     workers = [e["node"]["sexWorker"] for e in data["shifts"]["edges"]]
-    assert workers and all(w["workingName"] == ERASED and w["identity"] is None for w in workers)
+    employee = set(before["SexWorker"]) - expected["SexWorker"]
+    anonymous = [w for w in workers if w["id"] not in employee]
+    assert anonymous and all(
+        w["workingName"] == ERASED and w["identity"] is None for w in anonymous
+    )
 
 
 def test_consent_retention_takes_only_revoked_consents(hub):
@@ -535,7 +587,8 @@ def test_an_erased_worker_is_later_anonymised_by_retention(hub):
         )
     )  # fmt: skip
     counts = retain(hub, datetime.now(UTC) + 4000 * DAY)
-    assert counts["SexWorker"] == len(hub.demo.sex_worker_ids)
+    # Every worker but the demo's employee (employed open-ended: still active).
+    assert counts["SexWorker"] == len(hub.demo.sex_worker_ids) - 1
     assert snapshot(hub)["SexWorker"][worker]["working_name"] == ERASED
 
 
@@ -668,3 +721,113 @@ def test_the_outbox_does_not_outlive_its_use(hub):
     assert rows["recent_sent"].event_id in left and rows["recent_unsent"].event_id in left
     assert rows["old_sent"].event_id not in left and rows["old_unsent"].event_id not in left
     assert reasons and reasons[-1].startswith("deleted 2:")
+
+
+# --- the last activity -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("activity", ["rental", "consent"])
+def test_a_worker_is_anonymised_two_years_after_the_last_activity_not_before(hub, activity):
+    """The boundary: kept one second before two years have passed since the last activity
+    (a rental ended, a consent given), anonymised one second after; and the activity counts
+    after the rental it was read from is gone (noted in last_active_at by the first run)."""
+    st = state(hub)
+    two_years = st.policies.documents["SexWorker"].retention
+    assert two_years == timedelta(days=730)
+    last = datetime.now(UTC).replace(microsecond=0) - DAY
+    operator = hub.demo.organisation_ids["operator_vitrine_beheer"]
+
+    async def add() -> str:
+        async with hub.db.session() as s:
+            premises = (
+                (await s.execute(select(Premises).where(col(Premises.operator_id) == operator)))
+                .scalars()
+                .first()
+            )
+            assert premises is not None
+            worker = SexWorker(
+                working_name="Boundary", city="Antwerpen", created_at=last - 3 * 365 * DAY
+            )
+            s.add(worker)
+            await s.flush()
+            if activity == "rental":
+                s.add(
+                    RentalAgreement(
+                        premises_id=premises.id, window=1, sex_worker_id=worker.id,
+                        starts_at=last - DAY, ends_at=last, recorded_by_id=operator,
+                    )
+                )  # fmt: skip
+            else:
+                s.add(
+                    Consent(
+                        sex_worker_id=worker.id, grantee_id=operator, purpose="self_service",
+                        granted_at=last,
+                    )
+                )  # fmt: skip
+            await s.commit()
+            return worker.id
+
+    worker_id = hub.run(add())
+
+    def name() -> str:
+        return snapshot(hub)["SexWorker"][worker_id]["working_name"]
+
+    retain(hub, last + two_years - timedelta(seconds=1))
+    assert name() == "Boundary"
+    assert snapshot(hub)["SexWorker"][worker_id]["last_active_at"] == last
+    if activity == "rental":  # past its own retention (P1Y): gone, the activity stays noted
+        assert not any(
+            r["sex_worker_id"] == worker_id for r in snapshot(hub)["RentalAgreement"].values()
+        )
+    retain(hub, last + two_years + timedelta(seconds=1))
+    assert name() == ERASED
+
+
+def test_an_ended_employment_goes_five_years_after_its_end_and_an_open_one_keeps_its_worker(
+    hub,
+):
+    """Employment relations (the employer's personnel records) stay five years after they
+    end, and not a day less; an open-ended employment stays, and its worker, though
+    registered long ago and with no other activity, is not anonymised."""
+    st = state(hub)
+    five_years = st.policies.documents["EmploymentRelation"].retention
+    assert five_years is not None and five_years >= timedelta(days=5 * 365)
+    employer = next(
+        e["employer_id"] for e in snapshot(hub)["EmploymentRelation"].values()
+    )  # the demo's recognised employer
+    now = datetime.now(UTC).replace(microsecond=0)
+    long_ago = now - 10 * 365 * DAY
+
+    async def add() -> tuple[str, str, str]:
+        async with hub.db.session() as s:
+            ended = SexWorker(working_name="Ended", city="Antwerpen", created_at=long_ago)
+            employed = SexWorker(working_name="Employed", city="Antwerpen", created_at=long_ago)
+            s.add_all([ended, employed])
+            await s.flush()
+            gone = EmploymentRelation(
+                employer_id=employer, sex_worker_id=ended.id, contract_kind="open_ended",
+                starts_on=long_ago.date(), ends_on=(now - 3 * 365 * DAY).date(),
+            )  # fmt: skip
+            kept = EmploymentRelation(
+                employer_id=employer, sex_worker_id=employed.id, contract_kind="open_ended",
+                starts_on=long_ago.date(),
+            )  # fmt: skip
+            s.add_all([gone, kept])
+            await s.commit()
+            return gone.id, ended.id, employed.id
+
+    gone, ended, employed = hub.run(add())
+    end = snapshot(hub)["EmploymentRelation"][gone]["ends_on"]
+    # The day before five years have passed since the end: kept.
+    retain(hub, datetime.combine(end, time(12), tzinfo=UTC) + five_years - DAY)
+    snap = snapshot(hub)
+    assert gone in snap["EmploymentRelation"]
+    # The worker whose employment ended three years ago is anonymised (two years inactive);
+    # the employed worker is not.
+    assert snap["SexWorker"][ended]["working_name"] == ERASED
+    assert snap["SexWorker"][employed]["working_name"] == "Employed"
+    retain(hub, datetime.combine(end, time(12), tzinfo=UTC) + five_years + DAY)
+    snap = snapshot(hub)
+    assert gone not in snap["EmploymentRelation"]
+    assert snap["SexWorker"][employed]["working_name"] == "Employed"
+    assert any(r["sex_worker_id"] == employed for r in snap["EmploymentRelation"].values())

@@ -2,22 +2,24 @@
 are the code's own: `hub schema export` and `hub events catalogue` write them, and these
 tests fail when they drift.
 
-Every type, field, argument and input field of the schema has a description. Enum values
-are exempt: they are the domain's own words (`window`, `massage_salon`, `suspended`), and
-what is not self-evident about one is said in its enum's description.
+Every type, field, argument, input field and enum value of the schema has a description;
+a missing one fails with its place and how to give it, one a line.
 """
 
 from __future__ import annotations
 
+from enum import Enum
 from pathlib import Path
 from typing import Any
 
+import strawberry
 from graphql import (
     GraphQLEnumType,
     GraphQLInputObjectType,
     GraphQLInterfaceType,
     GraphQLObjectType,
     GraphQLScalarType,
+    GraphQLSchema,
     GraphQLUnionType,
 )
 
@@ -30,33 +32,88 @@ ROOT = Path(__file__).resolve().parent.parent
 BUILT_IN = {"String", "Int", "Float", "Boolean", "ID"}
 
 
-def undocumented() -> list[str]:
-    schema = make_schema(max_depth=10, max_aliases=15, max_tokens=2000)
+def _blank(description: str | None) -> bool:
+    return not (description or "").strip()
+
+
+def undocumented(schema: GraphQLSchema | None = None) -> list[str]:
+    """Every place in the schema (the hub's by default) without a description, each with
+    what it is."""
+    if schema is None:
+        schema = make_schema(max_depth=10, max_aliases=15, max_tokens=2000)._schema
     missing = []
-    for name, kind in sorted(schema._schema.type_map.items()):
+    for name, kind in sorted(schema.type_map.items()):
         if name.startswith("__") or name in BUILT_IN:
             continue
-        if not (kind.description or "").strip():
-            missing.append(name)
+        if _blank(kind.description):
+            missing.append(f"type {name}")
         if isinstance(kind, GraphQLObjectType | GraphQLInterfaceType):
             for fname, field in kind.fields.items():
-                if not (field.description or "").strip():
-                    missing.append(f"{name}.{fname}")
+                if _blank(field.description):
+                    missing.append(f"field {name}.{fname}")
                 for aname, arg in field.args.items():
-                    if not (arg.description or "").strip():
-                        missing.append(f"{name}.{fname}({aname})")
+                    if _blank(arg.description):
+                        missing.append(f"argument {name}.{fname}({aname}:)")
         elif isinstance(kind, GraphQLInputObjectType):
             for fname, input_field in kind.fields.items():
-                if not (input_field.description or "").strip():
-                    missing.append(f"{name}.{fname}")
+                if _blank(input_field.description):
+                    missing.append(f"input field {name}.{fname}")
+        elif isinstance(kind, GraphQLEnumType):
+            for vname, value in kind.values.items():
+                if _blank(value.description):
+                    missing.append(f"enum value {name}.{vname}")
         else:
-            assert isinstance(kind, GraphQLEnumType | GraphQLScalarType | GraphQLUnionType)
+            assert isinstance(kind, GraphQLScalarType | GraphQLUnionType)
     return missing
 
 
-def test_every_type_field_and_argument_has_a_description() -> None:
+HOW = """How to give one: a type's docstring or `@strawberry.type(description=...)`; a field's
+`strawberry.field(description=...)`; an argument's `Annotated[T, strawberry.argument(
+description=...)]`; an enum value's, `describe_values(TheEnum, {"VALUE": "..."})` from
+hub/schema/enums.py (for the enums of hub/models/enums.py: an entry in VALUES there).
+Then regenerate docs/schema.graphql: `.venv/bin/hub schema export -o docs/schema.graphql`."""
+
+
+def test_every_type_field_argument_and_enum_value_has_a_description() -> None:
     missing = undocumented()
-    assert missing == [], f"{len(missing)} without a description: {missing}"
+    assert missing == [], (
+        f"{len(missing)} place(s) in the schema without a description:\n  "
+        + "\n  ".join(missing)
+        + "\n"
+        + HOW
+    )
+
+
+# A schema with one undescribed place of each kind, for the check itself.
+@strawberry.enum
+class Colour(Enum):
+    RED = strawberry.enum_value("red", description="Red.")
+    BLUE = "blue"
+
+
+@strawberry.input(description="A filter.")
+class Filter:
+    colour: Colour | None = None
+
+
+@strawberry.type
+class Probe:
+    told: int = strawberry.field(description="Told.")
+
+    @strawberry.field(description="Found.")
+    def found(self, where: Filter | None = None) -> int:
+        return 0
+
+
+def test_the_check_finds_every_kind_of_missing_description() -> None:
+    schema = strawberry.Schema(query=Probe)._schema
+    assert undocumented(schema) == [
+        "type Colour",
+        "enum value Colour.BLUE",
+        "input field Filter.colour",
+        "type Probe",
+        "argument Probe.found(where:)",
+    ]
 
 
 def test_descriptions_and_the_event_catalogue_are_gender_neutral() -> None:

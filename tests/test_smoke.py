@@ -20,6 +20,10 @@ def test_police_lists_shifts_with_identities(hub):
     now = datetime.now(UTC)
     window = {"from": now.isoformat(), "to": (now + timedelta(minutes=55)).isoformat()}
     data = hub.ok(AT_WORK, window, as_="demo-police-antwerp", purpose="identity_validation")
-    live = [e["node"] for e in data["shifts"]["edges"] if e["node"]["status"] != "CANCELLED"]
+    # Registered or validated: a cancelled shift, or one whose validation the police
+    # refused, opens no identity.
+    nodes = [e["node"] for e in data["shifts"]["edges"]]
+    live = [n for n in nodes if n["status"] in ("REGISTERED", "VALIDATED")]
     assert live
     assert all(n["sexWorker"]["identity"]["legalName"] for n in live)
+    assert all(n["sexWorker"]["identity"] is None for n in nodes if n not in live)

@@ -113,7 +113,7 @@ def test_events_a_subscriber_may_not_see_are_dropped(hub):
         assert hub.unseal(_next(ws)["data"]["events"]["subject"], as_="demo-police-ghent") == ghent
 
 
-def _her_future_shifts(hub) -> list[str]:
+def _future_shifts_of_the_worker(hub) -> list[str]:
     me = hub.demo.sex_worker_ids[0]
 
     async def load() -> list[str]:
@@ -148,7 +148,7 @@ def test_a_consent_revoked_during_a_subscription_stops_the_next_event(hub):
         {"g": ghapro},
         as_="demo-worker",
     )["grantConsent"]["id"]
-    shifts = _her_future_shifts(hub)
+    shifts = _future_shifts_of_the_worker(hub)
     assert len(shifts) >= 2
     cancel = "mutation($id: ID!) { cancelShift(id: $id) { id status } }"
     token = hub.token("demo-ngo-ghapro")
@@ -160,8 +160,18 @@ def test_a_consent_revoked_during_a_subscription_stops_the_next_event(hub):
         hub.ok(cancel, {"id": shifts[0]}, as_="demo-worker")
         seen = _next(ws)["data"]["events"]
         assert hub.unseal(seen["subject"], as_="demo-ngo-ghapro") == shifts[0]
-        assert set(seen["data"]) <= {"id", "window", "premisesId", "startsAt", "endsAt", "status"}
-        assert "sexWorkerId" not in seen["data"]
+        assert set(seen["data"]) <= {
+            "id",
+            "window",
+            "premisesId",
+            "startsAt",
+            "endsAt",
+            "status",
+            "sexWorkerId",
+        }
+        # Whose shift: only as the worker's id sealed for the NGO (what its consent shows).
+        me = hub.demo.sex_worker_ids[0]
+        assert hub.unseal(seen["data"]["sexWorkerId"], as_="demo-ngo-ghapro") == me
 
         hub.ok(
             "mutation($id: ID!) { revokeConsent(id: $id) { id } }",
@@ -257,3 +267,36 @@ def test_a_subscriber_on_another_replica_receives_the_event(hub):
         made = _inspect(hub)  # a mutation on the first instance
         seen = _next(ws)["data"]["events"]["subject"]
         assert hub.unseal(seen, as_="demo-enforcement-antwerp") == made
+
+
+def test_subscribers_of_one_client_share_one_projection_and_no_one_else(hub):
+    """Two subscriptions of the city's client cost one projection of an event (one query,
+    hub/events/hub.py `shared`); the police's subscription, another receiver, gets its own:
+    the same record under the police's seal, with the police's own fields."""
+    import time
+
+    events = hub.app.state.hub.events
+    city = hub.token("demo-enforcement-antwerp")
+    police = hub.token("demo-police-antwerp")
+    with (
+        hub.client.websocket_connect("/graphql", subprotocols=[PROTOCOL]) as a,
+        hub.client.websocket_connect("/graphql", subprotocols=[PROTOCOL]) as b,
+        hub.client.websocket_connect("/graphql", subprotocols=[PROTOCOL]) as p,
+    ):
+        before = events.subscriber_count
+        for ws, token, purpose in ((a, city, None), (b, city, None), (p, police, "inspection")):
+            _connect(ws, token, purpose)
+            _subscribe(ws, EVENTS, {"t": ["be.hub.inspection.recorded.v1"]})
+        deadline = time.monotonic() + 10
+        while events.subscriber_count < before + 3:  # registered (no acknowledgement)
+            assert time.monotonic() < deadline, "the subscriptions were not registered"
+            time.sleep(0.01)
+        hits = events.shared_hits
+        made = _inspect(hub)
+        seen_a, seen_b = _next(a)["data"]["events"], _next(b)["data"]["events"]
+        seen_p = _next(p)["data"]["events"]
+        assert seen_a == seen_b
+        assert hub.unseal(seen_a["subject"], as_="demo-enforcement-antwerp") == made
+        assert hub.unseal(seen_p["subject"], as_="demo-police-antwerp") == made
+        assert seen_p["subject"] != seen_a["subject"]  # sealed for each audience
+        assert events.shared_hits == hits + 1  # the second city subscriber, only

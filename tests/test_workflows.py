@@ -363,7 +363,7 @@ mutation($input: RegisterSexWorkerInput!) {
 OPEN_MEASURE = """
 mutation($input: MeasureInput!) {
   openMeasure(input: $input) {
-    id kind city target status amountCents transitions { fromStatus toStatus note }
+    id kind city targetName status amountCents transitions { fromStatus toStatus note }
   }
 }"""
 ADVANCE_MEASURE = """
@@ -859,7 +859,14 @@ def test_register_sex_worker_refusals(hub, client, purpose, age, code):
 
 
 def _open_fine(hub: Hub, target: str) -> dict[str, Any]:
-    variables = {"input": {"kind": "FINE", "target": target, "amountCents": 35000}}
+    """A fine against a client named `target`."""
+    variables = {
+        "input": {
+            "kind": "FINE",
+            "target": {"personName": target, "personRole": "CLIENT"},
+            "amountCents": 35000,
+        }
+    }
     return hub.ok(OPEN_MEASURE, variables, as_=ENFORCEMENT)["openMeasure"]  # type: ignore[no-any-return]
 
 
@@ -879,9 +886,9 @@ def _history(hub: Hub, measure_id: str) -> list[tuple[str | None, str]]:
 
 
 def test_measure_walks_the_procedure_with_its_history(hub):
-    target = marker("premises")
+    target = marker("client")
     measure = _open_fine(hub, target)
-    assert measure["status"] == "OPENED"
+    assert measure["status"] == "OPENED" and measure["targetName"] == target
     assert (measure["kind"], measure["city"], measure["amountCents"]) == ("FINE", ANTWERP, 35000)
     assert measure["transitions"] == [{"fromStatus": None, "toStatus": "OPENED", "note": None}]
 
@@ -907,11 +914,9 @@ def test_measure_walks_the_procedure_with_its_history(hub):
     assert times == sorted(times)
 
     row = get(hub, Measure, measure["id"])
-    assert (row.status, row.target, row.org_id) == (
-        "executed",
-        target,
-        org(hub, "antwerp_city_enforcement"),
-    )
+    assert (row.status, row.org_id) == ("executed", org(hub, "antwerp_city_enforcement"))
+    keyring = hub.app.state.hub.keyring
+    assert keyring.open_name(row.id, row.target_name_key, row.target_name) == target
     assert _history(hub, measure["id"]) == [
         (None, "opened"),
         ("opened", "hearing"),
@@ -934,7 +939,7 @@ def test_measure_walks_the_procedure_with_its_history(hub):
     ],
 )
 def test_measure_refuses_transitions_outside_the_procedure(hub, path, target):
-    measure = _open_fine(hub, marker("premises"))
+    measure = _open_fine(hub, marker("client"))
     for status in path:
         _advance(hub, measure["id"], status)
     before = _history(hub, measure["id"])
@@ -946,7 +951,7 @@ def test_measure_refuses_transitions_outside_the_procedure(hub, path, target):
 
 
 def test_executed_measure_is_closed(hub):
-    measure = _open_fine(hub, marker("premises"))
+    measure = _open_fine(hub, marker("client"))
     for status in ("HEARING", "DECIDED", "EXECUTED"):
         _advance(hub, measure["id"], status)
     for status in ("OPENED", "HEARING", "DECIDED", "APPEALED", "EXECUTED"):
@@ -965,14 +970,15 @@ def test_executed_measure_is_closed(hub):
     ],
 )
 def test_measure_amount_belongs_to_fines_only(hub, kind, amount):
-    target = marker("premises")
+    target = {"personName": marker("client"), "personRole": "CLIENT"}
     variables = {"input": {"kind": kind, "target": target, "amountCents": amount}}
+    before = count(hub, Measure)
     refused(hub, OPEN_MEASURE, variables, "BAD_USER_INPUT", as_=ENFORCEMENT)
-    assert count(hub, Measure, Measure.target == target) == 0
+    assert count(hub, Measure) == before
 
 
 def test_closure_opens_without_amount(hub):
-    target = marker("premises")
+    target = {"personName": marker("client"), "personRole": "CLIENT"}
     variables = {"input": {"kind": "TEMPORARY_CLOSURE", "target": target}}
     measure = hub.ok(OPEN_MEASURE, variables, as_=ENFORCEMENT)["openMeasure"]
     assert (measure["kind"], measure["status"], measure["amountCents"]) == (
@@ -980,17 +986,17 @@ def test_closure_opens_without_amount(hub):
         "OPENED",
         None,
     )
-    assert count(hub, Measure, Measure.target == target) == 1
+    assert count(hub, Measure, Measure.id == measure["id"]) == 1
 
 
 def test_enforcement_of_another_city_cannot_advance_a_measure(hub):
-    measure = _open_fine(hub, marker("premises"))
+    measure = _open_fine(hub, marker("client"))
     variables = {"id": measure["id"], "status": "HEARING", "note": None}
     refused(hub, ADVANCE_MEASURE, variables, "NOT_FOUND", as_=enforcement_ghent(hub))
     assert get(hub, Measure, measure["id"]).status == "opened"
     assert _history(hub, measure["id"]) == [(None, "opened")]
     # Ghent's enforcement does run measures in Ghent.
-    target = marker("premises")
+    target = {"personName": marker("client"), "personRole": "CLIENT"}
     ghent = hub.ok(
         OPEN_MEASURE,
         {"input": {"kind": "STREET_BAN", "target": target}},

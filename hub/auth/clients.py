@@ -18,12 +18,14 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from sqlalchemy import func, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
 from hub.auth.controllers import DataControllers
+from hub.config import Settings
 from hub.errors import Code, HubError
 from hub.models.base import utcnow
 from hub.models.organisation import ApiClient, Organisation
@@ -42,6 +44,27 @@ _HASH_BYTES = 32
 
 # Client ids travel in HTTP Basic credentials and in log lines: keep them plain.
 _CLIENT_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,79}")
+# The consoles' public client of the authorization code grant (hub/auth/authorize.py): its
+# tokens name a person, so no API client may take its id.
+CONSOLE_CLIENT_ID = "hub-console"
+# Its only redirect: the consoles' login callback (hub/consoles/login.py).
+CALLBACK_PATH = "/login/callback"
+_LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1", "testserver"})
+
+
+def browser_url(settings: Settings) -> str:
+    """The hub's address as browsers reach it: HUB_PUBLIC_URL, else the issuer URL."""
+    return (settings.public_url or settings.issuer_url).rstrip("/")
+
+
+def secure_cookies(url: str) -> bool | None:
+    """Whether cookies for browsers at `url` are Secure: True on HTTPS; False for plain
+    HTTP on a loopback address (the demo); None for plain HTTP anywhere else, where a
+    login cookie would cross the network in clear (the consoles refuse to log in)."""
+    parts = urlsplit(url)
+    if parts.scheme == "https":
+        return True
+    return False if (parts.hostname or "") in _LOOPBACK else None
 
 
 def _b64(data: bytes) -> str:
@@ -134,6 +157,8 @@ async def register_client(
         raise HubError(
             Code.BAD_USER_INPUT, "client_id must be 1-80 letters, digits, '.', '_' or '-'"
         )
+    if client_id == CONSOLE_CLIENT_ID:
+        raise HubError(Code.CONFLICT, f"{CONSOLE_CLIENT_ID} is the consoles' own client")
     if not roles or not purposes:
         raise HubError(Code.BAD_USER_INPUT, "a client needs at least one role and one purpose")
     if bad := _unknown(roles, ROLES):

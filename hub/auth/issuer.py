@@ -16,8 +16,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
+import time
 from collections.abc import Callable, Mapping
-from functools import cache
+from datetime import datetime
+from functools import cache, cached_property
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -33,16 +35,25 @@ from authlib.oauth2.rfc6749.grants import ClientCredentialsGrant
 from authlib.oauth2.rfc6749.requests import BasicOAuth2Payload
 from authlib.oauth2.rfc6749.util import extract_basic_authorization
 from authlib.oauth2.rfc9068 import JWTBearerTokenGenerator
+from joserfc import jwt
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from hub.auth.clients import binding_errors, check_secret, hash_secret, load_client
+from hub.auth.authorize import AUTH_CODE_GRANT, AUTHORIZE_PATH, Authorization, exchange_code
+from hub.auth.clients import (
+    CONSOLE_CLIENT_ID,
+    binding_errors,
+    check_secret,
+    hash_secret,
+    load_client,
+)
 from hub.auth.controllers import DataControllers
 from hub.auth.keys import SigningKey, SigningKeys
 from hub.config import Settings
 from hub.db import Database
 from hub.errors import Code, HubError
 from hub.models.organisation import ApiClient, Organisation
+from hub.models.people import Person
 
 log = logging.getLogger(__name__)
 
@@ -116,6 +127,40 @@ class HubClient(ClientMixin):
         return claims
 
 
+class _ConsoleClient:
+    """The consoles' public client, as the token generator sees it."""
+
+    def get_client_id(self) -> str:
+        return CONSOLE_CLIENT_ID
+
+
+class PersonUser:
+    """A person who logged in, as the token generator sees them: `sub` is the person's id,
+    and the hub's claims are the person's, as a client's are the client's."""
+
+    def __init__(self, person: Person, organisation: Organisation, auth_time: datetime) -> None:
+        self.person = person
+        self.organisation = organisation
+        self.auth_time = int(auth_time.timestamp())
+
+    def get_user_id(self) -> str:
+        return self.person.id
+
+    def claims(self) -> dict[str, Any]:
+        org = self.organisation
+        claims: dict[str, Any] = {
+            "org": org.id,
+            "org_kind": org.kind,
+            "city": org.city,
+            "roles": list(self.person.roles),
+            "purposes": list(self.person.purposes),
+            "client_epoch": self.person.token_epoch,
+        }
+        if self.person.sex_worker_id is not None:
+            claims["sex_worker_id"] = self.person.sex_worker_id
+        return claims
+
+
 class _TokenRequest(OAuth2Request):
     """A token request whose form is already parsed and whose clients are already loaded."""
 
@@ -178,9 +223,15 @@ class _AccessTokenGenerator(JWTBearerTokenGenerator):
         return self._audience
 
     def get_extra_claims(
-        self, client: HubClient, grant_type: str, user: object, scope: str
+        self, client: HubClient | _ConsoleClient, grant_type: str, user: object, scope: str
     ) -> dict[str, Any]:
+        if isinstance(user, PersonUser):
+            return user.claims()
+        assert isinstance(client, HubClient)
         return client.claims()
+
+    def get_auth_time(self, user: object) -> int | None:
+        return user.auth_time if isinstance(user, PersonUser) else None
 
 
 class _Server(AuthorizationServer):
@@ -252,7 +303,16 @@ class EmbeddedIssuer:
             else DataControllers.from_directory(settings.policy_dir)
         )
         self._generator = _AccessTokenGenerator(settings, self.keys, settings.token_lifetime_s)
+        self._console_generator = _AccessTokenGenerator(
+            settings, self.keys, settings.console_token_lifetime_s
+        )
         self._server = _Server(self._generator)
+
+    @cached_property
+    def authorization(self) -> Authorization:
+        """GET/POST /oauth/authorize: people's login (made when first served, as it reads
+        the login form's key from the secret dir)."""
+        return Authorization(self)
 
     @property
     def signing_key(self) -> SigningKey:
@@ -266,13 +326,17 @@ class EmbeddedIssuer:
         """RFC 8414 authorization server metadata."""
         return {
             "issuer": self.settings.issuer_url,
+            "authorization_endpoint": self.url(AUTHORIZE_PATH),
             "token_endpoint": self.url(TOKEN_PATH),
             "jwks_uri": self.url(JWKS_PATH),
-            "grant_types_supported": [GRANT_TYPE],
-            "token_endpoint_auth_methods_supported": list(AUTH_METHODS),
-            "scopes_supported": [SCOPE],
-            # No authorization endpoint, so no response types.
-            "response_types_supported": [],
+            "grant_types_supported": [GRANT_TYPE, AUTH_CODE_GRANT],
+            # "none": the consoles' public client, with PKCE.
+            "token_endpoint_auth_methods_supported": [*AUTH_METHODS, "none"],
+            "scopes_supported": [SCOPE, "openid"],
+            "response_types_supported": ["code"],
+            "response_modes_supported": ["query"],
+            "code_challenge_methods_supported": ["S256"],
+            "authorization_response_iss_parameter_supported": True,
         }
 
     def openid_configuration(self) -> dict[str, Any]:
@@ -281,8 +345,9 @@ class EmbeddedIssuer:
         return {
             **self.metadata(),
             "subject_types_supported": ["public"],
-            # The alg of every token it signs; it issues access tokens only, no ID tokens.
+            # The alg of every token it signs, access tokens and ID tokens alike.
             "id_token_signing_alg_values_supported": [self.signing_key.alg],
+            "ui_locales_supported": ["nl", "fr", "en"],
             "claims_supported": [
                 "iss",
                 "sub",
@@ -299,14 +364,21 @@ class EmbeddedIssuer:
                 "purposes",
                 "sex_worker_id",
                 "client_epoch",
+                "auth_time",
+                "nonce",
+                "name",
+                "locale",
             ],
         }
 
     async def token_endpoint(self, request: Request) -> Response:
-        """POST /oauth/token: the client credentials grant (RFC 6749 §4.4)."""
+        """POST /oauth/token: the client credentials grant (RFC 6749 §4.4), and the
+        authorization code grant of the consoles' login (hub/auth/authorize.py)."""
         try:
             form = await _read_form(request)
             basic_id, _ = extract_basic_authorization(request.headers)
+            if form.get("grant_type") == AUTH_CODE_GRANT:
+                return await exchange_code(self, form, basic_client=basic_id)
             if basic_id and "client_secret" in form:
                 raise InvalidRequestError("Use one client authentication method.")
             wait = self._over_rate(basic_id or form.get("client_id"))
@@ -350,6 +422,50 @@ class EmbeddedIssuer:
             client=client, grant_type=GRANT_TYPE, user=None, scope=SCOPE
         )
         return token
+
+    def person_tokens(
+        self,
+        person: Person,
+        organisation: Organisation,
+        *,
+        auth_time: datetime,
+        scope: str,
+        nonce: str | None,
+    ) -> dict[str, Any]:
+        """The token response of a person's login: an access token (RFC 9068, no name in
+        it) and an OpenID Connect ID token for the consoles, signed with the same key."""
+        user = PersonUser(person, organisation, auth_time)
+        lifetime = self.settings.console_token_lifetime_s
+        access_token = self._console_generator.access_token_generator(
+            client=_ConsoleClient(), grant_type=AUTH_CODE_GRANT, user=user, scope=scope
+        )
+        now = int(time.time())
+        id_claims: dict[str, Any] = {
+            "iss": self.settings.issuer_url,
+            "sub": person.id,
+            "aud": CONSOLE_CLIENT_ID,
+            "azp": CONSOLE_CLIENT_ID,
+            "iat": now,
+            "exp": now + lifetime,
+            "auth_time": user.auth_time,
+            "name": person.display_name,
+        }
+        if nonce:
+            id_claims["nonce"] = nonce
+        if person.locale:
+            id_claims["locale"] = person.locale
+        id_token = jwt.encode(
+            {"alg": self.signing_key.alg, "typ": "JWT"},
+            id_claims,
+            self.signing_key.private_key_set(),
+        )
+        return {
+            "access_token": access_token,
+            "id_token": id_token,
+            "token_type": "Bearer",
+            "expires_in": lifetime,
+            "scope": scope,
+        }
 
     async def _load_clients(self, client_ids: set[str | None]) -> dict[str, HubClient]:
         clients: dict[str, HubClient] = {}

@@ -5,9 +5,10 @@ A token is admitted only if its organisation is registered, the token's kind and
 claims agree with the registry, each of its roles is allowed at that kind (and a privacy
 officer's organisation is a data controller named in policy); a token of the embedded
 issuer must also name an enabled client, of the current token epoch, whose registration
-still covers the token's organisation, roles and purposes.
+still covers the token's organisation, roles and purposes. A token of the consoles' login
+(client `hub-console`) names a person by its `sub`, who is checked the same way.
 
-Database triggers move `auth_state.generation` on every change to the two tables; each
+Database triggers move `auth_state.generation` on every change to these tables; each
 replica polls it every POLL_S and reloads when it moved, so a change made by any process
 (`hub client disable` included) is honoured everywhere within a second, and a request
 costs no SQL. A token that names something the cached registry does not know (a client
@@ -26,15 +27,18 @@ import time
 from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
+from hub.auth.clients import CONSOLE_CLIENT_ID
 from hub.auth.controllers import DataControllers
 from hub.db import Database
 from hub.errors import Code, HubError
 from hub.models.organisation import ApiClient, AuthState, Organisation
+from hub.models.people import Person
 from hub.policy.principal import Principal
 from hub.policy.vocabulary import role_binding_errors
 from hub.retry import wait_event
@@ -61,8 +65,11 @@ class RegisteredOrganisation:
 
 
 @dataclass(frozen=True)
-class RegisteredClient:
-    client_id: str
+class Holder:
+    """Whom the hub's tokens are issued to: an API client (by its client id) or a person
+    of the consoles' login (by id, the `sub` of their tokens), and what they may carry."""
+
+    id: str
     organisation_id: str
     roles: frozenset[str]
     purposes: frozenset[str]
@@ -72,10 +79,35 @@ class RegisteredClient:
 
 
 @dataclass(frozen=True)
+class _Words:
+    """How a refusal names the holder: a client or a person."""
+
+    unknown: str
+    disabled: str
+    revoked: str
+    changed: str
+
+
+_CLIENT = _Words(
+    "client unknown or deleted",
+    "client disabled",
+    "token revoked: its client was disabled or got a new secret since",
+    "the token no longer matches its client's registration",
+)
+_PERSON = _Words(
+    "person unknown or deleted",
+    "person disabled",
+    "token revoked: the person was disabled or changed their password since",
+    "the token no longer matches the person's registration",
+)
+
+
+@dataclass(frozen=True)
 class Snapshot:
     generation: int
     organisations: Mapping[str, RegisteredOrganisation]
-    clients: Mapping[str, RegisteredClient]
+    clients: Mapping[str, Holder]
+    people: Mapping[str, Holder] = dataclasses.field(default_factory=dict)
 
 
 class _MaybeStale(Exception):
@@ -145,10 +177,11 @@ class Registry:
                 self._snapshot = snapshot
                 self._unknown.clear()
                 log.info(
-                    "auth registry generation %d: %d organisations, %d clients",
+                    "auth registry generation %d: %d organisations, %d clients, %d people",
                     generation,
                     len(snapshot.organisations),
                     len(snapshot.clients),
+                    len(snapshot.people),
                 )
             self._polled_at = self._clock()
             return snapshot
@@ -176,33 +209,10 @@ class Registry:
             )
             for oid, name, kind, city in orgs
         }
-        # Never the secret hash.
-        rows = (
-            await session.execute(
-                select(
-                    col(ApiClient.client_id),
-                    col(ApiClient.organisation_id),
-                    col(ApiClient.roles),
-                    col(ApiClient.purposes),
-                    col(ApiClient.sex_worker_id),
-                    col(ApiClient.disabled),
-                    col(ApiClient.token_epoch),
-                )
-            )
-        ).all()
-        clients = {
-            cid: RegisteredClient(
-                client_id=cid,
-                organisation_id=org,
-                roles=frozenset(roles or ()),
-                purposes=frozenset(purposes or ()),
-                sex_worker_id=worker,
-                disabled=bool(disabled),
-                token_epoch=int(epoch),
-            )
-            for cid, org, roles, purposes, worker, disabled, epoch in rows
-        }
-        return Snapshot(generation, organisations, clients)
+        # Never the secret or password hash.
+        clients = await _holders(session, col(ApiClient.client_id), ApiClient)
+        people = await _holders(session, col(Person.id), Person)
+        return Snapshot(generation, organisations, clients, people)
 
     def start(self) -> None:
         if self._task is None:
@@ -278,8 +288,12 @@ class Registry:
         snapshot = self._snapshot
         if snapshot is None:
             return True  # nothing loaded since it was admitted: nothing says otherwise
-        client = snapshot.clients.get(principal.client_id or "")
-        epoch = client.token_epoch if client is not None else 0
+        holder: Holder | None = (
+            snapshot.people.get(principal.subject)
+            if principal.client_id == CONSOLE_CLIENT_ID
+            else snapshot.clients.get(principal.client_id or "")
+        )
+        epoch = holder.token_epoch if holder is not None else 0
         try:
             self._admit(snapshot, principal, hub_token, epoch)
         except (HubError, _MaybeStale):
@@ -314,25 +328,64 @@ class Registry:
 
     @staticmethod
     def _check_client(snapshot: Snapshot, principal: Principal, token_epoch: int) -> None:
+        """The token's holder is registered, enabled, of the current token epoch, and its
+        registration still covers the token's claims: the API client it names, or for the
+        consoles' login the person who is its subject."""
         client_id = principal.client_id
         if not client_id:
             raise _unauthenticated("the token names no client")
-        client = snapshot.clients.get(client_id)
-        if client is None:
-            raise _MaybeStale(f"client:{client_id}", _unauthenticated("client unknown or deleted"))
-        if client.disabled:
-            raise _unauthenticated("client disabled")
-        if token_epoch != client.token_epoch:
-            revoked = _unauthenticated(
-                "token revoked: its client was disabled or got a new secret since"
+        if client_id == CONSOLE_CLIENT_ID:
+            key, holder, words = (
+                f"person:{principal.subject}",
+                snapshot.people.get(principal.subject),
+                _PERSON,
             )
-            if token_epoch > client.token_epoch:
-                raise _MaybeStale(f"epoch:{client_id}:{token_epoch}", revoked)
+        else:
+            key, holder, words = f"client:{client_id}", snapshot.clients.get(client_id), _CLIENT
+        if holder is None:
+            raise _MaybeStale(key, _unauthenticated(words.unknown))
+        if holder.disabled:
+            raise _unauthenticated(words.disabled)
+        if token_epoch != holder.token_epoch:
+            revoked = _unauthenticated(words.revoked)
+            if token_epoch > holder.token_epoch:
+                raise _MaybeStale(f"epoch:{key}:{token_epoch}", revoked)
             raise revoked
         if (
-            principal.org_id != client.organisation_id
-            or not principal.roles <= client.roles
-            or not principal.purposes <= client.purposes
-            or principal.sex_worker_id != client.sex_worker_id
+            principal.org_id != holder.organisation_id
+            or not principal.roles <= holder.roles
+            or not principal.purposes <= holder.purposes
+            or principal.sex_worker_id != holder.sex_worker_id
         ):
-            raise _unauthenticated("the token no longer matches its client's registration")
+            raise _unauthenticated(words.changed)
+
+
+async def _holders(
+    session: AsyncSession, key: Any, model: type[ApiClient] | type[Person]
+) -> dict[str, Holder]:
+    """Every API client or person, by `key`, with what their tokens may carry."""
+    rows = (
+        await session.execute(
+            select(
+                key,
+                col(model.organisation_id),
+                col(model.roles),
+                col(model.purposes),
+                col(model.sex_worker_id),
+                col(model.disabled),
+                col(model.token_epoch),
+            )
+        )
+    ).all()
+    return {
+        hid: Holder(
+            id=hid,
+            organisation_id=org,
+            roles=frozenset(roles or ()),
+            purposes=frozenset(purposes or ()),
+            sex_worker_id=worker,
+            disabled=bool(disabled),
+            token_epoch=int(epoch),
+        )
+        for hid, org, roles, purposes, worker, disabled, epoch in rows
+    }

@@ -7,6 +7,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from hub.auth.issuer import (
+    AUTHORIZE_PATH,
     JWKS_PATH,
     METADATA_PATH,
     OIDC_DISCOVERY_PATH,
@@ -22,8 +23,8 @@ _CACHE = {"Cache-Control": "public, max-age=60"}
 def auth_routes(
     issuer: EmbeddedIssuer | None, signing_key: SigningKey | SigningKeys | None = None
 ) -> list[Route]:
-    """POST /oauth/token, GET /.well-known/jwks.json, the RFC 8414 metadata and the OpenID
-    Connect discovery document.
+    """GET/POST /oauth/authorize (people's login), POST /oauth/token, GET
+    /.well-known/jwks.json, the RFC 8414 metadata and the OpenID Connect discovery document.
 
     With an external OIDC provider (no embedded issuer) there are none: the provider serves
     its own, and metadata here naming the hub as issuer would be false.
@@ -46,6 +47,12 @@ def auth_routes(
         return JSONResponse(issuer.openid_configuration(), headers=_CACHE)
 
     return [
+        Route(
+            AUTHORIZE_PATH,
+            issuer.authorization.endpoint,
+            methods=["GET", "POST"],
+            name="oauth_authorize",
+        ),
         Route(TOKEN_PATH, issuer.token_endpoint, methods=["POST"], name="oauth_token"),
         Route(JWKS_PATH, jwks, methods=["GET"], name="jwks"),
         Route(METADATA_PATH, metadata, methods=["GET"], name="oauth_metadata"),

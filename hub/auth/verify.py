@@ -33,6 +33,7 @@ from joserfc.errors import (
 from joserfc.jwk import KeySet
 from joserfc.jws import JWSRegistry
 
+from hub.auth.clients import CONSOLE_CLIENT_ID
 from hub.auth.keys import SigningKey, SigningKeys
 from hub.auth.registry import Registry
 from hub.config import Settings
@@ -312,8 +313,13 @@ def _principal(claims: dict[str, Any]) -> Principal:
         raise HubError(Code.FORBIDDEN, "token carries a role the hub does not know")
     if purposes - PURPOSES:
         raise HubError(Code.FORBIDDEN, "token carries a purpose the hub does not know")
-    if "sex_worker" in roles and not sex_worker_id:
+    client_id = _optional_string(claims, "client_id") or _optional_string(claims, "azp")
+    if "sex_worker" in roles and not sex_worker_id and client_id != CONSOLE_CLIENT_ID:
         # Without the worker's id, "their own records" would be the records whose id is null.
+        # Only a person of the consoles may lack it: a worker with no record yet, who may
+        # register themself (hub/services/participation.py). Every rule comparing
+        # `$principal.sex_worker_id` is false for them (a missing fact never widens access),
+        # and the registry checks that the person indeed has no record.
         raise HubError(Code.FORBIDDEN, "role sex_worker needs a sex_worker_id claim")
     return Principal(
         subject=claims["sub"],
@@ -324,7 +330,7 @@ def _principal(claims: dict[str, Any]) -> Principal:
         purposes=purposes,
         sex_worker_id=sex_worker_id,
         # RFC 9068 says client_id; Keycloak and others say azp.
-        client_id=_optional_string(claims, "client_id") or _optional_string(claims, "azp"),
+        client_id=client_id,
         expires_at=_expiry(claims),
     )
 

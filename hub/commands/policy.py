@@ -42,6 +42,20 @@ def check(args: argparse.Namespace) -> int:
             fail(str(err))
         return 1
     print(f"{len(controllers.named)} data controllers")
+    from hub.connectors.partners import PartnerError, load_partners
+    from hub.policy.partner_document import PARTNERS_FILE, is_partner_document
+
+    path = directory / PARTNERS_FILE
+    if path.exists() and not is_partner_document(path.read_text()):
+        fail(f"{PARTNERS_FILE}: its first key must be `resource: PartnerDirectory`")
+        return 1
+    try:
+        partners = load_partners(directory)
+    except PartnerError as e:
+        for err in e.errors:
+            fail(str(err))
+        return 1
+    print(f"{len(partners)} partners: {', '.join(p.key for p in partners) or 'none'}")
     return 0
 
 
@@ -60,6 +74,7 @@ def export(args: argparse.Namespace) -> int:
 
     from hub.db import Database
     from hub.policy.engine import document_resource
+    from hub.policy.partner_document import PARTNERS_FILE, PARTNERS_RESOURCE
     from hub.policy.store import active_documents
     from hub.policy.vocabulary import POLICY_DATA_FILES
 
@@ -78,6 +93,7 @@ def export(args: argparse.Namespace) -> int:
     for path in directory.glob("*.yaml"):
         if path.name not in POLICY_DATA_FILES:
             existing[document_resource(path.read_text(), path.name)] = path
+    existing[PARTNERS_RESOURCE] = directory / PARTNERS_FILE
     for resource, (version, text) in sorted(documents.items()):
         default = re.sub(r"(?<!^)(?=[A-Z])", "_", resource).lower() + ".yaml"
         path = existing.get(resource, directory / default)

@@ -23,9 +23,15 @@ The `$demo.*` values a case may name:
   seeds one), whose identity the local police may read at identity_validation;
   `$demo.worker_off_duty`: a worker in Antwerp with an identity and no shift within two
   hours of now, whose identity they may not;
+- `$demo.case_subject`: the worker the demo's open case (AN.37.L1.004217/26, held by the
+  federal judicial police in Antwerp) names: the demo sex worker;
+  `$demo.case_outsider`: another worker in Antwerp with an identity, whom it does not name
+  (the same as `$demo.other_worker_antwerp`);
 - `$demo.premises_antwerp`: a window premises in Antwerp of the demo operator (Vitrine
   Beheer, `demo-operator`), with a granted certificate; `$demo.premises_ghent`: a window
   premises in Ghent with a granted certificate.
+- `$demo.employee`: a worker in Antwerp employed by the demo employer (Noorderlicht
+  Werkgever, `demo-employer`), whose shifts the employer registers without a rental.
 """
 
 from __future__ import annotations
@@ -54,7 +60,7 @@ from hub.db import Database, upgrade
 from hub.demo import seed
 from hub.demo_clients import ensure_demo_clients
 from hub.errors import Code, HubError
-from hub.models import Certificate, Premises, SexWorker, ShiftRegistration
+from hub.models import Certificate, EmploymentRelation, Premises, SexWorker, ShiftRegistration
 from hub.models.base import utcnow
 from hub.policy.cases import Case, PrincipalSpec, Symbols, check, load_all
 from hub.policy.document import PolicyError
@@ -177,6 +183,8 @@ async def _demo_symbols(session: Any, demo: Any) -> dict[str, str]:
     symbols.update(
         {
             "worker": workers[0],
+            "case_subject": workers[0],
+            "case_outsider": next(w for w in antwerp if w != workers[0]),
             "other_worker_antwerp": next(w for w in antwerp if w != workers[0]),
             "worker_ghent": ghent[0],
             "premises_antwerp": await window_premises(
@@ -185,6 +193,12 @@ async def _demo_symbols(session: Any, demo: Any) -> dict[str, str]:
             "premises_ghent": await window_premises("Gent"),
         }
     )
+    employed = select(col(EmploymentRelation.sex_worker_id)).order_by(
+        col(EmploymentRelation.created_at)
+    )
+    employee = (await session.execute(employed)).scalars().first()
+    if employee is not None:
+        symbols["employee"] = employee
     return symbols
 
 
@@ -240,10 +254,18 @@ async def _run_file(
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://hub") as http:
 
-            async def ask(token: str, purpose: str | None, query: str, variables: Any) -> Any:
+            async def ask(
+                token: str,
+                purpose: str | None,
+                query: str,
+                variables: Any,
+                stated_case: str | None = None,
+            ) -> Any:
                 headers = {"Authorization": f"Bearer {token}"}
                 if purpose is not None:
                     headers["Hub-Purpose"] = purpose
+                if stated_case is not None:
+                    headers["Hub-Case"] = stated_case
                 r = await http.post(
                     "/graphql", json={"query": query, "variables": variables}, headers=headers
                 )
@@ -278,6 +300,8 @@ async def _run_file(
                 except KeyError as exc:
                     outcome.failures.append(f"variables: {exc.args[0]}")
                     continue
-                body = await ask(tokens[client_id], case.purpose, case.query, variables)
+                body = await ask(
+                    tokens[client_id], case.purpose, case.query, variables, case.stated_case
+                )
                 outcome.failures.extend(check(case, body, symbols))
     return outcomes

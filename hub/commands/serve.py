@@ -128,6 +128,27 @@ def _print_demo(tokens: dict[str, str], base: str) -> None:
     print(f"Token endpoint (client credentials): {base}/oauth/token")
     print(f"JWKS: {base}/.well-known/jwks.json")
     print("Organisation ids (for `hub client add --org`): hub org list\n")
+    _print_consoles(base)
+
+
+def _print_consoles(base: str) -> None:
+    """The consoles and a login per demo person (demo passwords: never use them elsewhere)."""
+    from hub.demo_clients import DEMO_PEOPLE
+
+    print("Consoles (log in at any of them; demo passwords, for this demo only):")
+    for path, what in (
+        ("/console", "privacy officers and the workers' representative"),
+        ("/me", "a sex worker's own page"),
+        ("/care", "an NGO's care workers"),
+        ("/graphql", "GraphiQL"),
+    ):
+        print(f"  {base}{path:<10} {what}")
+    print()
+    user_w = max(len(p.username) for p in DEMO_PEOPLE)
+    pass_w = max(len(p.password) for p in DEMO_PEOPLE)
+    for p in DEMO_PEOPLE:
+        print(f"  {p.username:<{user_w}}  {p.password:<{pass_w}}  {p.console:<9} {p.sees}")
+    print()
 
 
 def demo(args: argparse.Namespace) -> int:

@@ -11,17 +11,25 @@ restarted empty), its positions lie past the new end, where a consumer would wai
 in silence; a watch (hub/connectors/kafka.py) notices within a second, logs the gap and
 moves it to the end. A broker that stops answering makes it reconnect, with a short
 backoff, so subscribers are served again within seconds of the broker's return.
+
+It is quiet when nothing happens. On PostgreSQL every commit of events, on any replica,
+wakes it (the outbox's NOTIFY, through the EventHub's commit listeners): it then fetches
+often (every FETCH_WAIT_MS, for a low latency even where the broker answers a fetch only
+at its maximum wait) until nothing has come for kafka.ACTIVE_S, and then rests, sending no
+fetch at all, until the next wake-up or a safety look every kafka.REST_S (which also
+catches what the relay sends late, after a broker outage). On SQLite, with no NOTIFY, and
+while the notification connection is down, it never rests.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 from collections import OrderedDict
 from typing import Any
 
+import orjson
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from hub.config import Settings
@@ -31,6 +39,7 @@ from hub.retry import Backoff, supervise
 
 log = logging.getLogger("hub.connectors.feed")
 SEEN = 10_000  # ids remembered for de-duplication
+FETCH_WAIT_MS = 20  # the longest a fetch waits at the broker while the feed is active
 
 
 class Feed:
@@ -54,6 +63,17 @@ class Feed:
         self.lag: int | None = None  # for /metrics
         self._consumer: AIOKafkaConsumer | None = None
         self._seen: OrderedDict[str, None] = OrderedDict()
+        self._wake = asyncio.Event()
+        self.watch: kafka.Watch | None = None  # this session's (for tests)
+
+    def notify(self) -> None:
+        """Events were committed (on this replica, or on any with PostgreSQL's NOTIFY):
+        the relay is about to publish them, so fetch often for a while."""
+        self._wake.set()
+
+    def _quiet(self) -> bool:
+        """Rest only while commits wake the feed (PostgreSQL NOTIFY is listening)."""
+        return self.events.listening
 
     async def run(self) -> None:
         await supervise(
@@ -66,14 +86,16 @@ class Feed:
     async def _session(self, backoff: Backoff) -> None:
         consumer = await self._connect()
         self._consumer = consumer
-        watch = kafka.Watch(consumer, what="feed", log=log, to_end=True)
+        watch = self.watch = kafka.Watch(
+            consumer, what="feed", log=log, to_end=True, wake=self._wake, quiet=self._quiet
+        )
         try:
             backoff.reset()
             while True:
                 # Bounded from outside: aiokafka's own timeout does not hold while it
                 # reconnects to a restarted broker; a fetch that hangs reconnects the feed.
                 batches = await kafka.bounded(
-                    consumer.getmany(timeout_ms=200, max_records=500), kafka.FETCH_TIMEOUT_S
+                    consumer.getmany(timeout_ms=100, max_records=500), kafka.FETCH_TIMEOUT_S
                 )
                 for messages in batches.values():
                     for message in messages:
@@ -104,7 +126,10 @@ class Feed:
         await kafka.ensure_topics(self.settings, [kafka.HUB_EVENTS])
         # After a broker restart an offset may be out of range: read the new log whole.
         consumer = kafka.consumer(
-            self.settings, group_id=None, auto_offset_reset="earliest", fetch_max_wait_ms=20
+            self.settings,
+            group_id=None,
+            auto_offset_reset="earliest",
+            fetch_max_wait_ms=FETCH_WAIT_MS,
         )
         try:
             await consumer.start()
@@ -127,7 +152,7 @@ class Feed:
 
     def _deliver(self, value: bytes | None) -> None:
         try:
-            event: Any = json.loads(value or b"")
+            event: Any = orjson.loads(value or b"")
         except ValueError:
             log.warning("feed: an undecodable message on %s was skipped", kafka.HUB_EVENTS)
             return

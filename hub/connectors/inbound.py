@@ -24,7 +24,16 @@ consumer goes on with the next message:
 The messages of one partition fetched together are applied as a batch: one transaction
 (each event's own workflow, hub/services/, with its id written to the inbox table, so an
 event already applied is skipped), one access-log append, then one offset commit after the
-database commit (and after the dead letters are written). An event that fails rolls the
+database commit (and after the dead letters are written). On PostgreSQL the batches of
+the partitions fetched together are applied side by side, each in its own transaction (a
+partition still one batch at a time, in order); on SQLite, with its single writer, one
+after another. For the types with a bulk workflow (inspections) the batch first takes the
+fast path: the events already applied found with one SELECT, per type and purpose one
+grant check and one bulk workflow call
+(the same rules as one by one, each checked once for the batch: one INSERT of the records,
+one SELECT for the policy check, one INSERT into the outbox), one INSERT into the inbox,
+and one access-log entry naming every record written. If any of it fails, nothing of it
+is kept and the batch is applied one event at a time: an event that fails rolls that
 transaction back and is set aside; the others are applied again without it, so one bad
 event never fails its neighbours and each is applied exactly once. A crash before the
 offset commit applies the batch at most once more, which the inbox table turns into skips.
@@ -52,7 +61,7 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.errors import RecordTooLargeError
 from aiokafka.structs import ConsumerRecord
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
 from sqlmodel import col
 
@@ -61,8 +70,10 @@ from hub.config import Settings
 from hub.connectors import deadletters, kafka
 from hub.connectors.partners import Directory, Partner
 from hub.errors import Code, HubError
+from hub.events.plans import custom_plans
 from hub.ids import UnknownId
 from hub.models import InboxEvent
+from hub.models.base import utcnow
 from hub.policy.principal import Principal
 from hub.retry import Backoff, retry, supervise
 from hub.services import care, inspections, shifts
@@ -74,7 +85,7 @@ log = logging.getLogger("hub.connectors.inbound")
 DB_ATTEMPTS = 3
 DLQ_TIMEOUT_S = 10.0  # a dead letter the broker has not taken by then goes to the table
 STRUCTURED = "application/cloudevents+json"
-BATCH = 500  # messages fetched (and applied) together per partition at most
+BATCH = 1000  # messages fetched (and applied) together per partition at most
 
 
 # --- schemas -------------------------------------------------------------------------------
@@ -112,6 +123,11 @@ async def _shift(actor: Actor, session: Any, data: Any) -> list[str]:
     return [row.id]
 
 
+async def _inspections(actor: Actor, session: Any, commands: list[Any]) -> list[str]:
+    rows = await inspections.record_inspections(session=session, actor=actor, commands=commands)
+    return [row.id for row in rows]
+
+
 async def _care_batch(actor: Actor, session: Any, data: Any) -> list[str]:
     batch: CareContactBatch = data
     ids = []
@@ -127,12 +143,15 @@ class Inbound:
     action: str
     schema: type[Command]  # the workflow's own command: one validation for every entry
     apply: Callable[[Actor, Any, Any], Awaitable[list[str]]]
+    # The same workflow for several events of one batch at once, all or none (the fast
+    # path); None: this type is applied one event at a time.
+    bulk: Callable[[Actor, Any, list[Any]], Awaitable[list[str]]] | None = None
 
 
 # The event types partner systems may send, and the workflow each one runs.
 INBOUND: dict[str, Inbound] = {
     "be.hub.inspection.recorded.v1": Inbound(
-        "Inspection", "record", inspections.RecordInspection, _inspection
+        "Inspection", "record", inspections.RecordInspection, _inspection, _inspections
     ),
     "be.hub.shift.registered.v1": Inbound(
         "ShiftRegistration", "register", shifts.RegisterShift, _shift
@@ -202,6 +221,19 @@ def parse_envelope(value: bytes | None, headers: Headers | None = None) -> tuple
     `ce_` header is present, else structured (`content-type: application/cloudevents+json`,
     or no content type at all)."""
     headers = list(headers or ())
+    if not headers or (
+        len(headers) == 1
+        and headers[0][0].lower() == "content-type"
+        and _media_type(headers[0][1] or b"") == STRUCTURED
+    ):
+        # Structured mode, the common case: parsed and validated in one go. Whatever this
+        # refuses is parsed again below, step by step, for its reason.
+        with contextlib.suppress(ValidationError):
+            envelope = Envelope.model_validate_json(value or b"")
+            kind = INBOUND.get(envelope.type)
+            if kind is None:
+                raise Rejected("unknown_type", envelope.type[:120])
+            return envelope, kind
     if any(name.lower().startswith("ce_") for name, _ in headers):
         raw: Any = _binary_attributes(value, headers)
     else:
@@ -259,6 +291,8 @@ class _Item:
     rejection: Rejected | None = None
     actor: Actor | None = None
     writes: list[tuple[str, str, list[str], list[str]]] = field(default_factory=list)
+    # The data, validated in step 6, if it names no id (then unsealing changes nothing).
+    command: Command | None = None
 
 
 class _SetAside(Exception):
@@ -270,8 +304,8 @@ class _SetAside(Exception):
 
 
 class InboundConsumer:
-    """One partner's inbox: a consumer group member, one partition batch at a time, each
-    partition in order."""
+    """One partner's inbox: a consumer group member, one batch at a time per partition, each
+    partition in order (the partitions side by side on PostgreSQL)."""
 
     def __init__(
         self,
@@ -336,8 +370,11 @@ class InboundConsumer:
                 if consumer.assignment():
                     self.ready.set()
                 try:
+                    # Up to BATCH messages of each assigned partition (getmany's bound is
+                    # for all of them together).
+                    most = BATCH * max(1, len(consumer.assignment()))
                     batches = await kafka.bounded(
-                        consumer.getmany(timeout_ms=200, max_records=BATCH),
+                        consumer.getmany(timeout_ms=200, max_records=most),
                         kafka.FETCH_TIMEOUT_S,
                     )
                 except RecordTooLargeError as exc:
@@ -348,10 +385,9 @@ class InboundConsumer:
                 received = any(batches.values())
                 if received:
                     self.idle = False
-                for tp, messages in batches.items():
-                    if messages:
-                        await self.process(messages)
-                        await consumer.commit({tp: messages[-1].offset + 1})
+                await self._apply_partitions(
+                    consumer, [(tp, messages) for tp, messages in batches.items() if messages]
+                )
                 self.lag = await kafka.lag(consumer)
                 if not received:
                     self.idle = True
@@ -361,6 +397,33 @@ class InboundConsumer:
             self.idle = False
             with contextlib.suppress(Exception):
                 await kafka.bounded(consumer.stop(), kafka.STOP_TIMEOUT_S)
+
+    async def _apply_partitions(
+        self, consumer: Any, batches: list[tuple[Any, Sequence[ConsumerRecord[Any, Any]]]]
+    ) -> None:
+        """Each partition's batch, then that partition's offset commit, after the database
+        commit. On PostgreSQL the partitions' batches are applied side by side, each in its
+        own transaction, so one batch's commit wait overlaps the others' work; a partition
+        still has one batch at a time, in order (the next fetch waits for all of them). A
+        batch that fails does not stop the others: they finish and commit their offsets,
+        then the failure is raised (its messages are fetched again). SQLite has a single
+        writer: one partition after another."""
+        if len(batches) < 2 or not self.hub.db.url.startswith("postgresql"):
+            for tp, messages in batches:
+                await self.process(messages)
+                await consumer.commit({tp: messages[-1].offset + 1})
+            return
+
+        async def one(tp: Any, messages: Sequence[ConsumerRecord[Any, Any]]) -> None:
+            await self.process(messages)
+            await consumer.commit({tp: messages[-1].offset + 1})
+
+        results = await asyncio.gather(
+            *(one(tp, messages) for tp, messages in batches), return_exceptions=True
+        )
+        for result in results:
+            if isinstance(result, BaseException):
+                raise result
 
     async def _unreadable(self, consumer: Any, exc: RecordTooLargeError) -> None:
         tp, offset, fetch_size = exc.args[1:4]
@@ -393,15 +456,19 @@ class InboundConsumer:
         ones that fail; the outcome of each, in order. Raises only if a dead letter can be
         written neither to the broker nor to the database (then no offset is committed)."""
         items = [_Item(m) for m in messages]
+        # The partner as the directory in force has it (role, organisation, sources): a
+        # version activated since this consumer started applies from this batch on.
+        current = self.directory.current(self.partner.key)
         todo = []
         for item in items:
             try:
-                item.envelope, item.kind = self._check(item.message)
+                item.envelope, item.kind = self._check(item.message, current)
+                self._shape(item)
             except Rejected as r:
                 item.rejection = r
             else:
                 todo.append(item)
-        principal = await self.directory.principal(self.partner) if todo else None
+        principal = await self.directory.principal(current) if todo and current else None
         candidates, ids = [], set()
         for item in todo:
             assert item.envelope is not None
@@ -416,7 +483,9 @@ class InboundConsumer:
             candidates.append(item)
         if candidates:
             assert principal is not None
-            records = await self._apply_all(principal, candidates)
+            records = await self._apply_bulk(principal, candidates)
+            if records is None:  # one event at a time, each failure set aside
+                records = await self._apply_all(principal, candidates)
             if records:
                 for record in records:
                     record.operation = f"kafka:{self.topic}"
@@ -434,17 +503,118 @@ class InboundConsumer:
                 self.duplicates += 1
         return [str(item.outcome) for item in items]
 
-    def _check(self, message: ConsumerRecord[Any, Any]) -> tuple[Envelope, Inbound]:
-        """Steps 1 to 6, which need neither the database nor the partner's seal."""
+    def _check(
+        self, message: ConsumerRecord[Any, Any], current: Partner | None
+    ) -> tuple[Envelope, Inbound]:
+        """Steps 1 to 5, which need neither the database nor the partner's seal; `current`:
+        the partner as the directory in force has it."""
         size = message_size(message.value, message.key, message.headers)
         limit = self.settings.kafka_inbound_max_bytes
         if size > limit:
             raise Rejected("too_large", f"{size} bytes; the limit is {limit}")
         envelope, kind = parse_envelope(message.value, message.headers)
-        if envelope.source not in self.partner.sources:
+        if current is None:
+            raise Rejected("unknown_partner", f"{self.partner.key}: no longer in the directory")
+        if envelope.source not in current.sources:
             raise Rejected("forbidden_source", "source: not one of this partner's sources")
-        parse_data(envelope, kind, None)  # its shape first, as the steps are numbered
         return envelope, kind
+
+    @staticmethod
+    def _shape(item: _Item) -> None:
+        """Step 6: the data's shape, before the partner's seal is known; kept if it names
+        no id, so the batch need not validate it again."""
+        assert item.envelope is not None and item.kind is not None
+        named: list[str] = []
+
+        def note(value: str) -> str:
+            named.append(value)
+            return value
+
+        command = parse_data(item.envelope, item.kind, note)
+        item.command = None if named else command
+
+    async def _apply_bulk(
+        self, principal: Principal, candidates: list[_Item]
+    ) -> list[AuditRecord] | None:
+        """The fast path for a batch of events of types with a bulk workflow: one
+        transaction with one SELECT for the events already applied, per type and purpose
+        one grant check and one bulk workflow call (the same rules as one by one, all or
+        none), one INSERT into the inbox. None if any of it fails, with nothing kept: the
+        caller then applies the events one at a time, which finds and sets aside the
+        culprit (and gives every event its own reason)."""
+        if any(item.kind is None or item.kind.bulk is None for item in candidates):
+            return None
+        seal = self.hub.ids.for_audience(principal.audience)
+        pattern = self.hub.client_ref_patterns.get(principal.org_id)
+        now = utcnow()
+        actors: list[tuple[Actor, int, int]] = []  # each group's, and its writes
+        try:
+            async with self.hub.db.sessions() as session, session.begin():
+                await custom_plans(session)  # the batch's IN lists (hub/events/plans.py)
+                done = set(
+                    (
+                        await session.execute(
+                            select(col(InboxEvent.event_id)).where(
+                                col(InboxEvent.event_id).in_([i.event_id for i in candidates])
+                            )
+                        )
+                    ).scalars()
+                )
+                fresh = [i for i in candidates if i.event_id not in done]
+                groups: dict[tuple[str, str | None], list[_Item]] = {}
+                for item in fresh:
+                    assert item.envelope is not None
+                    groups.setdefault((item.envelope.type, item.envelope.purpose), []).append(item)
+                for (_type, purpose), items in groups.items():
+                    kind = items[0].kind
+                    assert kind is not None and kind.bulk is not None
+                    actor = Actor(principal, self.hub.policies, purpose_header=purpose, now=now)
+                    actor.require_grant(kind.resource, kind.action)  # authorise first
+                    commands = [
+                        i.command
+                        if i.command is not None and pattern is None
+                        else parse_data(i.envelope, kind, seal.unseal, pattern)  # type: ignore[arg-type]
+                        for i in items
+                    ]
+                    start = len(recorded_writes(session))
+                    await kind.bulk(actor, session, commands)
+                    actors.append((actor, start, len(recorded_writes(session))))
+                if fresh:
+                    await session.execute(
+                        insert(InboxEvent.__table__),  # type: ignore[attr-defined]
+                        [
+                            {
+                                "event_id": i.event_id,
+                                "source": i.envelope.source,  # type: ignore[union-attr]
+                                "type": i.envelope.type,  # type: ignore[union-attr]
+                                "topic": self.topic,
+                                "processed_at": now,
+                            }
+                            for i in fresh
+                        ],
+                    )
+                writes = list(recorded_writes(session))
+                emitted = emitted_events(session)
+        except Exception as exc:  # a refusal, a conflict, the database: one at a time
+            expected = isinstance(exc, (HubError, Rejected, IntegrityError, *_TRANSIENT))
+            (log.debug if expected else log.warning)(
+                "inbound fast path failed (%s): the batch of %d one at a time",
+                type(exc).__name__,
+                len(candidates),
+            )
+            return None
+        for item in candidates:
+            item.outcome = "duplicate" if item.event_id in done else "applied"
+        records: list[AuditRecord] = []
+        for actor, start, end in actors:
+            for action, resource, rids, subjects in writes[start:end]:
+                actor.record(action, resource, record_ids=rids, subjects=subjects)
+            records += actor.audit.records
+        if fresh:
+            self.batches += 1
+        if emitted:
+            self.hub.notify_committed()
+        return records
 
     async def _apply_all(self, principal: Principal, candidates: list[_Item]) -> list[AuditRecord]:
         """Steps 7 to 10 for the batch: one transaction for all that can be applied; each
@@ -490,6 +660,7 @@ class InboundConsumer:
         seal = self.hub.ids.for_audience(principal.audience)
         emitted = 0
         async with self.hub.db.sessions() as session, session.begin():
+            await custom_plans(session)
             done = set(
                 (
                     await session.execute(

@@ -1,12 +1,13 @@
 """Kafka clients from settings, the hub's topic names, topic creation, and the watch that
-keeps a consumer on a log that was reset under it."""
+keeps a consumer on a log that was reset under it and lets it rest while nothing comes."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any, TypeVar
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
@@ -14,6 +15,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import IllegalStateError
 
 from hub.config import Settings
+from hub.retry import wait_event
 
 log = logging.getLogger("hub.connectors")
 T = TypeVar("T")
@@ -24,6 +26,16 @@ PARTITIONS = 3
 REQUEST_TIMEOUT_MS = 5_000  # a produce fails (and is retried by the caller) after this
 LAG_TIMEOUT_S = 1.0
 FETCH_TIMEOUT_S = 3.0  # a consumer's getmany(200 ms) that has not returned by then hangs
+# A consumer that has received nothing for ACTIVE_S rests: its partitions are paused (no
+# fetch requests at all) until it is woken, or for REST_S, a safety look; then it fetches
+# again, for ACTIVE_S. Some brokers (the Tansu test broker) answer a fetch only at its
+# maximum wait, not when a message arrives, so a live consumer must ask often; resting is
+# what keeps an idle replica quiet.
+ACTIVE_S = 5.0
+REST_S = 5.0
+RESTING_CHECK_S = 30.0  # while resting, the log is checked at a safety look this often
+CONSUMER_TIMEOUT_MS = 5_000
+METADATA_MAX_AGE_MS = 60_000  # the watch asks for fresh metadata itself when it looks
 STOP_TIMEOUT_S = 5.0
 # The CloudEvents Kafka binding, structured content mode: the whole event is the value.
 CONTENT_TYPE = [("content-type", b"application/cloudevents+json")]
@@ -61,7 +73,11 @@ def consumer(settings: Settings, *topics: str, group_id: str | None, **kw: Any) 
         heartbeat_interval_ms=max(100, settings.kafka_session_timeout_ms // 4),
         request_timeout_ms=max(REQUEST_TIMEOUT_MS, settings.kafka_session_timeout_ms + 1000),
         retry_backoff_ms=200,
-        metadata_max_age_ms=5_000,
+        metadata_max_age_ms=METADATA_MAX_AGE_MS,
+        # The fetcher's own loop wakes at least this often; it is woken at once by what it
+        # waits for (a fetch answered, a partition resumed or unassigned), so a short one
+        # only costs wake-ups while the consumer rests.
+        consumer_timeout_ms=CONSUMER_TIMEOUT_MS,
         **kw,
     )
 
@@ -118,13 +134,21 @@ class BrokerLost(RuntimeError):
 
 
 class Watch:
-    """Keeps an assigned consumer on its log. Every `every_s` without a message, it asks the
-    broker for the end of each partition; a position past the end means the log was reset
-    under the consumer (the topic was recreated, or the broker restarted empty), where a
-    consumer would otherwise wait forever without a word. It then moves the consumer to the
-    end (`to_end`: live readers, logging the gap) or to the beginning of the new log, and
-    carries on. A topic that is gone, or `failures` unanswered checks in a row, raise
-    BrokerLost, for the caller's supervisor to reconnect (and create the topics again)."""
+    """Keeps an assigned consumer on its log, and lets it rest while nothing comes.
+
+    Every `every_s` without a message, it asks the broker for the end of each partition; a
+    position past the end means the log was reset under the consumer (the topic was
+    recreated, or the broker restarted empty), where a consumer would otherwise wait forever
+    without a word. It then moves the consumer to the end (`to_end`: live readers, logging
+    the gap) or to the beginning of the new log, and carries on. A topic that is gone, or
+    `failures` unanswered checks in a row, raise BrokerLost, for the caller's supervisor to
+    reconnect (and create the topics again).
+
+    After `active_s` without a message or a wake-up (`wake`: someone knows a message is on
+    its way), and while `quiet()` allows it, `check` rests: it pauses the consumer's
+    partitions, so that no fetch is sent, and returns when woken or after `rest_s` (a safety
+    look: the first fetch then finds whatever came meanwhile; the log is checked as above
+    at most every `resting_check_s` while it rests). `active_s=None` never rests."""
 
     def __init__(
         self,
@@ -136,6 +160,11 @@ class Watch:
         every_s: float = 1.0,
         failures: int = 2,
         timeout_s: float = 2.0,
+        active_s: float | None = ACTIVE_S,
+        rest_s: float = REST_S,
+        resting_check_s: float = RESTING_CHECK_S,
+        wake: asyncio.Event | None = None,
+        quiet: Callable[[], bool] = lambda: True,
     ) -> None:
         self.consumer = consumer
         self.what = what
@@ -144,17 +173,39 @@ class Watch:
         self.every_s = every_s
         self.max_failures = failures
         self.timeout_s = timeout_s
+        self.active_s = active_s
+        self.rest_s = rest_s
+        self.resting_check_s = resting_check_s
+        self.wake = wake
+        self.quiet = quiet
         self.failures = 0
         self.repositioned = 0
+        self.rests = 0  # times it paused its partitions (for tests and /metrics)
+        self.resting = False
         self._last = time.monotonic()
+        self._active = self._last
 
     async def check(self, *, received: bool) -> None:
         now = time.monotonic()
+        if self.wake is not None and self.wake.is_set():
+            self.wake.clear()
+            self._active = now
         if received:
-            self._last = now
+            self._last = self._active = now
             self.failures = 0
             return
-        if now - self._last < self.every_s:
+        every = self.every_s
+        if (
+            self.active_s is not None
+            and now - self._active >= self.active_s
+            and self.consumer.assignment()
+            and self.quiet()
+        ):
+            if await self._rest():
+                self._active = time.monotonic()
+                return  # woken: fetch at once; the log is checked later if nothing comes
+            now, every = time.monotonic(), self.resting_check_s
+        if now - self._last < every:
             return
         self._last = now
         tps = sorted(self.consumer.assignment())
@@ -214,6 +265,25 @@ class Watch:
                     end,
                 )
                 await self.consumer.seek_to_beginning(tp)
+
+    async def _rest(self) -> bool:
+        """Pause every assigned partition until woken (True) or `rest_s` passed (False)."""
+        tps = self.consumer.assignment()
+        self.consumer.pause(*tps)
+        self.rests += 1
+        self.resting = True
+        try:
+            if self.wake is None:
+                await asyncio.sleep(self.rest_s)  # a safety look, not a synchronisation
+                return False
+            woken = await wait_event(self.wake, self.rest_s)
+            self.wake.clear()
+            return woken
+        finally:
+            self.resting = False
+            # Only what is still assigned: a rebalance meanwhile assigns fresh partitions.
+            with contextlib.suppress(IllegalStateError):
+                self.consumer.resume(*self.consumer.paused())
 
 
 async def ensure_topics(settings: Settings, names: Iterable[str]) -> None:

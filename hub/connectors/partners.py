@@ -1,124 +1,38 @@
-"""The partner connectors of `policies/partners.yaml`, validated at load.
+"""The partner connectors' directory: the partners of the active `PartnerDirectory`
+version (hub/events/partners.py parses and validates it), with their organisations.
 
-Each entry names a partner system: the organisation it belongs to (by its registered
-name), the one role and the purposes it acts under, the event types it receives on its
-topic `partner.<key>.events`, and whether it sends events to `partner.<key>.inbox`, with
-the CloudEvents `source` values its systems may claim there (`sources`). A
-partner acts as a principal built from its organisation's row, so the same policy rules
-decide what it sees and does as for that organisation's users.
+The relay reads the directory at every pass and an inbound consumer at every batch, so
+an activated version applies to what partners receive, their role, purposes and accepted
+sources at once; a partner whose inbox is added or removed gets (or loses) its inbound
+consumer when the connectors next start (`hub connectors run`, or the replicas with
+`HUB_CONNECTORS=inline`). A partner removed from the directory receives nothing more and
+its inbox is refused (`unknown_partner`).
 """
 
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, Field
-from pydantic_core import PydanticCustomError
 from sqlalchemy import select
 from sqlmodel import col
 
 from hub.db import Database
-from hub.events.envelope import EVENT_TYPES
+from hub.events.partners import Partner, PartnerError, PartnersFile, PartnerSpec, parse_partners
 from hub.models import Organisation
-from hub.policy.document import Purpose, Role, Text
 from hub.policy.principal import Principal
-from hub.policy.yamlsource import PolicyError, Problem, Strict, known_name, load
+from hub.state import HubState
 
-KEY = re.compile(r"^[a-z][a-z0-9_]{1,60}$")
-
-
-def _key(value: str) -> str:
-    if not KEY.match(value):
-        raise PydanticCustomError("partner_key", "a partner key is lower_snake_case", {})
-    return value
-
-
-class PartnerError(PolicyError):
-    """A `partners.yaml` that cannot be used whole."""
-
-
-class PartnerSpec(Strict):
-    organisation: Text
-    role: Role
-    purposes: Annotated[list[Purpose], Field(min_length=1)]
-    events: list[Annotated[str, known_name("event type", EVENT_TYPES)]] = []
-    topic: str | None = None
-    inbox: bool = False
-    # The `source` attributes the partner's systems may send on its inbox; any other is
-    # dead-lettered as forbidden_source. Required with `inbox: true`.
-    sources: list[Annotated[str, Field(min_length=1, max_length=200)]] = []
-
-
-class PartnersFile(Strict):
-    version: Literal[1] = 1
-    partners: dict[Annotated[str, AfterValidator(_key)], PartnerSpec]
-
-
-def _topics(data: Any) -> list[Problem]:
-    """A topic other than partner.<key>.events (the model of an entry does not see its key),
-    and an inbox without the sources it accepts."""
-    entries = data.get("partners") if isinstance(data, dict) else None
-    problems: list[Problem] = []
-    for key, spec in entries.items() if isinstance(entries, dict) else ():
-        if not isinstance(spec, dict):
-            continue
-        if spec.get("topic", f"partner.{key}.events") != f"partner.{key}.events":
-            problems.append(
-                (("partners", key, "topic"), f"topic must be partner.{key}.events", None)
-            )
-        if spec.get("inbox") is True and not spec.get("sources"):
-            problems.append(
-                (("partners", key, "sources"), "an inbox needs the sources it accepts", None)
-            )
-    return problems
-
-
-@dataclass(frozen=True)
-class Partner:
-    key: str
-    organisation: str  # the organisation's registered name
-    role: str
-    purposes: tuple[str, ...]  # in order of preference for projecting an event
-    events: frozenset[str]
-    topic: str  # partner.<key>.events
-    inbox: str | None  # partner.<key>.inbox, if the partner sends events
-    sources: frozenset[str] = frozenset()  # the `source` values accepted on the inbox
-
-    def principal(self, org: Organisation) -> Principal:
-        return Principal(
-            subject=f"connector:{self.key}",
-            org_id=org.id,
-            org_kind=org.kind,
-            city=org.city,
-            roles=frozenset({self.role}),
-            purposes=frozenset(self.purposes),
-            client_id=f"connector:{self.key}",
-        )
-
-
-def parse_partners(text: str, origin: str = "partners.yaml") -> list[Partner]:
-    """Every error at once; a file with any error is refused whole."""
-    try:
-        source = load(text, origin)
-        spec = source.validate(PartnersFile, more=_topics(source.data))
-    except PolicyError as exc:
-        raise PartnerError(exc.issues) from None
-    return [
-        Partner(
-            key=key,
-            organisation=p.organisation,
-            role=p.role,
-            purposes=tuple(p.purposes),
-            events=frozenset(p.events),
-            topic=f"partner.{key}.events",
-            inbox=f"partner.{key}.inbox" if p.inbox else None,
-            sources=frozenset(p.sources),
-        )
-        for key, p in spec.partners.items()
-    ]
+__all__ = [
+    "Directory",
+    "Partner",
+    "PartnerError",
+    "PartnerSpec",
+    "PartnersFile",
+    "active_partners",
+    "load_partners",
+    "parse_partners",
+]
 
 
 def load_partners(policy_dir: Path) -> list[Partner]:
@@ -128,15 +42,47 @@ def load_partners(policy_dir: Path) -> list[Partner]:
     return parse_partners(path.read_text(), origin=path.name)
 
 
+def active_partners(hub: HubState, policy_dir: Path) -> Callable[[], list[Partner]]:
+    """The partners of the active PartnerDirectory version of `hub.policies`, parsed once
+    per version (a version that does not parse was refused before activation; should one
+    be stored anyway, the error is raised, as for a bad file). Without a version in the
+    policy set: policies/partners.yaml."""
+    cache: dict[str, list[Partner]] = {}
+
+    def partners() -> list[Partner]:
+        text = hub.policies.partners
+        if text is None:
+            if "" not in cache:
+                cache[""] = load_partners(policy_dir)
+            return cache[""]
+        if text not in cache:
+            cache.clear()
+            cache[text] = parse_partners(text, origin="PartnerDirectory (active)")
+        return cache[text]
+
+    return partners
+
+
 class Directory:
     """Partners with their organisation's row, looked up by name when first needed (the
     organisation may be registered after the hub starts). An unknown or ambiguous name
-    resolves to nothing: that partner receives nothing and may do nothing."""
+    resolves to nothing: that partner receives nothing and may do nothing.
 
-    def __init__(self, db: Database, partners: list[Partner]) -> None:
+    `partners` is a list, or a callable returning the partners in force (read at each use:
+    the active PartnerDirectory version)."""
+
+    def __init__(self, db: Database, partners: list[Partner] | Callable[[], list[Partner]]) -> None:
         self.db = db
-        self.partners = partners
+        self._partners = partners
         self._orgs: dict[str, Organisation] = {}
+
+    @property
+    def partners(self) -> list[Partner]:
+        return self._partners() if callable(self._partners) else self._partners
+
+    def current(self, key: str) -> Partner | None:
+        """The partner `key` as the directory in force has it (None: removed)."""
+        return next((p for p in self.partners if p.key == key), None)
 
     async def principal(self, partner: Partner) -> Principal | None:
         org = self._orgs.get(partner.organisation)

@@ -21,7 +21,7 @@ from hub.config import Settings
 from hub.connectors import kafka
 from hub.connectors.feed import Feed
 from hub.connectors.inbound import InboundConsumer
-from hub.connectors.partners import Directory, load_partners
+from hub.connectors.partners import Directory, active_partners
 from hub.connectors.relay import Relay
 from hub.state import HubState
 
@@ -35,7 +35,9 @@ class Connectors:
             raise ValueError(f"HUB_CONNECTORS must be one of {', '.join(MODES)}")
         self.settings = settings
         self.hub = hub
-        self.directory = Directory(hub.db, load_partners(settings.policy_dir))
+        # The partner directory in force (PartnerDirectory, approved like a policy), read at
+        # each use; the file only when the policy set has none (it seeds version 1).
+        self.directory = Directory(hub.db, active_partners(hub, settings.policy_dir))
         self.relay = Relay(settings, hub, self.directory) if relay else None
         self.inbound = (
             [
@@ -89,6 +91,10 @@ class Connectors:
         for c in self.inbound:
             self._tasks.append(loop.create_task(c.run(), name=f"hub-inbound-{c.partner.key}"))
         if self.feed is not None:
+            if self.hub.events is not None:
+                # Woken by every commit of events (PostgreSQL NOTIFY: any replica's), the
+                # feed rests in between instead of fetching all the time.
+                self.hub.events.on_commit(self.feed.notify)
             self._tasks.append(loop.create_task(self.feed.run(), name="hub-feed"))
 
     def lag(self) -> dict[str, int | None]:

@@ -8,10 +8,10 @@ only projected through its own policy (hub/events/projection.py).
 
 from __future__ import annotations
 
-import json
 from datetime import date, datetime
 from typing import Any
 
+import orjson
 from sqlalchemy import inspect as sa_inspect
 
 from hub.models.base import new_id
@@ -40,10 +40,19 @@ EVENT_TYPES: dict[str, str] = {
     "be.hub.consent.granted.v1": "Consent",
     "be.hub.consent.revoked.v1": "Consent",
     "be.hub.policy.activated.v1": "PolicyChange",
+    "be.hub.employer.recognition_changed.v1": "Organisation",
+    "be.hub.employment.recorded.v1": "EmploymentRelation",
+    "be.hub.employment.ended.v1": "EmploymentRelation",
 }
 
-# Columns that never enter an event: ciphertext, and links that only serve the hub.
-NEVER_IN_EVENTS = frozenset({"identity"})
+# Columns that never enter an event: ciphertext, and links that only serve the hub (an
+# anonymous report's follow-up code hash is for its holder alone).
+# Never in any event, internal or a partner's: the identity ciphertext, secrets, a sealed
+# name, and the gender a worker declared (shown to the worker alone: guardrail
+# gender-only-to-the-worker).
+NEVER_IN_EVENTS = frozenset(
+    {"identity", "follow_up_hash", "target_name", "target_name_key", "gender"}
+)
 
 
 def _json_value(v: Any) -> Any:
@@ -92,4 +101,5 @@ def make_event(
 
 
 def encode(event: dict[str, Any]) -> bytes:
-    return json.dumps(event, separators=(",", ":"), ensure_ascii=False).encode()
+    """Compact UTF-8 JSON (as `json.dumps(..., separators=(",", ":"), ensure_ascii=False)`)."""
+    return orjson.dumps(event)

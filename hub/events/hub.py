@@ -7,7 +7,10 @@ broker. With Kafka, the relay publishes the outbox and each replica's consumer o
 `hub.events` calls `deliver` instead (hub/connectors/).
 
 Subscribers get their own bounded queue; one that cannot keep up is closed rather than
-slowing everyone (it reconnects and resumes from live events).
+slowing everyone (it reconnects and resumes from live events). Subscribers that would
+compute the same thing for one event (the same projection: one receiver, purpose and
+policy) share one computation (`shared`), so a hundred subscriptions of one client cost
+one query per event, not a hundred.
 """
 
 from __future__ import annotations
@@ -16,8 +19,9 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator, Callable
-from typing import Any
+from collections import OrderedDict
+from collections.abc import AsyncIterator, Awaitable, Callable, Hashable
+from typing import Any, TypeVar
 
 from sqlalchemy import func, select
 from sqlmodel import col
@@ -33,6 +37,8 @@ POLL_S = 0.1
 IDLE_POLL_S = 5.0  # while NOTIFY wakes the tail: a safety net only
 GAP_GRACE_S = 5.0  # a sequence gap older than this is a rolled-back insert, not a slow commit
 QUEUE_SIZE = 1000
+SHARED = 4096  # computations remembered for `shared` (the latest events' projections)
+T = TypeVar("T")
 
 
 class Subscription:
@@ -72,6 +78,8 @@ class EventHub:
         self._started = False
         self.delivered = 0
         self._commit_listeners: list[Callable[[], None]] = []
+        self._shared: OrderedDict[Hashable, asyncio.Future[Any]] = OrderedDict()
+        self.shared_hits = 0
 
     @property
     def subscriber_count(self) -> int:
@@ -99,6 +107,27 @@ class EventHub:
                 with contextlib.suppress(asyncio.QueueFull):
                     sub.queue.get_nowait()
                     sub.queue.put_nowait(None)
+
+    async def shared(self, key: Hashable, compute: Callable[[], Awaitable[T]]) -> T:
+        """`compute()`, once for every caller with the same `key` while it is remembered
+        (the key must name everything the result depends on). A failure is not
+        remembered; a caller that is cancelled does not cancel it for the others."""
+        future = self._shared.get(key)
+        if future is None:
+            future = asyncio.ensure_future(compute())
+            self._shared[key] = future
+            future.add_done_callback(lambda f: self._forget_failed(key, f))
+            while len(self._shared) > SHARED:
+                self._shared.popitem(last=False)
+        else:
+            self.shared_hits += 1
+        result: T = await asyncio.shield(future)
+        return result
+
+    def _forget_failed(self, key: Hashable, future: asyncio.Future[Any]) -> None:
+        failed = future.cancelled() or future.exception() is not None
+        if failed and self._shared.get(key) is future:
+            del self._shared[key]
 
     def notify(self) -> None:
         """A transaction of this replica committed events to the outbox."""

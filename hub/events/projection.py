@@ -18,6 +18,7 @@ from sqlalchemy import select
 
 from hub.db import Database
 from hub.events.envelope import EVENT_TYPES
+from hub.events.plans import custom_plans
 from hub.ids import AudienceSeal
 from hub.models.base import utcnow
 from hub.policy.effects import Pseudonymizer, apply
@@ -80,6 +81,8 @@ class Projector:
         """Each event as `principal` may see it for `purpose`, or None; one query per
         resource for the whole list (the relay projects a batch per partner)."""
         out: list[dict[str, Any] | None] = [None] * len(events)
+        if len(events) > 1:
+            seal = _Memo(seal)  # type: ignore[assignment]  # ids recur within a batch
         by_resource: dict[str, list[int]] = {}
         for i, event in enumerate(events):
             resource_name = EVENT_TYPES.get(event.get("type", ""))
@@ -104,6 +107,8 @@ class Projector:
             subjects = sorted({str(events[i]["subject"]) for i in indexes})
             stmt = select(model.id, *match).where(model.id.in_(subjects), grant.row_filter(v))
             async with self.db.sessions() as session:
+                if len(subjects) > 1:
+                    await custom_plans(session)  # an IN list: hub/events/plans.py
                 rows = {str(row[0]): row for row in (await session.execute(stmt)).all()}
             for i in indexes:
                 row = rows.get(str(events[i]["subject"]))
@@ -121,35 +126,85 @@ class Projector:
         principal: Principal,
         seal: AudienceSeal,
     ) -> dict[str, Any]:
-        resource = RESOURCES[resource_name]
         raw: dict[str, Any] = event.get("data") or {}
         data: dict[str, Any] = {}
+        for f, name, kind, effect, seal_it, key, key_name in _plan(resource_name, mask):
+            if f in raw:
+                value = raw[f]
+                if effect != "allow" and value is not None:
+                    value = _out(
+                        apply(
+                            effect,
+                            kind,
+                            _parse(kind, value),
+                            pseudonyms=self.pseudonyms,
+                            org_id=principal.org_id,
+                            scope=_scope(resource_name, f),
+                            row=_Row(raw),
+                        )
+                    )
+                elif seal_it and value is not None:
+                    value = seal.seal(value)
+                data[name] = value
+            elif key is not None and key in raw and key_name not in data:
+                data[key_name] = seal.seal_optional(raw[key])
+        return _sealed_envelope(event, data, seal)
+
+
+# What a mask shows of a resource, field by field, worked out once per (resource, mask):
+# (field, its camelCase name, kind, effect, whether its value is an id to seal, and for a
+# relation its key column in the data and the name it is shown under).
+_Step = tuple[str, str, str, str, bool, str | None, str]
+_PLANS: dict[tuple[str, FieldMask], tuple[_Step, ...]] = {}
+
+
+def _plan(resource_name: str, mask: FieldMask) -> tuple[_Step, ...]:
+    plan = _PLANS.get((resource_name, mask))
+    if plan is None:
+        resource = RESOURCES[resource_name]
+        steps: list[_Step] = []
         for f in resource.fields:
             if f not in mask.shown:
                 continue
-            if f in raw:
-                kind = field_kind(resource, f)
-                value = _parse(kind, raw[f])
-                effect = mask.effect(f)
-                if effect != "allow" and value is not None:
-                    value = apply(
-                        effect,
-                        kind,
-                        value,
-                        pseudonyms=self.pseudonyms,
-                        org_id=principal.org_id,
-                        scope=_scope(resource_name, f),
-                        row=_Row(raw),
-                    )
-                if value is not None and _is_id(f) and mask.effect(f) == "allow":
-                    value = seal.seal(value)
-                data[_camel(f)] = _out(value)
-            else:
-                key = RELATION_KEYS.get((resource_name, f), f"{f}_id")
-                name = _camel(f) + "Id"
-                if key in raw and key not in resource.fields and name not in data:
-                    data[name] = seal.seal_optional(raw[key])
-        return _sealed_envelope(event, data, seal)
+            effect = mask.effect(f)
+            key: str | None = RELATION_KEYS.get((resource_name, f), f"{f}_id")
+            if key in resource.fields:
+                key = None
+            steps.append(
+                (
+                    f,
+                    _camel(f),
+                    field_kind(resource, f),
+                    effect,
+                    effect == "allow" and _is_id(f),
+                    key,
+                    _camel(f) + "Id",
+                )
+            )
+        plan = _PLANS[(resource_name, mask)] = tuple(steps)
+        if len(_PLANS) > 4096:  # policies come and go: a bound, never a leak
+            _PLANS.clear()
+    return plan
+
+
+class _Memo:
+    """An audience's seal that remembers what it sealed, for one batch (a record's id is
+    both the event's subject and its data's `id`; an organisation's id recurs)."""
+
+    __slots__ = ("_seal", "_done")
+
+    def __init__(self, seal: AudienceSeal) -> None:
+        self._seal = seal
+        self._done: dict[str | int, str] = {}
+
+    def seal(self, raw: str | int) -> str:
+        sealed = self._done.get(raw)
+        if sealed is None:
+            sealed = self._done[raw] = self._seal.seal(raw)
+        return sealed
+
+    def seal_optional(self, raw: str | None) -> str | None:
+        return None if raw is None else self.seal(raw)
 
 
 def _is_id(field: str) -> bool:

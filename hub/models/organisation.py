@@ -2,22 +2,35 @@
 
 from datetime import datetime
 
-from sqlalchemy import JSON, BigInteger, Column
+from sqlalchemy import JSON, BigInteger, Column, Index
 from sqlmodel import Field, SQLModel
 
 from hub.models.base import UTCDateTime, new_id, utcnow
 
 
 class Organisation(SQLModel, table=True):
-    """A partner: city service, police zone, judiciary, NGO, union or operator (uitbater)."""
+    """A partner: city service, police zone, judiciary, NGO, union, operator (uitbater),
+    employer or the labour inspection."""
 
     __tablename__ = "organisation"
+    # One recognition number per employer (null for every other organisation).
+    __table_args__ = (
+        Index("ix_organisation_recognition_number", "recognition_number", unique=True),
+    )
 
     id: str = Field(default_factory=new_id, primary_key=True, max_length=36)
     name: str = Field(max_length=200)
     kind: str = Field(max_length=20, index=True)
     city: str | None = Field(default=None, max_length=80, index=True)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    # Only for an employer (kind `employer`): its recognition by the labour inspection
+    # (labour law of 2024), as the labour inspector recorded it (hub/services/employment.py).
+    recognition_status: str | None = Field(default=None, max_length=20)
+    recognition_number: str | None = Field(default=None, max_length=20)
+    recognition_decided_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # The labour inspection's organisation id (no foreign key: SQLite keeps the registry's
+    # triggers on this table only while it is altered in place).
+    recognition_decided_by_id: str | None = Field(default=None, max_length=36)
 
 
 class ApiClient(SQLModel, table=True):

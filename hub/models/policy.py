@@ -41,6 +41,9 @@ class PolicyChange(SQLModel, table=True):
     proposed_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     decided_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     rejection_reason: str | None = Field(default=None, max_length=2000)
+    rejected_by: str | None = Field(default=None, max_length=200)  # token subject
+    rejected_by_org: str | None = Field(default=None, max_length=36)
+    rejected_by_role: str | None = Field(default=None, max_length=40)
     activated_version: int | None = None
 
 

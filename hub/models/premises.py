@@ -74,6 +74,12 @@ class RentalAgreement(SQLModel, table=True):
     confirmed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     recorded_by_id: str | None = Field(default=None, foreign_key="organisation.id", max_length=36)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    # Rent terms, in euro cents (EUR only): the rent per `rent_period` and the deposit.
+    # Null for a rental recorded without them.
+    rent_cents: int | None = Field(default=None, ge=0)
+    rent_period: str | None = Field(default=None, max_length=10)
+    deposit_cents: int | None = Field(default=None, ge=0)
+    currency: str | None = Field(default=None, max_length=3)
 
     premises: Premises = Relationship(
         back_populates="rental_agreements", sa_relationship_kwargs={"lazy": "raise"}
@@ -108,6 +114,8 @@ class ShiftRegistration(SQLModel, table=True):
     validated_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     validated_by_id: str | None = Field(default=None, foreign_key="organisation.id", max_length=36)
     adult_verified_on_site: bool | None = Field(default=None)
+    # The recorded outage of the hub cited to register this shift after its start.
+    outage_id: str | None = Field(default=None, foreign_key="hub_outage.id", max_length=36)
 
     premises: Premises = Relationship(
         back_populates="shifts", sa_relationship_kwargs={"lazy": "raise"}

@@ -23,6 +23,9 @@ class Report(SQLModel, table=True):
     city: str = Field(max_length=80)
     status: str = Field(default="filed", max_length=20)
     filed_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, index=True)
+    # An anonymous report's follow-up code, as its SHA-256 (hex): the code itself is shown
+    # to the reporter once and never stored, so only its holder can read the replies.
+    follow_up_hash: str | None = Field(default=None, max_length=64, unique=True, index=True)
 
     shares: list["ReportShare"] = Relationship(
         back_populates="report", sa_relationship_kwargs={"lazy": "raise"}
@@ -60,6 +63,17 @@ class ReportReply(SQLModel, table=True):
     )
 
 
+class FollowUpAttempt(SQLModel, table=True):
+    """A wrong follow-up code, kept for a short while to rate-limit guessing: who tried
+    (a digest of the caller, never the subject itself) and when."""
+
+    __tablename__ = "follow_up_attempt"
+
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=36)
+    caller_hash: str = Field(max_length=64, index=True)
+    at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, index=True)
+
+
 class Alert(SQLModel, table=True):
     """A warning (waarschuwing) to an audience in one city, in nl/fr/en, until it expires.
 
@@ -74,7 +88,10 @@ class Alert(SQLModel, table=True):
     zone: str | None = Field(default=None, max_length=80)
     branch: str | None = Field(default=None, max_length=20)
     severity: str = Field(max_length=10)
-    text_nl: str = Field(max_length=2000)
+    # A common kind of warning, rendered in the reader's language (hub/i18n.py); the texts
+    # below are the issuer's own free text, optional when a template is given.
+    template: str | None = Field(default=None, max_length=30)
+    text_nl: str | None = Field(default=None, max_length=2000)
     text_fr: str | None = Field(default=None, max_length=2000)
     text_en: str | None = Field(default=None, max_length=2000)
     valid_until: datetime = Field(sa_type=UTCDateTime, index=True)

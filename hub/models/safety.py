@@ -3,6 +3,7 @@
 from datetime import datetime
 from typing import TYPE_CHECKING, Optional
 
+from sqlalchemy import Column, LargeBinary
 from sqlmodel import Field, Relationship, SQLModel
 
 from hub.models.base import UTCDateTime, new_id, utcnow
@@ -43,7 +44,20 @@ class Measure(SQLModel, table=True):
     kind: str = Field(max_length=30)
     city: str = Field(max_length=80, index=True)
     premises_id: str | None = Field(default=None, foreign_key="premises.id", max_length=36)
-    target: str = Field(max_length=200)  # what the measure is against, e.g. "premises"
+    # What the measure is against: exactly one of the premises (premises_id), a worker
+    # (target_sex_worker_id) or a client or third party, whose name is encrypted under a
+    # data key of its own (target_name, wrapped key in target_name_key). A worker's erasure
+    # nulls the worker reference; nothing then names the person.
+    target_sex_worker_id: str | None = Field(
+        default=None, foreign_key="sex_worker.id", max_length=36, index=True
+    )
+    target_name: bytes | None = Field(default=None, sa_column=Column(LargeBinary, nullable=True))
+    target_name_key: bytes | None = Field(
+        default=None, sa_column=Column(LargeBinary, nullable=True)
+    )
+    # premises, sex_worker, client or other_person (MeasureTargetKind): set at opening,
+    # never personal, and kept when the worker's reference is erased.
+    target_kind: str = Field(default="premises", max_length=20)
     status: str = Field(default="opened", max_length=20)
     amount_cents: int | None = Field(default=None, ge=0)
     org_id: str = Field(foreign_key="organisation.id", max_length=36)

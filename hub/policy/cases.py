@@ -12,6 +12,7 @@ Case files are `policies/tests/*.yaml`; each holds a list of cases::
     - description: the city officer sees occupancy without identities
       client: demo-city-antwerp          # who asks: a client of hub/demo_clients.py
       purpose: licensing                 # the Hub-Purpose header; omit it to send none
+      stated_case: AN.37.L1.004217/26    # optional: the Hub-Case header (an investigator's case)
       query: |
         { shifts(first: 20) { edges { node { window premises { city }
             sexWorker { workingName } sexWorkerId } } } }
@@ -210,6 +211,7 @@ class CaseSpec(Strict):
     client: str | None = None
     principal: PrincipalSpec | None = None
     purpose: str | None = None  # the Hub-Purpose header, which a case may get wrong on purpose
+    stated_case: str | None = None  # the Hub-Case header: the investigation a request states
     query: Text
     variables: dict[str, Any] | None = None
     expect: Expect
@@ -248,6 +250,7 @@ class Case:
     query: str
     variables: dict[str, Any]
     expect: dict[str, Any]  # the expectations the case names, lists where one may be
+    stated_case: str | None = None  # the Hub-Case header
 
     @property
     def name(self) -> str:
@@ -274,6 +277,7 @@ def parse_cases(text: str, file: str) -> list[Case]:
                 query=spec.query,
                 variables=spec.variables or {},
                 expect=spec.expect.model_dump(exclude_unset=True),
+                stated_case=spec.stated_case,
             )
         )
     return cases

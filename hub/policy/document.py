@@ -18,6 +18,7 @@ from typing import Annotated, Any
 from pydantic import BeforeValidator, Field, StringConstraints, ValidationInfo, model_validator
 from pydantic_core import PydanticCustomError
 from sqlalchemy import inspect as sa_inspect
+from sqlalchemy import true
 
 from hub.policy.effects import EFFECTS, EFFECTS_FOR_KIND
 from hub.policy.resources import COLUMN_VOCABULARIES, RESOURCES, Resource, field_kind
@@ -25,6 +26,7 @@ from hub.policy.vocabulary import PURPOSES, ROLES
 from hub.policy.where import (
     OPERATORS,
     PRINCIPAL_VARIABLES,
+    REQUEST_VARIABLES,
     Filter,
     WhereError,
     compile_where,
@@ -63,6 +65,9 @@ class Aggregate:
     roles: frozenset[str]
     purposes: frozenset[str]
     min_cell: int
+    # Which rows the caller may count (the rules' `where` language); every row when None.
+    where: Any = None
+    where_filter: Filter = field(default=lambda _v: true(), repr=False, compare=False)
 
 
 @dataclass(frozen=True)
@@ -96,6 +101,16 @@ class AggregateSpec(Strict):
     roles: Roles
     purposes: Purposes
     min_cell: Annotated[int, Field(ge=1)]
+    where: dict[str, Any] | None = None
+
+    @model_validator(mode="after")
+    def _fits_resource(self, info: ValidationInfo) -> AggregateSpec:
+        resource = (info.context or {}).get("resource")
+        if resource is not None and self.where is not None:
+            problem = _where_problem(resource.model, self.where, ("where",))
+            if problem:
+                raise problems([problem])
+        return self
 
 
 class RuleSpec(Strict):
@@ -227,7 +242,11 @@ def _column(model: Any, path: str) -> tuple[Any, str | None]:
 def _value_suggestion(column: Any, op: str, value: Any) -> str | None:
     if op not in OPERATORS:
         return suggest(op, OPERATORS)
-    variables = ["$now", *(f"$principal.{v}" for v in PRINCIPAL_VARIABLES)]
+    variables = [
+        "$now",
+        *(f"$principal.{v}" for v in PRINCIPAL_VARIABLES),
+        *(f"$request.{v}" for v in REQUEST_VARIABLES),
+    ]
     vocabulary = COLUMN_VOCABULARIES.get((column.table.name, column.name))
     known = {m.value for m in vocabulary} if vocabulary else set()
     for v in value if isinstance(value, list) else [value]:
@@ -268,6 +287,12 @@ def parse_document(text: str, *, origin: str = "<document>") -> PolicyDocument:
     aggregate = None
     if spec.aggregate is not None:
         agg = spec.aggregate
-        aggregate = Aggregate(frozenset(agg.roles), frozenset(agg.purposes), agg.min_cell)
+        aggregate = Aggregate(
+            frozenset(agg.roles),
+            frozenset(agg.purposes),
+            agg.min_cell,
+            where=agg.where,
+            where_filter=compile_where(resource.model, agg.where),
+        )
     rules = tuple(_rule(r, resource) for r in spec.rules or ())
     return PolicyDocument(resource, spec.retention, rules, aggregate, source=text)

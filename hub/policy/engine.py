@@ -22,6 +22,7 @@ from hub.models import Consent
 from hub.policy import guardrails
 from hub.policy.document import PolicyDocument, PolicyError, Rule, parse_document
 from hub.policy.effects import RANK
+from hub.policy.partner_document import PARTNERS_RESOURCE, is_partner_document
 from hub.policy.principal import Principal
 from hub.policy.regimes import (
     NO_REGIMES,
@@ -35,8 +36,9 @@ from hub.policy.vocabulary import POLICY_DATA_FILES
 from hub.policy.yamlsource import Issue
 
 
-def request_vars(principal: Principal, now: datetime) -> dict[str, Any]:
-    return {"principal": principal.variables(), "now": now}
+def request_vars(principal: Principal, now: datetime, case: str | None = None) -> dict[str, Any]:
+    """What a rule's `where` binds: `$principal.*`, `$now` and `$request.case`."""
+    return {"principal": principal.variables(), "now": now, "request": {"case": case}}
 
 
 @dataclass(frozen=True)
@@ -137,9 +139,12 @@ class PolicySet:
         version: str,
         versions: Mapping[str, int] | None = None,
         regimes: Regimes = NO_REGIMES,
+        partners: str | None = None,
     ) -> None:
         self.documents = dict(documents)
         self.regimes = regimes  # the cities' regimes (hub/policy/regimes.py)
+        # The partner directory in force, as text (validated by hub/events/partners.py).
+        self.partners = partners
         self.version = version  # the whole set: "files:<hash>" or "g<generation>"
         self.versions = dict(versions or {})  # resource -> version number, from the database
         self._grants: dict[tuple[frozenset[str], str, str, str], Grant | None] = {}
@@ -183,7 +188,13 @@ class PolicySet:
         docs: dict[str, PolicyDocument] = {}
         origins: dict[str, str] = {}
         regimes: Regimes | None = None
+        partners: str | None = None
         for origin, text in sorted(texts.items()):
+            if is_partner_document(text):
+                if partners is not None:
+                    errors.append(f"{origin}: a second document for {PARTNERS_RESOURCE}")
+                partners = text
+                continue
             if is_regime_document(text):
                 if regimes is not None:
                     errors.append(f"{origin}: a second document for {REGIME_RESOURCE}")
@@ -212,7 +223,7 @@ class PolicySet:
             for origin, text in sorted(texts.items()):
                 digest.update(origin.encode() + b"\0" + text.encode() + b"\0")
             version = "files:" + digest.hexdigest()[:12]
-        return cls(docs, version, versions, regimes or NO_REGIMES)
+        return cls(docs, version, versions, regimes or NO_REGIMES, partners)
 
     @classmethod
     def from_directory(cls, path: Path) -> PolicySet:
@@ -228,7 +239,10 @@ class PolicySet:
 
 def document_resource(text: str, origin: str) -> str:
     """The resource a policy-directory document is about (CityRegime for the regimes);
-    raises PolicyError if it is not a valid document."""
+    raises PolicyError if it is not a valid document. The partner directory is only
+    recognised here: hub/events/partners.py validates it."""
+    if is_partner_document(text):
+        return PARTNERS_RESOURCE
     if is_regime_document(text):
         parse_regimes(text, origin=origin)
         return REGIME_RESOURCE

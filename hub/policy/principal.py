@@ -27,6 +27,10 @@ class Principal:
         for themself (workers share one self-service organisation, never its ids)."""
         if self.sex_worker_id is not None and "sex_worker" in self.roles:
             return f"sw:{self.sex_worker_id}"
+        if "sex_worker" in self.roles:
+            # A person with no worker record yet: ids sealed for them alone, never shared
+            # with the other workers of the self-service organisation.
+            return f"person:{self.subject}"
         return f"org:{self.org_id}"
 
     def variables(self) -> dict[str, str | None]:

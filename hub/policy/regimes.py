@@ -3,8 +3,10 @@
 Since decriminalisation (2022) and the labour law of 2024, each city decides its own
 regime; the hub imposes none. `policies/regimes.yaml` says, per city: whether
 participation is compulsory or voluntary (consent-based), which kinds of premises need a
-suitability certificate, whether shifts are registered in advance (a pandkalender) and
-whether the police validate identities on site, with the legal basis of each rule. The
+suitability certificate, whether shifts are registered in advance (a pandkalender),
+whether the police validate identities on site and, optionally, how shifts an employer
+registers for its own employees differ (`employment`: no rental agreement, certificates
+only for the kinds listed), with the legal basis of each rule. The
 workflows (hub/services/) read it instead of assuming Antwerp's regime, and a city with no
 regime gets none of these workflows (fail closed).
 
@@ -76,6 +78,17 @@ class ValidationRule(Strict):
     tolerance: Annotated[timedelta, BeforeValidator(_tolerance)] = timedelta(minutes=30)
 
 
+class EmploymentRule(Strict):
+    """Shifts an employer registers for its own employees (labour law of 2024): whether
+    they need a confirmed rental agreement like a self-employed worker's
+    (`employees_need_rental`), and which kinds of premises still need a suitability
+    certificate for them (`certificate_for_employers`)."""
+
+    employees_need_rental: bool
+    certificate_for_employers: list[Kind]
+    legal_basis: Text
+
+
 class RegimeSpec(Strict):
     city: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=80)]
     participation: Annotated[str, known_name("participation", {p.value for p in Participation})]
@@ -83,6 +96,8 @@ class RegimeSpec(Strict):
     certificate: CertificateRule
     advance_registration: RegistrationRule
     police_validation: ValidationRule
+    # Without it, an employee's shift is registered like a self-employed worker's.
+    employment: EmploymentRule | None = None
 
     @model_validator(mode="after")
     def _consistent(self) -> RegimeSpec:
@@ -130,9 +145,19 @@ class Regime:
     police_validation: bool
     validation_basis: str
     validation_tolerance: timedelta
+    # Employees' shifts (`employment:`); by default like a self-employed worker's.
+    employees_need_rental: bool = True
+    employer_certificate_premises: frozenset[str] | None = None
+    employment_basis: str = ""
 
     def needs_certificate(self, premises_kind: str) -> bool:
         return premises_kind in self.certificate_premises
+
+    def employee_needs_certificate(self, premises_kind: str) -> bool:
+        """Whether an employer's shift for its employee needs a suitability certificate."""
+        if self.employer_certificate_premises is None:
+            return self.needs_certificate(premises_kind)
+        return premises_kind in self.employer_certificate_premises
 
 
 @dataclass(frozen=True)
@@ -176,6 +201,13 @@ def parse_regimes(text: str, *, origin: str = "regimes.yaml") -> Regimes:
                 police_validation=r.police_validation.applies,
                 validation_basis=r.police_validation.legal_basis,
                 validation_tolerance=r.police_validation.tolerance,
+                employees_need_rental=(
+                    r.employment.employees_need_rental if r.employment else True
+                ),
+                employer_certificate_premises=(
+                    frozenset(r.employment.certificate_for_employers) if r.employment else None
+                ),
+                employment_basis=r.employment.legal_basis if r.employment else "",
             )
             for r in spec.regimes
         },

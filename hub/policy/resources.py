@@ -18,9 +18,14 @@ from hub.models import (
     CareContact,
     Certificate,
     Consent,
+    EmploymentRelation,
+    HelpdeskRequest,
     Inspection,
+    Investigation,
     Measure,
     Organisation,
+    Pairing,
+    Participation,
     PolicyChange,
     Premises,
     Referral,
@@ -28,6 +33,7 @@ from hub.models import (
     Report,
     SexWorker,
     ShiftRegistration,
+    TraffickingSuspicion,
 )
 from hub.models import enums as e
 
@@ -78,12 +84,17 @@ def _r(
 RESOURCES: dict[str, Resource] = {
     r.name: r
     for r in (
-        _r("Organisation", Organisation, "", "id name kind city"),
+        _r(
+            "Organisation",
+            Organisation,
+            "set_recognition",
+            "id name kind city recognition_status recognition_number recognition_decided_at",
+        ),
         _r(
             "SexWorker",
             SexWorker,
-            "register erase",
-            "id working_name identity adult_verified languages city created_at",
+            "register erase set_gender",
+            "id working_name identity adult_verified languages city created_at gender",
             subject_column="id",
             holds_sex_worker_data=True,
         ),
@@ -104,7 +115,7 @@ RESOURCES: dict[str, Resource] = {
             RentalAgreement,
             "record confirm",
             "id premises window sex_worker sex_worker_id starts_at ends_at confirmed confirmed_at "
-            "created_at",
+            "created_at rent_cents rent_period deposit_cents currency",
             subject_column="sex_worker_id",
             holds_sex_worker_data=True,
         ),
@@ -114,6 +125,15 @@ RESOURCES: dict[str, Resource] = {
             "register cancel validate",
             "id premises window sex_worker sex_worker_id rental_agreement_id starts_at ends_at "
             "status created_at validated_at adult_verified_on_site",
+            subject_column="sex_worker_id",
+            holds_sex_worker_data=True,
+        ),
+        _r(
+            "EmploymentRelation",
+            EmploymentRelation,
+            "record end",
+            "id employer sex_worker sex_worker_id contract_kind starts_on ends_on created_at "
+            "ended_at",
             subject_column="sex_worker_id",
             holds_sex_worker_data=True,
         ),
@@ -128,9 +148,12 @@ RESOURCES: dict[str, Resource] = {
             "Measure",
             Measure,
             "open advance",
-            "id kind city premises target status amount_cents opened_at updated_at "
-            "organisation transitions",
-            personal=True,  # a measure may target a person (street ban, fine)
+            "id kind city premises target_sex_worker_id target_name target_kind status "
+            "amount_cents opened_at updated_at organisation transitions",
+            # A measure may target a person (street ban, fine); a worker it names sees its
+            # reads in the worker's access log.
+            subject_column="target_sex_worker_id",
+            personal=True,
         ),
         _r(
             "Report",
@@ -144,21 +167,41 @@ RESOURCES: dict[str, Resource] = {
             "Alert",
             Alert,
             "issue",
-            "id audience city zone branch severity text_nl text_fr text_en valid_until "
+            "id audience city zone branch severity template text_nl text_fr text_en valid_until "
             "issued_by issued_at",
         ),
         _r(
             "CareContact",
             CareContact,
             "record",
-            "id ngo client_ref contact_date kind location branch city recorded_at",
+            "id ngo client_ref contact_date kind location branch city recorded_at request "
+            "follow_up follow_up_date",
             personal=True,
         ),
         _r(
             "Referral",
             Referral,
             "refer",
-            "id from_organisation to_organisation client_ref reason consent created_at",
+            "id from_organisation to_organisation client_ref reason consent created_at "
+            "destination victim_protection protection_basis",
+            personal=True,
+        ),
+        # Recorded by the police or an NGO, explicitly; about a worker when one is named.
+        _r(
+            "TraffickingSuspicion",
+            TraffickingSuspicion,
+            "record set_status",
+            "id organisation indicators sex_worker_id client_ref status city recorded_at "
+            "updated_at",
+            subject_column="sex_worker_id",
+            personal=True,
+        ),
+        # The union's helpdesk: its own records, free text included.
+        _r(
+            "HelpdeskRequest",
+            HelpdeskRequest,
+            "record set_status",
+            "id union received_on topic channel status text recorded_at updated_at",
             personal=True,
         ),
         _r(
@@ -175,7 +218,7 @@ RESOURCES: dict[str, Resource] = {
             "propose approve reject rollback",
             "id resource kind document reason base_version status touches_sex_worker_data "
             "proposed_by proposed_by_org proposed_at decided_at rejection_reason "
-            "activated_version",
+            "rejected_by rejected_by_org rejected_by_role activated_version",
         ),
         # Reading the log is itself logged, but names no data subject: a worker reading their
         # own access log does not fill it with their own reads.
@@ -184,11 +227,44 @@ RESOURCES: dict[str, Resource] = {
             AccessLogEntry,
             "",
             "id at organisation roles subject purpose operation action resource record_ids "
-            "fields policy_version outcome reason",
+            "fields policy_version outcome reason case",
+            personal=True,
+        ),
+        # A named case. Reading one is logged, but names no data subject: the workers it
+        # names learn of it through their access log's deferred entries, once it closes.
+        _r(
+            "Investigation",
+            Investigation,
+            "open extend close",
+            "id reference prosecutor prosecutor_office police_org subjects opened_at "
+            "expires_at closed_at updated_at",
             personal=True,
         ),
     )
 }
+
+# One person across cities (hub/services/participation.py, pairing.py): a worker's
+# participation per city, and the pairings that link a worker to an operator or employer.
+for _resource in (
+    _r(
+        "Participation",
+        Participation,
+        "register end",
+        "id sex_worker sex_worker_id city regime how status started_at ended_at",
+        subject_column="sex_worker_id",
+        holds_sex_worker_data=True,
+    ),
+    _r(
+        "Pairing",
+        Pairing,
+        "create redeem revoke",
+        "id sex_worker sex_worker_id organisation status created_at expires_at redeemed_at "
+        "revoked_at",
+        subject_column="sex_worker_id",
+        holds_sex_worker_data=True,
+    ),
+):
+    RESOURCES[_resource.name] = _resource
 
 # Resources a policy change of which does not need the workers' representative: the partner
 # directory and the suitability certificates of premises. Every other resource, including
@@ -209,6 +285,11 @@ SPECIAL_KINDS: dict[tuple[str, str], str] = {
     ("Premises", "address"): "address",
     ("ShiftRegistration", "sex_worker_id"): "reference",
     ("RentalAgreement", "sex_worker_id"): "reference",
+    ("Participation", "sex_worker_id"): "reference",
+    ("Pairing", "sex_worker_id"): "reference",
+    ("TraffickingSuspicion", "sex_worker_id"): "reference",
+    ("Measure", "target_sex_worker_id"): "reference",
+    ("EmploymentRelation", "sex_worker_id"): "reference",
 }
 
 
@@ -243,6 +324,9 @@ def field_kind(resource: Resource, field: str) -> str:
 # load error rather than a rule that silently matches nothing.
 COLUMN_VOCABULARIES: dict[tuple[str, str], type[Enum]] = {
     ("organisation", "kind"): e.OrganisationKind,
+    ("organisation", "recognition_status"): e.RecognitionStatus,
+    ("employment_relation", "contract_kind"): e.ContractKind,
+    ("rental_agreement", "rent_period"): e.RentPeriod,
     ("premises", "kind"): e.PremisesKind,
     ("certificate", "status"): e.CertificateStatus,
     ("shift_registration", "status"): e.ShiftStatus,
@@ -255,8 +339,19 @@ COLUMN_VOCABULARIES: dict[tuple[str, str], type[Enum]] = {
     ("alert", "audience"): e.AlertAudience,
     ("alert", "severity"): e.AlertSeverity,
     ("alert", "branch"): e.Branch,
+    ("alert", "template"): e.WarningTemplate,
     ("care_contact", "kind"): e.CareKind,
     ("care_contact", "location"): e.CareLocation,
     ("care_contact", "branch"): e.Branch,
     ("referral", "reason"): e.ReferralReason,
+    ("participation", "status"): e.ParticipationStatus,
+    ("pairing", "status"): e.PairingStatus,
+    ("care_contact", "request"): e.HelpRequest,
+    ("care_contact", "follow_up"): e.CareFollowUp,
+    ("referral", "destination"): e.ReferralDestination,
+    ("referral", "protection_basis"): e.ProtectionBasis,
+    ("trafficking_suspicion", "status"): e.TraffickingStatus,
+    ("helpdesk_request", "topic"): e.HelpdeskTopic,
+    ("helpdesk_request", "channel"): e.HelpdeskChannel,
+    ("helpdesk_request", "status"): e.HelpdeskStatus,
 }

@@ -26,6 +26,7 @@ from hub.db import Database
 from hub.models import PolicyState, PolicyVersion
 from hub.policy.document import PolicyError
 from hub.policy.engine import PolicySet, document_resource
+from hub.policy.partner_document import PARTNERS_FILE, PARTNERS_RESOURCE, is_partner_document
 from hub.policy.vocabulary import POLICY_DATA_FILES
 from hub.retry import wait_event
 
@@ -36,13 +37,17 @@ SAFETY_POLL_S = 5.0
 
 
 def file_documents(policy_dir: Path) -> dict[str, str]:
-    """{resource: yaml} of the policy files (POLICY_DATA_FILES and tests/ excluded)."""
+    """{resource: yaml} of the policy files (POLICY_DATA_FILES and tests/ excluded), and the
+    partner directory (partners.yaml) when it names its resource."""
     out: dict[str, str] = {}
     for path in sorted(policy_dir.glob("*.yaml")):
         if path.name in POLICY_DATA_FILES:
             continue
         text = path.read_text()
         out[document_resource(text, path.name)] = text
+    partners = policy_dir / PARTNERS_FILE
+    if partners.exists() and is_partner_document(text := partners.read_text()):
+        out[PARTNERS_RESOURCE] = text
     return out
 
 

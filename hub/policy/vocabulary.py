@@ -14,6 +14,7 @@ ROLES: frozenset[str] = frozenset(
         "sex_worker",
         "privacy_officer",
         "worker_representative",
+        "labour_inspector",
     }
 )
 
@@ -29,6 +30,7 @@ PURPOSES: frozenset[str] = frozenset(
         "statistics",
         "self_service",
         "policy_administration",
+        "labour_inspection",
     }
 )
 
@@ -45,7 +47,7 @@ ROLE_ORGANISATION_KINDS: dict[str, frozenset[str]] = {
     # The union's helpdesk works as an NGO for its own requests.
     "ngo_worker": frozenset({"ngo", "union"}),
     # Recognised employers (erkende werkgevers, labour law of 2024) register shifts like
-    # operators; "employer" takes effect once OrganisationKind has it.
+    # operators, and record their employees' employment.
     "operator": frozenset({"operator", "employer"}),
     # A worker's own client sits at the city's self-service platform (HookUp zelfbediening).
     "sex_worker": frozenset({"city"}),
@@ -53,13 +55,16 @@ ROLE_ORGANISATION_KINDS: dict[str, frozenset[str]] = {
     # policies/controllers.yaml names as data controller (DATA_CONTROLLER_ROLES).
     "privacy_officer": frozenset({"city", "police"}),
     "worker_representative": frozenset({"union"}),
+    # The federal labour inspection (FOD WASO - Toezicht op de Sociale Wetten) decides on
+    # employers' recognition and checks employment; never identities (guardrail).
+    "labour_inspector": frozenset({"labour_inspection"}),
 }
 
 # Roles that also need the organisation to be a data controller named in policy.
 DATA_CONTROLLER_ROLES: frozenset[str] = frozenset({"privacy_officer"})
 
-# Organisation kinds the table may name before OrganisationKind has them.
-PLANNED_ORGANISATION_KINDS: frozenset[str] = frozenset({"employer"})
+# Organisation kinds the table may name before OrganisationKind has them (none today).
+PLANNED_ORGANISATION_KINDS: frozenset[str] = frozenset()
 
 # Files of the policy directory that are not resource policy documents.
 POLICY_DATA_FILES: frozenset[str] = frozenset({"partners.yaml", "controllers.yaml"})

@@ -10,7 +10,9 @@ related row meeting all of it; `shifts.a` and `shifts.b` side by side may be met
 different rows. Values are literals, `$principal.<variable>`, `$now`, or `$now` plus or
 minus an ISO 8601 duration of weeks, days, hours, minutes and seconds (`$now-PT1H`,
 `$now+P2D`): the request's clock, shifted in Python and bound as a parameter, so the same
-condition runs on SQLite and PostgreSQL and in both read paths (`now_value`). Compilation
+condition runs on SQLite and PostgreSQL and in both read paths (`now_value`), or
+`$request.case`: the case reference the request states (the Hub-Case header), null when it
+states none; only the generic read path binds it (the compiled path binds null). Compilation
 checks every path, operator, variable and vocabulary value, so a rule that loads is a rule
 the database can apply; the result is a function from request variables to a SQL boolean.
 A comparison with a principal variable that is null (a police officer has no
@@ -30,6 +32,9 @@ from sqlalchemy.sql.elements import BindParameter, ColumnElement
 
 from hub.policy.principal import PRINCIPAL_VARIABLES
 from hub.policy.resources import COLUMN_VOCABULARIES
+
+# `$request.<name>`: what the request states beside its purpose (hub/services/actor.py).
+REQUEST_VARIABLES = frozenset({"case"})
 
 Vars = Mapping[str, Any]
 Filter = Callable[[Vars], ColumnElement[bool]]
@@ -110,6 +115,11 @@ def _value_getter(raw: Any, column: Any, where: str) -> tuple[Callable[[Vars], A
             if name not in PRINCIPAL_VARIABLES:
                 raise WhereError(f"{where}: unknown variable {raw}")
             return (lambda v: v["principal"][name]), True
+        if raw.startswith("$request."):
+            name = raw.removeprefix("$request.")
+            if name not in REQUEST_VARIABLES:
+                raise WhereError(f"{where}: unknown variable {raw}")
+            return (lambda v: v.get("request", {}).get(name)), True
         raise WhereError(f"{where}: unknown variable {raw}")
     _check_literal(raw, column, where)
     return (lambda _v: raw), False

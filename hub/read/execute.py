@@ -32,7 +32,7 @@ from graphql import (
 from graphql.execution.values import get_argument_values, get_variable_values
 from sqlalchemy import bindparam
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from hub.errors import HubError
 from hub.policy.principal import Principal
@@ -90,6 +90,22 @@ class AuditFailed(Exception):
     """The access log could not be written: the request fails (fail closed)."""
 
 
+_VARIABLES_PER_OPERATION = 32  # the variables whose coercion each operation keeps
+
+
+class Variables:
+    """An operation's variables as one request sent them: coerced (or the errors), and,
+    once asked, whether the operation is within the cost limit with them and how many
+    rows it asks for. Read only once made (graphql-core's coerced values included)."""
+
+    __slots__ = ("coerced", "rows", "within")
+
+    def __init__(self, coerced: Any) -> None:
+        self.coerced = coerced
+        self.within: bool | None = None
+        self.rows: int | None = None
+
+
 class Fallback(Exception):
     """This request is for the generic path (its answer would carry an error)."""
 
@@ -119,6 +135,8 @@ class CompiledReads:
         self.within_cost = within_cost
         self.documents = LRU(documents)
         self.plans_per_document = plans
+        self._engine: AsyncEngine | None = None
+        self._engine_for: AsyncEngine | None = None
 
     # documents and plans
 
@@ -200,12 +218,13 @@ class CompiledReads:
             purpose = actor.purpose
         except HubError:
             return None
-        coerced = get_variable_values(
-            self.schema, op.definition.variable_definitions or [], variables or {}
-        )
+        known = self._variables(op, variables)
+        coerced = known.coerced
         if isinstance(coerced, list):
             return None
-        if not self._within_cost(op, coerced.coerced):
+        if known.within is None:
+            known.within = self._within_cost(op, coerced.coerced)
+        if not known.within:
             return None  # the generic path refuses it (QUERY_TOO_COMPLEX)
         plan = self.plan(op, actor, purpose)
         if plan is None:
@@ -243,11 +262,36 @@ class CompiledReads:
         variables = body.get("variables")
         if op is None or not (variables is None or isinstance(variables, dict)):
             return cap
-        coerced = get_variable_values(
-            self.schema, op.definition.variable_definitions or [], variables or {}
-        )
+        known = self._variables(op, variables)
+        coerced = known.coerced
         if isinstance(coerced, list):
             return cap
+        if known.rows is None:
+            known.rows = self._rows_asked(op, coerced, cap)
+        return known.rows
+
+    def _variables(self, op: Operation, variables: dict[str, Any] | None) -> Variables:
+        """The request's variables coerced, and what follows from them alone (within the
+        cost limit, rows asked), cached per operation and per variables as sent: the
+        admission gate and the request read them for every request, usually the same few."""
+        try:
+            key = orjson.dumps(variables, option=orjson.OPT_SORT_KEYS) if variables else b""
+        except TypeError:
+            key = None  # not JSON (only a test sends that): coerced each time
+        found = op.variables.get(key) if key is not None else None
+        if found is None:
+            found = Variables(
+                get_variable_values(
+                    self.schema, op.definition.variable_definitions or [], variables or {}
+                )
+            )
+            if key is not None:
+                if len(op.variables) >= _VARIABLES_PER_OPERATION:
+                    op.variables.pop(next(iter(op.variables)))
+                op.variables[key] = found
+        return found
+
+    def _rows_asked(self, op: Operation, coerced: Any, cap: int) -> int:
         total = 0
         for root in op.roots:
             spec = ROOTS[root.name]
@@ -304,7 +348,7 @@ class CompiledReads:
         base["now"] = actor.now
         base.update(now_params(actor.now))
         data: dict[str, Any] = {}
-        async with self.hub.db.engine.connect() as conn:
+        async with self._reads_engine().connect() as conn:
             for root in plan.roots:
                 data[root.sel.key] = await self._root(conn, root, base, req, variables)
         req.record_reads()
@@ -313,6 +357,19 @@ class CompiledReads:
         if withheld:
             out["extensions"] = {"withheld": {t: sorted(f) for t, f in sorted(withheld.items())}}
         return out
+
+    def _reads_engine(self) -> AsyncEngine:
+        """The hub's engine, its connections lent without a transaction (autocommit): a
+        compiled read is only SELECTs, each of which sees its own snapshot under READ
+        COMMITTED whether or not a transaction surrounds them (as on the generic path, which
+        reads through a session per statement), so the BEGIN and ROLLBACK round trips of
+        every request bought nothing. Made once per engine; it shares the engine's pool."""
+        engine = self.hub.db.engine
+        if self._engine_for is not engine:
+            self._engine = engine.execution_options(isolation_level="AUTOCOMMIT")
+            self._engine_for = engine
+        assert self._engine is not None
+        return self._engine
 
     def _page_size(self, first: Any) -> int:
         cap = self.hub.page_cap
@@ -386,10 +443,10 @@ class CompiledReads:
         await self._fetch_many(conn, root.statement.manys, kept, base, req, variables)
         if spec.shape == "by_id":
             assert isinstance(root.shape, NodeOut)
-            return build(root.shape, kept[0], req) if kept else None
+            return build(root.shape, kept[0], req, noted=True) if kept else None
         if spec.shape == "list":
             assert isinstance(root.shape, NodeOut)
-            return [build(root.shape, row, req) for row in kept]
+            return [build(root.shape, row, req, noted=True) for row in kept]
         cursors: list[str] = [""] * len(kept)
         order_columns = [source.columns[c] for c, _ in spec.order] + [source.id_index]
         for i, row in enumerate(kept):
@@ -470,7 +527,7 @@ def _connection(
                     if e[1] == "cursor":
                         edge[e[0]] = cursors[i]
                     elif e[1] == "node":
-                        edge[e[0]] = build(e[2], row, req)
+                        edge[e[0]] = build(e[2], row, req, noted=True)
                     else:
                         edge[e[0]] = e[2]
                 edges.append(edge)

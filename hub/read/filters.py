@@ -27,6 +27,7 @@ from hub.models import (
     ShiftRegistration,
 )
 from hub.models.enums import Branch, MeasureStatus, ReportStatus
+from hub.policy.vocabulary import PURPOSES, ROLES
 from hub.services.base import clean_text
 
 # (column, descending) per list; the id is added last as the tie-breaker.
@@ -39,7 +40,11 @@ MEASURES_ORDER: Order = [("opened_at", True)]
 REPORTS_ORDER: Order = [("filed_at", True)]
 CARE_ORDER: Order = [("contact_date", True)]
 REFERRALS_ORDER: Order = [("created_at", True)]
+SUSPICIONS_ORDER: Order = [("updated_at", True)]
+HELPDESK_ORDER: Order = [("received_on", True)]
+EMPLOYMENT_ORDER: Order = [("starts_on", True)]
 ACCESS_LOG_ORDER: Order = [("at", True)]
+INVESTIGATIONS_ORDER: Order = [("opened_at", True)]
 
 
 def moment(value: datetime, name: str) -> datetime:
@@ -152,15 +157,65 @@ def _concerns(sex_worker_id: str) -> Any:
     return col(AccessLogEntry.subjects).any(col(AccessLogSubject.sex_worker_id) == sex_worker_id)
 
 
-def access_log(subject_id: str | None, organisation_id: str | None) -> list[Any]:
+def access_log(
+    subject_id: str | None,
+    organisation_id: str | None,
+    *,
+    role: str | None = None,
+    purpose: str | None = None,
+    resource: str | None = None,
+    start: datetime | None = None,
+    end: datetime | None = None,
+) -> list[Any]:
+    """The privacy officers' search: every filter given must hold; `end` is exclusive."""
     out: list[Any] = []
     if subject_id:
         out.append(_concerns(subject_id))
     if organisation_id:
         out.append(col(AccessLogEntry.organisation_id) == organisation_id)
+    if role:
+        # roles are stored comma-joined; match one whole role
+        joined = "," + col(AccessLogEntry.roles) + ","
+        out.append(joined.contains("," + role + ",", autoescape=True))
+    if purpose:
+        out.append(col(AccessLogEntry.purpose) == purpose)
+    if resource:
+        out.append(col(AccessLogEntry.resource) == resource)
+    if start is not None:
+        out.append(col(AccessLogEntry.at) >= start)
+    if end is not None:
+        out.append(col(AccessLogEntry.at) < end)
     return out
 
 
 def my_access_log(sex_worker_id: str) -> list[Any]:
     """A data subject's own view: the entries that concern the worker."""
     return [_concerns(sex_worker_id)]
+
+
+MAX_RESOURCE_NAME = 80
+
+
+def access_log_search(
+    role: str | None,
+    purpose: str | None,
+    resource: str | None,
+    start: datetime | None,
+    end: datetime | None,
+) -> dict[str, Any]:
+    """The access-log search's arguments, checked: known roles and purposes, a resource
+    name of letters, a period with its end after its start."""
+    if role is not None and role not in ROLES:
+        raise HubError(Code.BAD_USER_INPUT, "role: not a known role")
+    if purpose is not None and purpose not in PURPOSES:
+        raise HubError(Code.BAD_USER_INPUT, "purpose: not a known purpose")
+    if resource is not None and (
+        not resource.isascii() or not resource.isalpha() or len(resource) > MAX_RESOURCE_NAME
+    ):
+        raise HubError(Code.BAD_USER_INPUT, "resource: a resource name such as SexWorker")
+    for name, value in (("from", start), ("to", end)):
+        if value is not None and value.tzinfo is None:
+            raise HubError(Code.BAD_USER_INPUT, f"{name}: give a time zone")
+    if start is not None and end is not None and end <= start:
+        raise HubError(Code.BAD_USER_INPUT, "to: must be after from")
+    return {"role": role, "purpose": purpose, "resource": resource, "start": start, "end": end}

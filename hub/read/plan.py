@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
-from types import SimpleNamespace
+from operator import attrgetter, itemgetter
 from typing import Any
 
 from hub.ids import AudienceSeal
@@ -27,8 +27,34 @@ from hub.read.nodes import NodeSpec, camel
 from hub.services.actor import Actor
 from hub.state import HubState
 
-# Op kinds of a NodeOut (plain ints: the row loop compares them).
+# Op kinds of a NodeOut.
 ID, TYPENAME, SCALAR, RELATION, IDENTITY, MANY = range(6)
+
+
+def _same(value: Any) -> Any:
+    """A leaf that leaves as it is (a built-in scalar of the right Python type)."""
+    return value
+
+
+class Seen:
+    """What rows that matched the same rules have in common: their mask, the GraphQL names
+    it withholds, the access-log field names and the effects other than allow; and, per
+    place in the response, the row builder made for that mask (`_compile`)."""
+
+    __slots__ = ("builders", "effects", "mask", "shown", "withheld")
+
+    def __init__(
+        self,
+        mask: FieldMask,
+        withheld: frozenset[str],
+        shown: frozenset[str],
+        effects: dict[str, str],
+    ) -> None:
+        self.mask = mask
+        self.withheld = withheld
+        self.shown = shown
+        self.effects = effects
+        self.builders: dict[NodeOut, Callable[[Any, Request], dict[str, Any]]] = {}
 
 
 @dataclass(eq=False)
@@ -44,6 +70,11 @@ class Source:
     _per_mask: dict[FieldMask, tuple[frozenset[str], frozenset[str], dict[str, str]]] = field(
         default_factory=dict, repr=False
     )
+    # The match flags as read off a row -> what such rows have in common (a few entries).
+    _seen: dict[Any, Seen] = field(default_factory=dict, repr=False)
+    _uniform: Seen | None = field(default=None, repr=False)
+    _flags: Callable[[Any], Any] | None = field(default=None, repr=False)
+    _view: Any = field(default=None, repr=False)
 
     @property
     def id_index(self) -> int:
@@ -67,9 +98,60 @@ class Source:
             self._per_mask[mask] = found
         return found
 
-    def view(self, row: Any) -> SimpleNamespace:
+    def seen(self, row: Any) -> Seen:
+        """What `row` shows and means for the log, from its match flags (cached: rows that
+        matched the same rules share one entry)."""
+        found = self._uniform
+        if found is not None:
+            return found
+        flags = self._flags
+        if flags is None:
+            if self.grant.uniform is not None:
+                uniform = self.grant.uniform
+                found = self._uniform = Seen(uniform, *self.per_mask(uniform))
+                return found
+            flags = self._flags = _reader(self.match)
+        key = flags(row)
+        found = self._seen.get(key)
+        if found is None:
+            mask = self.mask(row)
+            found = self._seen[key] = Seen(mask, *self.per_mask(mask))
+        return found
+
+    def view(self, row: Any) -> Any:
         """The row as the generic builders see one: attributes by column name."""
-        return SimpleNamespace(**{c: row[i] for c, i in self.columns.items()})
+        cls = self._view
+        if cls is None:
+            cls = self._view = _view_class(self.columns)
+        return cls(row)
+
+
+def _reader(indices: tuple[int, ...]) -> Callable[[Any], Any]:
+    """A row's values at `indices`, as one hashable key (itemgetter: one C call)."""
+    if not indices:
+        return lambda _row: ()
+    return itemgetter(*indices)
+
+
+def _view_class(columns: dict[str, int]) -> Any:
+    """A class whose instances show a result row's columns as attributes (a read-only
+    SimpleNamespace made once per source, without copying the row)."""
+    attrs: dict[str, Any] = {"__slots__": ("_row",)}
+
+    def init(self: Any, row: Any) -> None:
+        self._row = row
+
+    attrs["__init__"] = init
+    for name, index in columns.items():
+        attrs[name] = property(_column_getter(index))
+    return type("RowView", (), attrs)
+
+
+def _column_getter(index: int) -> Callable[[Any], Any]:
+    def get(self: Any) -> Any:
+        return self._row[index]
+
+    return get
 
 
 @dataclass(eq=False)
@@ -104,8 +186,8 @@ class Request:
     hub: HubState
     actor: Actor
     loaders: Loaders = field(default_factory=Loaders)
-    # Source -> {record id: subject} and the fields shown, for the access log.
-    reads: dict[Source, tuple[dict[str, Any], set[str]]] = field(default_factory=dict)
+    # Source -> {record id: subject} and the sets of fields shown, for the access log.
+    reads: dict[Source, tuple[dict[str, Any], set[frozenset[str]]]] = field(default_factory=dict)
     # ManyOut -> parent key -> child rows.
     many: dict[ManyOut, dict[Any, list[Any]]] = field(default_factory=dict)
 
@@ -124,7 +206,7 @@ class Request:
                 "read",
                 resource.name,
                 record_ids=list(ids),
-                fields=sorted(shown),
+                fields=sorted(frozenset().union(*shown)),
                 subjects=[s for s in ids.values() if s] if resource.subject_column else [],
             )
 
@@ -138,81 +220,140 @@ def _personal(source: Source, row: Any) -> bool:
     return resource.personal_rows(source.view(row))
 
 
-def note(source: Source, row: Any, req: Request) -> FieldMask:
+def note(source: Source, row: Any, req: Request) -> Seen:
     """What building a row means for the response's withheld fields and the access log
-    (`select_nodes` notes every row it builds, asked for or not); the row's mask."""
-    mask = source.mask(row)
-    withheld, shown_fields, effects = source.per_mask(mask)
-    if withheld:
-        req.loaders.withhold(source.spec.type_name, withheld)
-    record_id = row[source.id_index]
+    (`select_nodes` notes every row it builds, asked for or not); what the row shows."""
+    seen = source.seen(row)
+    if seen.withheld:
+        req.loaders.withhold(source.spec.type_name, seen.withheld)
     reads = req.reads.get(source)
     if reads is None:
         reads = req.reads[source] = ({}, set())
     # As `select_nodes`: the fields of every row built, the ids of the personal ones.
-    reads[1].update(shown_fields)
+    reads[1].add(seen.shown)
+    record_id = row[source.columns["id"]]
     if record_id not in reads[0] and _personal(source, row):
         subject = source.spec.resource.subject_column
         reads[0][record_id] = row[source.columns[subject]] if subject else None
-    return mask
+    return seen
 
 
-def build(out: NodeOut, row: Any, req: Request) -> dict[str, Any]:
-    """The response object of one row: fields in the document's order."""
+def build(out: NodeOut, row: Any, req: Request, noted: bool = False) -> dict[str, Any]:
+    """The response object of one row: fields in the document's order. `noted`: the row
+    was noted already (a root row, noted whether it is built or not)."""
+    seen = out.source.seen(row) if noted else note(out.source, row, req)
+    builder = seen.builders.get(out)
+    if builder is None:
+        builder = seen.builders[out] = _compile(out, seen)
+    return builder(row, req)
+
+
+def _compile(out: NodeOut, seen: Seen) -> Callable[[Any, Request], dict[str, Any]]:
+    """The builder of `out`'s objects for rows of one mask, made once: a function that
+    returns one dict display, its values in the document's order (as the ops are).
+
+    Only names made here appear in the generated text (keys, serializers and helpers are
+    passed in its namespace), so nothing from the document is ever compiled as code."""
     source = out.source
-    mask = note(source, row, req)
-    effects = source.per_mask(mask)[2]
+    mask = seen.mask
     shown = mask.shown
-    obj: dict[str, Any] = {}
-    for op in out.ops:
+    effects = seen.effects
+    ns: dict[str, Any] = {}
+    items: list[str] = []
+    uses_seal = False
+    for n, op in enumerate(out.ops):
         kind = op[0]
+        ns[f"k{n}"] = op[1]
         if kind == SCALAR:
-            _, key, name, index, serialize, kind_of, scope = op
-            value = row[index] if name in shown else None
-            if value is not None:
-                effect = effects.get(name)
-                if effect is None and name.endswith("_id"):
-                    value = req.seal.seal(value)  # a reference leaves sealed, like an id
-                elif effect is None and name.endswith("_ids"):
-                    value = [req.seal.seal(v) for v in value]
-                if effect is not None and kind_of is not None:
-                    value = apply(
-                        effect,
-                        kind_of,
-                        value,
-                        pseudonyms=req.hub.pseudonyms,
-                        org_id=req.actor.principal.org_id,
-                        scope=scope,
-                        row=source.view(row),
-                    )
-                value = serialize(value)
-            obj[key] = value
+            _, _key, name, index, serialize, kind_of, scope = op
+            effect = effects.get(name)
+            ns[f"s{n}"] = serialize
+            if name not in shown:
+                value = "None"
+            elif effect is None and name.endswith("_id"):
+                uses_seal = True
+                value = f"None if (v{n} := row[{index:d}]) is None else s{n}(seal(v{n}))"
+            elif effect is None and not name.endswith("_ids"):
+                if serialize is _same:
+                    value = f"row[{index:d}]"
+                else:
+                    value = f"None if (v{n} := row[{index:d}]) is None else s{n}(v{n})"
+            else:
+                ns[f"f{n}"] = _scalar_op(op, effect, source)
+                value = f"f{n}(row, req)"
         elif kind == ID:
-            obj[op[1]] = req.seal.seal(row[source.id_index])
+            uses_seal = True
+            value = f"seal(row[{source.columns['id']:d}])"
         elif kind == TYPENAME:
-            obj[op[1]] = op[2]
+            ns[f"t{n}"] = op[2]
+            value = f"t{n}"
         elif kind == RELATION:
-            obj[op[1]] = _relation(op, row, shown, out, req)
+            if op[2] not in shown:
+                value = "None"
+            else:
+                ns[f"r{n}"] = _relation_op(op, out)
+                value = f"r{n}(row, req)"
         elif kind == IDENTITY:
-            obj[op[1]] = _identity(op, row, mask, source, req)
+            ns[f"i{n}"] = _identity_op(op, mask, source)
+            value = f"i{n}(row, req)"
         else:  # MANY
-            obj[op[1]] = _many(op[2], row, req)
-    return obj
+            ns[f"m{n}"] = op[2]
+            ns["_many"] = _many
+            value = f"_many(m{n}, row, req)"
+        items.append(f"k{n}: {value}")
+    lines = ["def build(row, req):"]
+    if uses_seal:
+        lines.append("    seal = req.seal.seal")
+    lines.append("    return {" + ", ".join(items) + "}")
+    exec("\n".join(lines), ns)  # noqa: S102 (text made above from fixed pieces only)
+    return ns["build"]  # type: ignore[no-any-return]
 
 
-def _relation(
-    op: tuple[Any, ...], row: Any, shown: frozenset[str], out: NodeOut, req: Request
-) -> Any:
-    _, _key, name, fk_index, child, gql_name = op
-    if name not in shown:
-        return None
-    if row[fk_index] is None:
-        return None
-    if child is None or row[child.source.id_index] is None:
-        # No grant for the related resource, or its policy hides that record.
-        req.loaders.withhold(out.type_name, frozenset({gql_name}))
-        return None
-    return build(child, row, req)
+def _scalar_op(
+    op: tuple[Any, ...], effect: str | None, source: Source
+) -> Callable[[Any, Request], Any]:
+    """A scalar with an effect (or a list of references): as the generic builders."""
+    _, _key, name, index, serialize, kind_of, scope = op
+
+    def value_of(row: Any, req: Request) -> Any:
+        value = row[index]
+        if value is None:
+            return None
+        if effect is None and name.endswith("_ids"):
+            value = [req.seal.seal(v) for v in value]
+        if effect is not None and kind_of is not None:
+            value = apply(
+                effect,
+                kind_of,
+                value,
+                pseudonyms=req.hub.pseudonyms,
+                org_id=req.actor.principal.org_id,
+                scope=scope,
+                row=source.view(row),
+            )
+        return serialize(value)
+
+    return value_of
+
+
+def _relation_op(op: tuple[Any, ...], out: NodeOut) -> Callable[[Any, Request], Any]:
+    """A to-one relation the row's mask shows: the related object, or null (withheld when
+    no grant or the related resource's policy hides it)."""
+    _, _key, _name, fk_index, child, gql_name = op
+    withheld = frozenset({gql_name})
+    type_name = out.type_name
+    child_id = child.source.columns["id"] if child is not None else 0
+
+    def relation(row: Any, req: Request) -> Any:
+        if row[fk_index] is None:
+            return None
+        if child is None or row[child_id] is None:
+            # No grant for the related resource, or its policy hides that record.
+            req.loaders.withhold(type_name, withheld)
+            return None
+        return build(child, row, req)
+
+    return relation
 
 
 IdentityBuilder = Callable[
@@ -220,23 +361,50 @@ IdentityBuilder = Callable[
 ]
 
 
-def _identity(op: tuple[Any, ...], row: Any, mask: FieldMask, source: Source, req: Request) -> Any:
+class _IdentityRow:
+    """What the identity builder reads off a worker's row: its id and its ciphertext."""
+
+    __slots__ = ("id", "identity")
+
+    def __init__(self, record_id: Any, identity: Any) -> None:
+        self.id = record_id
+        self.identity = identity
+
+
+def _identity_op(
+    op: tuple[Any, ...], mask: FieldMask, source: Source
+) -> Callable[[Any, Request], Any]:
+    """The identity of a worker's row, through the generic builder (which decrypts only
+    what the mask shows and the document asks for), written out as the document asks."""
     _, _key, special, sub_ops = op
-    kw: dict[str, Any] = {}
-    wrapped = row[source.wrapped_key] if source.wrapped_key is not None else None
-    view = SimpleNamespace(id=row[source.id_index], identity=row[source.columns["identity"]])
-    special(kw, req, view, mask, source.selection, (wrapped,))
-    ident = kw.get("identity")
-    if ident is None:
-        return None
-    obj: dict[str, Any] = {}
-    for key, attr, serialize in sub_ops:
-        if attr is None:
-            obj[key] = serialize
-            continue
-        value = getattr(ident, attr)
-        obj[key] = None if value is None else serialize(value)
-    return obj
+    wrapped_at = source.wrapped_key
+    id_at = source.columns["id"]
+    identity_at = source.columns["identity"]
+    selection = source.selection
+    ns: dict[str, Any] = {}
+    items: list[str] = []
+    for n, (key, attr, serialize) in enumerate(sub_ops):
+        ns[f"k{n}"] = key
+        if attr is None:  # __typename
+            ns[f"t{n}"] = serialize
+            items.append(f"k{n}: t{n}")
+        else:
+            ns[f"s{n}"] = serialize
+            ns[f"a{n}"] = attrgetter(attr)
+            items.append(f"k{n}: None if (v{n} := a{n}(ident)) is None else s{n}(v{n})")
+    exec(  # noqa: S102 (text made here from fixed pieces only, as in _compile)
+        "def write(ident):\n    return {" + ", ".join(items) + "}", ns
+    )
+    write = ns["write"]
+
+    def identity(row: Any, req: Request) -> Any:
+        kw: dict[str, Any] = {}
+        wrapped = row[wrapped_at] if wrapped_at is not None else None
+        special(kw, req, _IdentityRow(row[id_at], row[identity_at]), mask, selection, (wrapped,))
+        ident = kw.get("identity")
+        return None if ident is None else write(ident)
+
+    return identity
 
 
 def _many(many: ManyOut, row: Any, req: Request) -> Any:

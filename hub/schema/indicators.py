@@ -2,12 +2,13 @@
 
 Counts only, under statistical disclosure control (see hub/services/statistics.py): a
 suppressed count is `value: null, suppressed: true`. An indicator the policy does not let
-the caller count is null and named in `extensions.withheld` under `IndicatorReport`.
+the caller count is null and named in `extensions.withheld` under `IndicatorReport`. Only
+closed quarters and years are reported, each published once and then frozen.
 """
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from typing import Annotated, Any, Generic, TypeVar
 
 import strawberry
@@ -15,13 +16,53 @@ from strawberry.types import Info
 
 from hub.read.nodes import camel, selected
 from hub.schema.context import Context
-from hub.schema.enums import Branch, CareKind, CertificateStatus, MeasureKind
+from hub.schema.enums import (
+    Branch,
+    CareKind,
+    CertificateStatus,
+    InspectionOutcome,
+    MeasureKind,
+    MeasureTargetKind,
+    ReportCategory,
+    describe_values,
+)
 from hub.services import statistics as ind
 
 strawberry.enum(ind.ArrestKind, description="Arrests counted by inspections.")
 strawberry.enum(ind.CheckTrigger, description="Why a premises was checked.")
+describe_values(
+    ind.ArrestKind,
+    {
+        "ADMINISTRATIVE": "Administrative arrests (bestuurlijke aanhouding).",
+        "JUDICIAL": "Judicial arrests (gerechtelijke aanhouding).",
+    },
+)
+describe_values(
+    ind.CheckTrigger,
+    {
+        "PROACTIVE": "Checked on the police's own initiative.",
+        "REACTIVE": "Checked in response to a complaint or report.",
+    },
+)
+strawberry.enum(
+    ind.GenderKey,
+    description="A key of the gender table: a gender as workers declared it themselves, or "
+    "NOT_STATED for the workers who declared none.",
+)
+describe_values(
+    ind.GenderKey,
+    {
+        "WOMAN": "Workers who declared themselves a woman.",
+        "MAN": "Workers who declared themselves a man.",
+        "TRANS_WOMAN": "Workers who declared themselves a trans woman.",
+        "TRANS_MAN": "Workers who declared themselves a trans man.",
+        "NON_BINARY": "Workers who declared themselves non-binary.",
+        "NOT_STATED": "Workers who declared no gender.",
+    },
+)
 ArrestKind = ind.ArrestKind
 CheckTrigger = ind.CheckTrigger
+GenderKey = ind.GenderKey
 
 K = TypeVar("K")
 
@@ -61,12 +102,24 @@ class Table(Generic[K]):
     )
 
 
-@strawberry.type(description="The action plan's indicators of one city for one quarter.")
+@strawberry.type(
+    description="The action plan's indicators of one city for one closed quarter or year, "
+    "as published: computed once, when first asked for, and the same figures on every "
+    "later request."
+)
 class IndicatorReport:
     city: str = strawberry.field(description="The city counted.")
-    from_: date = strawberry.field(name="from", description="The quarter's first day.")
-    to: date = strawberry.field(description="The quarter's last day.")
-    quarter: str = strawberry.field(description="e.g. 2026-Q4")
+    from_: date = strawberry.field(name="from", description="The period's first day.")
+    to: date = strawberry.field(description="The period's last day.")
+    quarter: str | None = strawberry.field(
+        description="The quarter, e.g. 2026-Q3; null for a yearly report."
+    )
+    period: str = strawberry.field(
+        description="The period: 2026-Q3 for a quarter, 2026 for a year."
+    )
+    published_at: datetime = strawberry.field(
+        description="When the report was published (its figures are frozen since)."
+    )
     sex_workers_reached: Table[Branch] | None = strawberry.field(
         description="Distinct NGO client references per branch; the total counts each "
         "reference once. A person seen by two NGOs counts twice."
@@ -89,8 +142,32 @@ class IndicatorReport:
         description="Administrative measures opened, per kind."
     )
     fines: Cell | None = strawberry.field(description="The FINE cell of measures.")
+    fines_by_target: Table[MeasureTargetKind] | None = strawberry.field(
+        description="Fines split by what they were against: a worker, a client, another "
+        "third party, premises. Its total is the fines cell; suppressed whole when that cell "
+        "is."
+    )
     certificates: Table[CertificateStatus] | None = strawberry.field(
-        description="Certificates decided in the quarter: granted, suspended, revoked."
+        description="Certificates decided in the period: granted, suspended, revoked."
+    )
+    inspection_outcomes: Table[InspectionOutcome] | None = strawberry.field(
+        description="Inspections per outcome: nothing, a warning, a PV (proces-verbaal) or "
+        "an RIR (information report)."
+    )
+    reports: Table[ReportCategory] | None = strawberry.field(
+        description="Workers' reports (meldingen) filed in the city, named and anonymous, "
+        "per category."
+    )
+    judicial_investigations: Cell | None = strawberry.field(
+        description="Judicial investigations (named cases under a magistrate) opened by "
+        "police organisations of the city. With judicial arrests and PVs, the judicial "
+        "measures the hub knows of."
+    )
+    gender: Table[GenderKey] | None = strawberry.field(
+        description="Workers registered in the city whose registration was live in the "
+        "period (made before its end, active on or after its start), per gender as the "
+        "workers declared it themselves, and NOT_STATED. Suppressed like every table; "
+        "null in a report published before the hub counted it."
     )
 
 
@@ -111,16 +188,27 @@ def _output(value: ind.Indicator | None) -> Cell | Table[Any] | None:
 
 def report(r: ind.Report) -> IndicatorReport:
     out: dict[str, Any] = {n: _output(r.values.get(n)) for n in ind.INDICATORS}
+    p = r.period
+    assert r.published_at is not None  # every report returned is a published one
     return IndicatorReport(
-        city=r.city, from_=r.quarter.first, to=r.quarter.last, quarter=r.quarter.label, **out
+        city=r.city,
+        from_=p.first,
+        to=p.last,
+        quarter=None if p.is_year else p.label,
+        period=p.label,
+        published_at=r.published_at,
+        **out,
     )
 
 
 @strawberry.type
 class IndicatorsQuery:
     @strawberry.field(
-        description="Statistics of the action plan for one city and one calendar quarter "
-        "(from = its first day, to = its last). Counts only, small cells suppressed."
+        description="Statistics of the action plan for one city and one closed calendar "
+        "quarter or year (from = its first day, to = its last; the period in progress is "
+        "refused). Counts only, small cells suppressed; published when first asked for and "
+        "frozen: the same figures on every later request. Only the caller's own city "
+        "(the aggregate policy's `where`)."
     )
     async def indicators(
         self,
@@ -128,9 +216,13 @@ class IndicatorsQuery:
         city: Annotated[str, strawberry.argument(description="The city, e.g. Antwerpen.")],
         from_: Annotated[
             date,
-            strawberry.argument(name="from", description="The first day of a calendar quarter."),
+            strawberry.argument(
+                name="from", description="The first day of a calendar quarter or year."
+            ),
         ],
-        to: Annotated[date, strawberry.argument(description="The last day of the same quarter.")],
+        to: Annotated[
+            date, strawberry.argument(description="The last day of the same quarter or year.")
+        ],
     ) -> IndicatorReport:
         ctx: Context = info.context
         wanted = selected(info) & frozenset(ind.INDICATORS)
@@ -141,4 +233,4 @@ class IndicatorsQuery:
         return report(result)
 
 
-__all__ = ["ArrestKind", "CheckTrigger", "IndicatorReport", "IndicatorsQuery"]
+__all__ = ["ArrestKind", "CheckTrigger", "GenderKey", "IndicatorReport", "IndicatorsQuery"]

@@ -12,6 +12,7 @@ import math
 import time
 from collections.abc import Callable, Mapping
 
+from hub.auth.clients import CONSOLE_CLIENT_ID
 from hub.config import Rate
 from hub.policy.principal import Principal
 
@@ -19,7 +20,11 @@ MAX_TRACKED = 10_000  # buckets kept before full ones are forgotten
 
 
 def client_key(principal: Principal) -> str:
-    return principal.client_id or f"sub:{principal.subject}"
+    """Whose bucket a request takes from: the client's; for a person logged in through the
+    consoles' client (all people share it), the person's own."""
+    if principal.client_id is None or principal.client_id == CONSOLE_CLIENT_ID:
+        return f"sub:{principal.subject}"
+    return principal.client_id
 
 
 class _Bucket:

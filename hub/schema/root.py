@@ -20,12 +20,23 @@ from hub.models import Organisation as OrganisationRow
 from hub.read import filters
 from hub.read.nodes import fetch_page, node_loader, read_back, select_nodes, selected
 from hub.schema import inputs
+from hub.schema.audit_status import AuditStatusQuery
 from hub.schema.context import Context
-from hub.schema.enums import Branch, CertificateStatus, MeasureStatus, ReportStatus
+from hub.schema.enums import (
+    Branch,
+    CertificateStatus,
+    HelpdeskStatus,
+    MeasureStatus,
+    RecognitionStatus,
+    ReportStatus,
+    TraffickingStatus,
+)
 from hub.schema.indicators import IndicatorsQuery
 from hub.schema.limits import CostLimit, CostModel, LimitedParser, cached_parser, complexity_rule
 from hub.schema.policies import PolicyMutation, PolicyQuery
+from hub.schema.registration import RegistrationMutation, RegistrationQuery
 from hub.schema.run import run
+from hub.schema.selfservice import SelfServiceMutation, SelfServiceQuery, defer_open_cases
 from hub.schema.subscriptions import Subscription
 from hub.schema.types import (
     ACCESS_LOG,
@@ -33,7 +44,10 @@ from hub.schema.types import (
     CARE_CONTACT,
     CERTIFICATE,
     CONSENT,
+    EMPLOYMENT,
+    HELPDESK_REQUEST,
     INSPECTION,
+    INVESTIGATION,
     MEASURE,
     ORGANISATION,
     PREMISES,
@@ -42,13 +56,17 @@ from hub.schema.types import (
     REPORT,
     SEX_WORKER,
     SHIFT,
+    TRAFFICKING_SUSPICION,
     AccessLogEntry,
     Alert,
     CareContact,
     Certificate,
     Connection,
     Consent,
+    EmploymentRelation,
+    HelpdeskRequest,
     Inspection,
+    Investigation,
     Measure,
     Organisation,
     Premises,
@@ -58,13 +76,16 @@ from hub.schema.types import (
     Report,
     SexWorker,
     Shift,
+    TraffickingSuspicion,
     connection,
 )
 from hub.services import (
     care,
     consent,
+    employment,
     erasure,
     inspections,
+    investigations,
     measures,
     registration,
     reports,
@@ -93,7 +114,7 @@ After = Annotated[
     "role and the request's purpose. Records the policy does not reach are "
     "absent; fields it withholds are null and named in `extensions.withheld`."
 )
-class Query(PolicyQuery, IndicatorsQuery):
+class Query(PolicyQuery, IndicatorsQuery, AuditStatusQuery, SelfServiceQuery, RegistrationQuery):
     @strawberry.field(description="The caller, as its token says. Needs no purpose.")
     def me(self, info: Info) -> Principal:
         p = info.context.actor.principal
@@ -376,7 +397,28 @@ class Query(PolicyQuery, IndicatorsQuery):
                 description="Only entries of this organisation's callers (the id you hold for it)."
             ),
         ] = None,
+        role: Annotated[
+            str | None,
+            strawberry.argument(description="Only entries of callers holding this role."),
+        ] = None,
+        purpose: Annotated[
+            str | None,
+            strawberry.argument(description="Only entries made for this purpose."),
+        ] = None,
+        resource: Annotated[
+            str | None,
+            strawberry.argument(description="Only entries about this resource, e.g. SexWorker."),
+        ] = None,
+        from_: Annotated[
+            datetime | None,
+            strawberry.argument(name="from", description="Only entries at or after this time."),
+        ] = None,
+        to: Annotated[
+            datetime | None,
+            strawberry.argument(description="Only entries before this time."),
+        ] = None,
     ) -> Connection[AccessLogEntry]:
+        search = filters.access_log_search(role, purpose, resource, from_, to)
         return connection(
             *await fetch_page(
                 info,
@@ -384,6 +426,7 @@ class Query(PolicyQuery, IndicatorsQuery):
                 conditions=filters.access_log(
                     info.context.unseal_optional(subject_id),
                     info.context.unseal_optional(organisation_id),
+                    **search,
                 ),
                 order=filters.ACCESS_LOG_ORDER,
                 first=first,
@@ -404,14 +447,43 @@ class Query(PolicyQuery, IndicatorsQuery):
             raise ctx.actor.deny(
                 "read", "AccessLog", Code.FORBIDDEN, "myAccessLog is for sex workers"
             )
+        page, has_next = await fetch_page(
+            info,
+            ACCESS_LOG,
+            conditions=filters.my_access_log(me),
+            order=filters.ACCESS_LOG_ORDER,
+            first=first,
+            after=after,
+        )
+        return connection(await defer_open_cases(ctx, me, page), has_next)
+
+    @strawberry.field(
+        description="Named cases (investigations): those of your police organisation (an "
+        "investigator), or all of them (a privacy officer). Newest first."
+    )
+    async def investigations(
+        self, info: Info, first: First = None, after: After = None
+    ) -> Connection[Investigation]:
         return connection(
             *await fetch_page(
                 info,
-                ACCESS_LOG,
-                conditions=filters.my_access_log(me),
-                order=filters.ACCESS_LOG_ORDER,
+                INVESTIGATION,
+                order=filters.INVESTIGATIONS_ORDER,
                 first=first,
                 after=after,
+            )
+        )
+
+    @strawberry.field(
+        description="Employment relations (labour law of 2024): an employer's own, a "
+        "worker's own, or, for the labour inspection, all of them. Latest start first."
+    )
+    async def employment_relations(
+        self, info: Info, first: First = None, after: After = None
+    ) -> Connection[EmploymentRelation]:
+        return connection(
+            *await fetch_page(
+                info, EMPLOYMENT, order=filters.EMPLOYMENT_ORDER, first=first, after=after
             )
         )
 
@@ -425,13 +497,42 @@ class Query(PolicyQuery, IndicatorsQuery):
             )
         )
 
+    @strawberry.field(
+        description="The trafficking suspicions your own organisation recorded (police or "
+        "NGO); never another organisation's. Newest change first."
+    )
+    async def trafficking_suspicions(
+        self, info: Info, first: First = None, after: After = None
+    ) -> Connection[TraffickingSuspicion]:
+        return connection(
+            *await fetch_page(
+                info,
+                TRAFFICKING_SUSPICION,
+                order=filters.SUSPICIONS_ORDER,
+                first=first,
+                after=after,
+            )
+        )
+
+    @strawberry.field(
+        description="The union's own helpdesk requests (for the union only). Newest first."
+    )
+    async def helpdesk_requests(
+        self, info: Info, first: First = None, after: After = None
+    ) -> Connection[HelpdeskRequest]:
+        return connection(
+            *await fetch_page(
+                info, HELPDESK_REQUEST, order=filters.HELPDESK_ORDER, first=first, after=after
+            )
+        )
+
 
 @strawberry.type(
     description="What a caller may change, each change allowed by the policy for the "
     "caller's role and the request's purpose, applied in one transaction with "
     "its event, and written to the access log."
 )
-class Mutation(PolicyMutation):
+class Mutation(PolicyMutation, RegistrationMutation, SelfServiceMutation):
     @strawberry.mutation(description="Police, at identity validation.")
     async def register_sex_worker(
         self,
@@ -443,12 +544,21 @@ class Mutation(PolicyMutation):
             ),
         ],
     ) -> SexWorker:
-        row = await run(
-            info,
-            registration.register_sex_worker,
-            command=command(registration.RegisterSexWorker, input, unseal=info.context.unseal),
-            keyring=info.context.hub.keyring,
-        )
+        order = command(registration.RegisterSexWorker, input, unseal=info.context.unseal)
+        ctx: Context = info.context
+        if order.pairing_code is not None:
+            row = await registration.register_with_pairing_code(
+                db=ctx.hub.db,
+                actor=ctx.actor,
+                command=order,
+                code=order.pairing_code,
+                keyring=ctx.hub.keyring,
+                on_commit=ctx.hub.notify_committed,
+            )
+        else:
+            row = await run(
+                info, registration.register_sex_worker, command=order, keyring=ctx.hub.keyring
+            )
         return await read_back(info, SEX_WORKER, row.id, "register")  # type: ignore[no-any-return]
 
     @strawberry.mutation(description="Operator, for its own premises.")
@@ -478,7 +588,81 @@ class Mutation(PolicyMutation):
         row = await run(info, shifts.confirm_rental_agreement, agreement_id=info.context.unseal(id))
         return await read_back(info, RENTAL_AGREEMENT, row.id, "confirm")  # type: ignore[no-any-return]
 
-    @strawberry.mutation(description="Operator, for its own premises.")
+    @strawberry.mutation(
+        description="Labour inspector: the labour inspection's decision on an employer's "
+        "recognition. A withdrawal is final."
+    )
+    async def set_employer_recognition(
+        self,
+        info: Info,
+        organisation_id: Annotated[
+            ID, strawberry.argument(description="The employer, by the id you hold for it.")
+        ],
+        status: Annotated[
+            RecognitionStatus, strawberry.argument(description="The recognition's new status.")
+        ],
+        recognition_number: Annotated[
+            str | None,
+            strawberry.argument(
+                description="The recognition number (e.g. SW-2025-0042), given when "
+                "recognising; an employer keeps its number once given."
+            ),
+        ] = None,
+    ) -> Organisation:
+        args = {
+            "organisation_id": organisation_id,  # unsealed by the command
+            "status": status,
+            "recognition_number": recognition_number,
+        }
+        row = await run(
+            info,
+            employment.set_recognition,
+            command=command(employment.SetRecognition, args, unseal=info.context.unseal),
+        )
+        return await read_back(info, ORGANISATION, row.id, "set_recognition")  # type: ignore[no-any-return]
+
+    @strawberry.mutation(
+        description="A recognised employer: it employs a worker (the worker sees it)."
+    )
+    async def record_employment(
+        self,
+        info: Info,
+        input: Annotated[
+            inputs.EmploymentInput,
+            strawberry.argument(description="The employee, the contract's kind and its days."),
+        ],
+    ) -> EmploymentRelation:
+        row = await run(
+            info,
+            employment.record_employment,
+            command=command(employment.RecordEmployment, input, unseal=info.context.unseal),
+        )
+        return await read_back(info, EMPLOYMENT, row.id, "record")  # type: ignore[no-any-return]
+
+    @strawberry.mutation(
+        description="The employer: the employment's last day, earlier or as agreed."
+    )
+    async def end_employment(
+        self,
+        info: Info,
+        id: Annotated[
+            ID, strawberry.argument(description="The employment, by the id you hold for it.")
+        ],
+        ends_on: Annotated[date, strawberry.argument(description="The employment's last day.")],
+    ) -> EmploymentRelation:
+        row = await run(
+            info,
+            employment.end_employment,
+            relation_id=info.context.unseal(id),
+            command=command(employment.EndEmployment, {"ends_on": ends_on}),
+        )
+        return await read_back(info, EMPLOYMENT, row.id, "end")  # type: ignore[no-any-return]
+
+    @strawberry.mutation(
+        description="Operator or employer, for its own premises: a self-employed worker's "
+        "shift under a confirmed rental, or a recognised employer's for its own employee "
+        "(as the city's regime says)."
+    )
     async def register_shift(
         self,
         info: Info,
@@ -579,13 +763,22 @@ class Mutation(PolicyMutation):
         info: Info,
         input: Annotated[
             inputs.MeasureInput,
-            strawberry.argument(description="The kind, target, premises and amount."),
+            strawberry.argument(description="The kind, target and amount."),
         ],
     ) -> Measure:
+        fields = {
+            "kind": input.kind,
+            "amount_cents": input.amount_cents,
+            "premises_id": input.target.premises_id,
+            "sex_worker_id": input.target.sex_worker_id,
+            "person_name": input.target.person_name,
+            "person_role": input.target.person_role,
+        }
         row = await run(
             info,
             measures.open_measure,
-            command=command(measures.OpenMeasure, input, unseal=info.context.unseal),
+            command=command(measures.OpenMeasure, fields, unseal=info.context.unseal),
+            keyring=info.context.hub.keyring,
         )
         return await read_back(info, MEASURE, row.id, "open")  # type: ignore[no-any-return]
 
@@ -616,7 +809,66 @@ class Mutation(PolicyMutation):
         )
         return await read_back(info, MEASURE, row.id, "advance")  # type: ignore[no-any-return]
 
-    @strawberry.mutation(description="A sex worker, anonymously if the worker wishes.")
+    @strawberry.mutation(
+        description="A police investigator: open a named case of the investigator's "
+        "organisation, naming the workers it concerns. Its reference is then what a request "
+        "states (Hub-Case header) to read their identity while the case is open."
+    )
+    async def open_investigation(
+        self,
+        info: Info,
+        input: Annotated[
+            inputs.InvestigationInput,
+            strawberry.argument(
+                description="The reference, the prosecutor's office, the workers, the expiry."
+            ),
+        ],
+    ) -> Investigation:
+        row = await run(
+            info,
+            investigations.open_investigation,
+            command=command(investigations.OpenInvestigation, input, unseal=info.context.unseal),
+        )
+        return await read_back(info, INVESTIGATION, row.id, "open")  # type: ignore[no-any-return]
+
+    @strawberry.mutation(
+        description="A police investigator: extend an open case to a later expiry, at most 12 "
+        "months ahead. A closed or expired case is never extended."
+    )
+    async def extend_investigation(
+        self,
+        info: Info,
+        id: Annotated[ID, strawberry.argument(description="The case, by the id you hold for it.")],
+        expires_at: Annotated[
+            datetime, strawberry.argument(description="The new expiry, later than the present.")
+        ],
+    ) -> Investigation:
+        row = await run(
+            info,
+            investigations.extend_investigation,
+            investigation_id=info.context.unseal(id),
+            command=command(investigations.ExtendInvestigation, {"expires_at": expires_at}),
+        )
+        return await read_back(info, INVESTIGATION, row.id, "extend")  # type: ignore[no-any-return]
+
+    @strawberry.mutation(
+        description="A police investigator: close a case (final). From then on the workers it "
+        "names see in their access log the reads made under it."
+    )
+    async def close_investigation(
+        self,
+        info: Info,
+        id: Annotated[ID, strawberry.argument(description="The case, by the id you hold for it.")],
+    ) -> Investigation:
+        row = await run(
+            info, investigations.close_investigation, investigation_id=info.context.unseal(id)
+        )
+        return await read_back(info, INVESTIGATION, row.id, "close")  # type: ignore[no-any-return]
+
+    @strawberry.mutation(
+        description="A sex worker, anonymously if the worker wishes. An anonymous report's "
+        "answer carries its `followUpCode`, this once."
+    )
     async def file_report(
         self,
         info: Info,
@@ -627,12 +879,17 @@ class Mutation(PolicyMutation):
             ),
         ],
     ) -> Report:
+        code = reports.new_follow_up_code() if input.anonymous else None
         row = await run(
             info,
             reports.file_report,
             command=command(reports.FileReport, input, unseal=info.context.unseal),
+            follow_up_code=code,
         )
-        return await read_back(info, REPORT, row.id, "file")  # type: ignore[no-any-return]
+        node: Report = await read_back(info, REPORT, row.id, "file")
+        if node is not None:
+            node.follow_up_code = code
+        return node
 
     @strawberry.mutation(description="An organisation the report was shared with, or its author.")
     async def reply_to_report(
@@ -688,7 +945,10 @@ class Mutation(PolicyMutation):
         )
         return await read_back(info, CARE_CONTACT, row.id, "record")  # type: ignore[no-any-return]
 
-    @strawberry.mutation(description="NGO, with the client's consent.")
+    @strawberry.mutation(
+        description="NGO or police: with the person's consent, or for a victim under "
+        "protection on its legal basis; to an NGO on the hub or a destination outside it."
+    )
     async def refer_client(
         self,
         info: Info,
@@ -710,6 +970,81 @@ class Mutation(PolicyMutation):
             ),
         )
         return await read_back(info, REFERRAL, row.id, "refer")  # type: ignore[no-any-return]
+
+    @strawberry.mutation(
+        description="Police or NGO: record a suspicion of trafficking, explicitly. Only your "
+        "own organisation will see it."
+    )
+    async def record_trafficking_suspicion(
+        self,
+        info: Info,
+        input: Annotated[
+            inputs.TraffickingSuspicionInput,
+            strawberry.argument(description="The indicators and, if known, the person."),
+        ],
+    ) -> TraffickingSuspicion:
+        row = await run(
+            info,
+            care.record_trafficking_suspicion,
+            command=command(
+                care.RecordTraffickingSuspicion,
+                input,
+                unseal=info.context.unseal,
+                client_ref_pattern=info.context.client_ref_pattern,
+            ),
+        )
+        return await read_back(info, TRAFFICKING_SUSPICION, row.id, "record")  # type: ignore[no-any-return]
+
+    @strawberry.mutation(
+        description="Police or NGO: move a suspicion your organisation recorded on (noted, "
+        "referred, closed; closed is final)."
+    )
+    async def set_trafficking_suspicion_status(
+        self,
+        info: Info,
+        id: Annotated[ID, strawberry.argument(description="The suspicion, by the id you hold.")],
+        status: Annotated[TraffickingStatus, strawberry.argument(description="The new status.")],
+    ) -> TraffickingSuspicion:
+        row = await run(
+            info,
+            care.set_trafficking_suspicion_status,
+            suspicion_id=info.context.unseal(id),
+            command=command(care.SetTraffickingSuspicionStatus, {"status": status}),
+        )
+        return await read_back(info, TRAFFICKING_SUSPICION, row.id, "set_status")  # type: ignore[no-any-return]
+
+    @strawberry.mutation(description="The union's helpdesk: record a request it received.")
+    async def record_helpdesk_request(
+        self,
+        info: Info,
+        input: Annotated[
+            inputs.HelpdeskRequestInput,
+            strawberry.argument(description="The day, topic, channel and what was asked."),
+        ],
+    ) -> HelpdeskRequest:
+        row = await run(
+            info,
+            care.record_helpdesk_request,
+            command=command(care.RecordHelpdeskRequest, input),
+        )
+        return await read_back(info, HELPDESK_REQUEST, row.id, "record")  # type: ignore[no-any-return]
+
+    @strawberry.mutation(
+        description="The union's helpdesk: mark a request answered or closed (closed is final)."
+    )
+    async def set_helpdesk_request_status(
+        self,
+        info: Info,
+        id: Annotated[ID, strawberry.argument(description="The request, by the id you hold.")],
+        status: Annotated[HelpdeskStatus, strawberry.argument(description="The new status.")],
+    ) -> HelpdeskRequest:
+        row = await run(
+            info,
+            care.set_helpdesk_request_status,
+            request_id=info.context.unseal(id),
+            command=command(care.SetHelpdeskRequestStatus, {"status": status}),
+        )
+        return await read_back(info, HELPDESK_REQUEST, row.id, "set_status")  # type: ignore[no-any-return]
 
     @strawberry.mutation(
         description="Erase a sex worker's identity by destroying the worker's data key: the "
@@ -834,7 +1169,7 @@ def make_schema(
     max_depth: int,
     max_aliases: int,
     max_tokens: int,
-    max_cost: int = 50_000,
+    max_cost: int = 80_000,
     page_cap: int = 100,
 ) -> strawberry.Schema:
     # One parser, rule class and cost model for the schema's life, so parsed and validated

@@ -7,6 +7,7 @@ access log before it is sent.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import AsyncGenerator
 from datetime import datetime
 from typing import Annotated, Any
@@ -120,8 +121,18 @@ class Subscription:
                 if types and event["type"] not in types:
                     continue
                 ctx.refresh()
-                seen = await ctx.hub.projector.project(
-                    event, ctx.actor.principal, purpose, ctx.actor.policies, ctx.seal
+                principal, policies, projector = (
+                    ctx.actor.principal,
+                    ctx.actor.policies,
+                    ctx.hub.projector,
+                )
+                # Subscribers with the same principal, purpose and policy see the same
+                # projection: one query for all of them (hub/events/hub.py).
+                seen = await ctx.hub.events.shared(
+                    ("project", event["id"], principal, purpose, policies.version),
+                    functools.partial(
+                        projector.project, event, principal, purpose, policies, ctx.seal
+                    ),
                 )
                 if seen is None:
                     continue

@@ -8,6 +8,7 @@ own policy.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 from collections.abc import Callable
 from datetime import date, datetime
@@ -23,6 +24,7 @@ from hub.audit.leaf import values as leaf_values
 from hub.audit.proofs import load_entry_proofs
 from hub.crypto import Keyring
 from hub.models import DataKey, ReportShare
+from hub.models import InvestigationSubject as InvestigationSubjectRow
 from hub.models import MeasureTransition as MeasureTransitionRow
 from hub.models import ReportReply as ReplyRow
 from hub.models import SexWorker as SexWorkerRow
@@ -45,19 +47,35 @@ from hub.schema.enums import (
     AlertAudience,
     AlertSeverity,
     Branch,
+    CareFollowUp,
     CareKind,
     CareLocation,
     CertificateStatus,
+    ContractKind,
+    Gender,
+    HelpdeskChannel,
+    HelpdeskStatus,
+    HelpdeskTopic,
+    HelpRequest,
     InspectionOutcome,
     MeasureKind,
     MeasureStatus,
+    MeasureTargetKind,
     OrganisationKind,
     PremisesKind,
+    ProtectionBasis,
+    RecognitionStatus,
+    ReferralDestination,
     ReferralReason,
+    RentPeriod,
     ReportCategory,
     ReportStatus,
     ShiftStatus,
+    TraffickingIndicator,
+    TraffickingStatus,
+    WarningTemplate,
 )
+from hub.services.actor import CASE_REASON
 
 T = TypeVar("T")
 
@@ -137,6 +155,7 @@ Special = Callable[
 PSEUDONYM_SCOPES = {
     ("ShiftRegistration", "sex_worker_id"): "SexWorker.id",
     ("RentalAgreement", "sex_worker_id"): "SexWorker.id",
+    ("EmploymentRelation", "sex_worker_id"): "SexWorker.id",
 }
 
 
@@ -216,7 +235,7 @@ def list_loader(ctx: ReadContext, name: str, model: Any, key_column: str, order:
 
 @strawberry.type(
     description="A partner organisation: a city service, police zone, "
-    "judiciary, NGO, union or operator."
+    "judiciary, NGO, union, operator, employer or the labour inspection."
 )
 class Organisation:
     id: strawberry.ID = strawberry.field(description=SEALED_ID)
@@ -226,6 +245,19 @@ class Organisation:
     )
     city: str | None = strawberry.field(
         default=None, description="The city it works in, if it is bound to one."
+    )
+    recognition_status: RecognitionStatus | None = strawberry.field(
+        default=None,
+        description="An employer's recognition by the labour inspection (labour law of "
+        "2024); null for any other organisation and for an employer never recognised.",
+    )
+    recognition_number: str | None = strawberry.field(
+        default=None,
+        description="An employer's recognition number from the labour inspection "
+        "(e.g. SW-2025-0042).",
+    )
+    recognition_decided_at: datetime | None = strawberry.field(
+        default=None, description="When the labour inspection last decided on it."
     )
 
 
@@ -274,6 +306,29 @@ class SexWorker:
     created_at: datetime | None = strawberry.field(
         default=None, description="When the record was made."
     )
+    gender: Gender | None = strawberry.field(
+        default=None,
+        description="The worker's gender as the worker declared it (setMyGender); null when "
+        "not stated. Shown to the worker alone: for anyone else it is null and withheld.",
+    )
+
+
+def _target_name(
+    kw: dict[str, Any],
+    ctx: ReadContext,
+    row: Any,
+    mask: FieldMask,
+    sel: frozenset[str],
+    _extra: tuple[Any, ...],
+) -> None:
+    kw["target_name"] = None
+    # Decrypted only when shown and asked for; a destroyed key leaves it unreadable.
+    if "target_name" not in mask.shown or "target_name" not in sel:
+        return
+    if not row.target_name or not row.target_name_key:
+        return
+    keyring: Keyring = ctx.hub.keyring
+    kw["target_name"] = keyring.open_name(row.id, row.target_name_key, row.target_name)
 
 
 def _identity(
@@ -416,6 +471,18 @@ class RentalAgreement:
     sex_worker_id: strawberry.ID | None = strawberry.field(
         default=None, description="The worker's id, or a pseudonym where the policy says so."
     )
+    rent_cents: int | None = strawberry.field(
+        default=None, description="The rent per `rentPeriod`, in euro cents."
+    )
+    rent_period: RentPeriod | None = strawberry.field(
+        default=None, description="What one rent amount pays for: a day, a week or a month."
+    )
+    deposit_cents: int | None = strawberry.field(
+        default=None, description="The deposit, in euro cents."
+    )
+    currency: str | None = strawberry.field(
+        default=None, description="The currency of the amounts (EUR); null without rent terms."
+    )
     premises_id: strawberry.Private[str | None] = None
     sex_worker_key: strawberry.Private[str | None] = None
 
@@ -471,6 +538,42 @@ class Shift:
     )
     async def sex_worker(self, info: Info) -> SexWorker | None:
         return await related(info, "Shift", SEX_WORKER, self.sex_worker_key)
+
+
+@strawberry.type(
+    description="A worker's employment by an employer under an employment contract (labour "
+    "law of 2024), recorded by the employer."
+)
+class EmploymentRelation:
+    id: strawberry.ID = strawberry.field(description=SEALED_ID)
+    contract_kind: ContractKind | None = strawberry.field(
+        default=None, description="The kind of contract."
+    )
+    starts_on: date | None = strawberry.field(
+        default=None, description="The employment's first day."
+    )
+    ends_on: date | None = strawberry.field(
+        default=None, description="Its last day; null for an open-ended contract still running."
+    )
+    created_at: datetime | None = strawberry.field(
+        default=None, description="When the employer recorded it."
+    )
+    ended_at: datetime | None = strawberry.field(
+        default=None, description="When the employer ended it early; null otherwise."
+    )
+    sex_worker_id: strawberry.ID | None = strawberry.field(
+        default=None, description="The employee's id, or a pseudonym where the policy says so."
+    )
+    employer_id: strawberry.Private[str | None] = None
+    sex_worker_key: strawberry.Private[str | None] = None
+
+    @strawberry.field(description="The employer.")
+    async def employer(self, info: Info) -> Organisation | None:
+        return await related(info, "EmploymentRelation", ORGANISATION, self.employer_id)
+
+    @strawberry.field(description="The employee, where the policy shows the worker's record.")
+    async def sex_worker(self, info: Info) -> SexWorker | None:
+        return await related(info, "EmploymentRelation", SEX_WORKER, self.sex_worker_key)
 
 
 @strawberry.type(description="A police check (controle). Counts and outcome, no identities.")
@@ -538,10 +641,20 @@ class Measure:
         "permanent closure, a street ban, a closure for trafficking.",
     )
     city: str | None = strawberry.field(default=None, description="The city that imposes it.")
-    target: str | None = strawberry.field(
+    target_sex_worker_id: strawberry.ID | None = strawberry.field(
         default=None,
-        description="Whom or what the measure is against (an operator, premises), as the city "
-        "names it.",
+        description="The worker the measure is against, by a sealed id; null for another kind "
+        "of target, or once the worker's identity is erased.",
+    )
+    target_kind: MeasureTargetKind | None = strawberry.field(
+        default=None,
+        description="What the measure is against: premises, a worker, a client or another "
+        "third party (never a name; kept when the worker's reference is erased).",
+    )
+    target_name: str | None = strawberry.field(
+        default=None,
+        description="The client or third party the measure is against, decrypted; withheld "
+        "from roles the measure policy does not allow it.",
     )
     status: MeasureStatus | None = strawberry.field(
         default=None, description="Opened, hearing, decided, appealed or executed."
@@ -559,7 +672,7 @@ class Measure:
     org_id: strawberry.Private[str | None] = None
     transitions_key: strawberry.Private[str | None] = None
 
-    @strawberry.field(description="The premises concerned, if any.")
+    @strawberry.field(description="The premises the measure is against, if it is.")
     async def premises(self, info: Info) -> Premises | None:
         return await related(info, "Measure", PREMISES, self.premises_id)
 
@@ -606,7 +719,8 @@ class Report:
     category: ReportCategory | None = strawberry.field(
         default=None,
         description="Violence, non-payment or theft, stalking, an outing threat, suspected "
-        "exploitation, discrimination, nuisance, other.",
+        "exploitation, discrimination, nuisance, a boundary violation, images shared without "
+        "consent, a raid, a bank's refusal, other.",
     )
     text: str | None = strawberry.field(default=None, description="What the worker wrote.")
     anonymous: bool | None = strawberry.field(
@@ -617,6 +731,12 @@ class Report:
         default=None, description="Filed, answered or closed."
     )
     filed_at: datetime | None = strawberry.field(default=None, description="When it was filed.")
+    follow_up_code: str | None = strawberry.field(
+        default=None,
+        description="Only in the answer to `fileReport` of an anonymous report: the code "
+        "that reads its replies (`reportByFollowUpCode`). Shown this once; the hub keeps "
+        "only its hash. Null everywhere else.",
+    )
     author_id: strawberry.Private[str | None] = None
     shares_key: strawberry.Private[str | None] = None
     replies_key: strawberry.Private[str | None] = None
@@ -685,7 +805,14 @@ class Alert:
         default=None, description="The branch it applies to, if one."
     )
     severity: AlertSeverity | None = strawberry.field(default=None, description="How urgent it is.")
-    text_nl: str | None = strawberry.field(default=None, description="The text in Dutch.")
+    template: WarningTemplate | None = strawberry.field(
+        default=None,
+        description="The common kind of warning it was issued from, if any: its text in each "
+        "language is the hub's (the consoles show it in the reader's language).",
+    )
+    text_nl: str | None = strawberry.field(
+        default=None, description="The text in Dutch (free text added to a template, if any)."
+    )
     text_fr: str | None = strawberry.field(default=None, description="The text in French.")
     text_en: str | None = strawberry.field(default=None, description="The text in English.")
     valid_until: datetime | None = strawberry.field(
@@ -709,7 +836,9 @@ class CareContact:
         default=None, description="The day of the contact."
     )
     kind: CareKind | None = strawberry.field(
-        default=None, description="Medical, psychosocial, outreach, online or referral."
+        default=None,
+        description="Medical, psychosocial, outreach, online, referral, drop-in, STI test or "
+        "social recovery.",
     )
     location: CareLocation | None = strawberry.field(
         default=None, description="Fixed, mobile, outreach or online."
@@ -721,6 +850,15 @@ class CareContact:
     recorded_at: datetime | None = strawberry.field(
         default=None, description="When it was recorded."
     )
+    request: HelpRequest | None = strawberry.field(
+        default=None, description="What the person asked for (null on older contacts)."
+    )
+    follow_up: CareFollowUp | None = strawberry.field(
+        default=None, description="The follow-up: planned, done, or none needed."
+    )
+    follow_up_date: date | None = strawberry.field(
+        default=None, description="The day of the follow-up, planned or done."
+    )
     ngo_id: strawberry.Private[str | None] = None
 
     @strawberry.field(description="The NGO that recorded it.")
@@ -728,7 +866,11 @@ class CareContact:
         return await related(info, "CareContact", ORGANISATION, self.ngo_id)
 
 
-@strawberry.type(description="A referral (doorverwijzing) between NGOs, with consent.")
+@strawberry.type(
+    description="A referral (doorverwijzing) by an NGO or the police, to an organisation on "
+    "the hub or a destination outside it; with the person's consent, or for a victim under "
+    "protection."
+)
 class Referral:
     id: strawberry.ID = strawberry.field(description=SEALED_ID)
     client_ref: str | None = strawberry.field(
@@ -741,16 +883,91 @@ class Referral:
         default=None, description="Whether the client consented (a referral needs it)."
     )
     created_at: datetime | None = strawberry.field(default=None, description="When it was made.")
+    destination: ReferralDestination | None = strawberry.field(
+        default=None,
+        description="Where it went when not to an organisation on the hub (e.g. PAG-ASA).",
+    )
+    victim_protection: bool | None = strawberry.field(
+        default=None,
+        description="Made for a victim under protection (then possibly without consent).",
+    )
+    protection_basis: ProtectionBasis | None = strawberry.field(
+        default=None, description="The legal basis of that protection."
+    )
     from_org_id: strawberry.Private[str | None] = None
     to_org_id: strawberry.Private[str | None] = None
 
-    @strawberry.field(description="The NGO that referred.")
+    @strawberry.field(description="The NGO or police service that referred.")
     async def from_organisation(self, info: Info) -> Organisation | None:
         return await related(info, "Referral", ORGANISATION, self.from_org_id)
 
-    @strawberry.field(description="The organisation referred to (e.g. Payoke).")
+    @strawberry.field(
+        description="The organisation on the hub referred to (e.g. Payoke); null for a "
+        "destination outside the hub."
+    )
     async def to_organisation(self, info: Info) -> Organisation | None:
         return await related(info, "Referral", ORGANISATION, self.to_org_id)
+
+
+@strawberry.type(
+    description="A suspicion of trafficking, recorded explicitly by the police or an NGO; "
+    "only the organisation that recorded it sees it."
+)
+class TraffickingSuspicion:
+    id: strawberry.ID = strawberry.field(description=SEALED_ID)
+    indicators: list[TraffickingIndicator] | None = strawberry.field(
+        default=None, description="The indicators observed."
+    )
+    sex_worker_id: strawberry.ID | None = strawberry.field(
+        default=None, description="The person concerned, when a worker on the hub (sealed)."
+    )
+    client_ref: str | None = strawberry.field(
+        default=None, description="The recording organisation's own case reference."
+    )
+    status: TraffickingStatus | None = strawberry.field(
+        default=None, description="Noted, referred or closed."
+    )
+    city: str | None = strawberry.field(
+        default=None, description="The city of the recording organisation."
+    )
+    recorded_at: datetime | None = strawberry.field(
+        default=None, description="When it was recorded."
+    )
+    updated_at: datetime | None = strawberry.field(
+        default=None, description="When its status last changed."
+    )
+    org_id: strawberry.Private[str | None] = None
+
+    @strawberry.field(description="The police service or NGO that recorded it.")
+    async def organisation(self, info: Info) -> Organisation | None:
+        return await related(info, "TraffickingSuspicion", ORGANISATION, self.org_id)
+
+
+@strawberry.type(
+    description="A request to the union's helpdesk: the union's own record, seen by the union only."
+)
+class HelpdeskRequest:
+    id: strawberry.ID = strawberry.field(description=SEALED_ID)
+    received_on: date | None = strawberry.field(default=None, description="The day received.")
+    topic: HelpdeskTopic | None = strawberry.field(default=None, description="What it is about.")
+    channel: HelpdeskChannel | None = strawberry.field(
+        default=None, description="How it reached the helpdesk."
+    )
+    status: HelpdeskStatus | None = strawberry.field(
+        default=None, description="Open, answered or closed."
+    )
+    text: str | None = strawberry.field(default=None, description="What was asked.")
+    recorded_at: datetime | None = strawberry.field(
+        default=None, description="When it was recorded."
+    )
+    updated_at: datetime | None = strawberry.field(
+        default=None, description="When its status last changed."
+    )
+    union_id: strawberry.Private[str | None] = None
+
+    @strawberry.field(description="The union that received it.")
+    async def union(self, info: Info) -> Organisation | None:
+        return await related(info, "HelpdeskRequest", ORGANISATION, self.union_id)
 
 
 @strawberry.type(description="A consent (toestemming) given by a sex worker.")
@@ -778,6 +995,75 @@ class Consent:
     @strawberry.field(description="The worker who granted it.")
     async def sex_worker(self, info: Info) -> SexWorker | None:
         return await related(info, "Consent", SEX_WORKER, self.sex_worker_key)
+
+
+@strawberry.type(
+    description="A named case (investigation) of the police organisation that holds it: "
+    "while it is open (not closed, not expired), its investigators read the identity of the "
+    "workers it names, in requests that state it (Hub-Case header)."
+)
+class Investigation:
+    id: strawberry.ID = strawberry.field(description=SEALED_ID)
+    reference: str | None = strawberry.field(
+        default=None,
+        description="The case reference of the prosecutor's office (e.g. AN.37.L1.012345/26): "
+        "what a request states in its Hub-Case header.",
+    )
+    prosecutor_office: str | None = strawberry.field(
+        default=None,
+        description="The prosecutor's office by name, when it is not a registered organisation.",
+    )
+    opened_at: datetime | None = strawberry.field(
+        default=None, description="When the case was opened in the hub."
+    )
+    expires_at: datetime | None = strawberry.field(
+        default=None,
+        description="When it expires unless extended (at most 12 months ahead at each step).",
+    )
+    closed_at: datetime | None = strawberry.field(
+        default=None, description="When it was closed (final); null while it is not."
+    )
+    updated_at: datetime | None = strawberry.field(
+        default=None, description="When it last changed (opened, extended or closed)."
+    )
+    prosecutor_org_id: strawberry.Private[str | None] = None
+    police_org_id: strawberry.Private[str | None] = None
+    subjects_key: strawberry.Private[str | None] = None
+
+    @strawberry.field(
+        description="The prosecutor's office, when it is a registered organisation (kind "
+        "judiciary)."
+    )
+    async def prosecutor(self, info: Info) -> Organisation | None:
+        return await related(info, "Investigation", ORGANISATION, self.prosecutor_org_id)
+
+    @strawberry.field(description="The police organisation that holds the case.")
+    async def police_org(self, info: Info) -> Organisation | None:
+        return await related(info, "Investigation", ORGANISATION, self.police_org_id)
+
+    @strawberry.field(
+        description="The workers the case names, each as the SexWorker policy shows the worker "
+        "to you: the identity only in a request that states this case while it is open."
+    )
+    async def subjects(self, info: Info) -> list[SexWorker] | None:
+        if self.subjects_key is None:
+            return None
+        ctx: Context = info.context
+        if ctx.actor.grant("SexWorker", "read") is None:
+            ctx.loaders.withhold("Investigation", frozenset({"subjects"}))
+            return None
+        loader = list_loader(
+            info.context,
+            "investigation-subjects",
+            InvestigationSubjectRow,
+            "investigation_id",
+            InvestigationSubjectRow.sex_worker_id,
+        )
+        links = await loader.load(self.subjects_key)
+        found = await asyncio.gather(
+            *(related(info, "Investigation", SEX_WORKER, r.sex_worker_id) for r in links)
+        )
+        return [w for w in found if w is not None]
 
 
 @strawberry.type(
@@ -822,6 +1108,18 @@ class AccessLogEntry:
     reason: str | None = strawberry.field(
         default=None, description="The reason given for the access or the refusal."
     )
+    case: str | None = strawberry.field(
+        default=None,
+        description="The case reference the access was made under (an investigator's request "
+        "stating a case, Hub-Case header); null for any other access.",
+    )
+    restricted: bool | None = strawberry.field(
+        default=False,
+        description="In your own access log (myAccessLog): true for a read made under an "
+        "investigation that names you and is still open. Such an entry says only when it "
+        "happened; who read, why and under which case are shown once the case closes or "
+        "expires.",
+    )
     leaf_index: int | None = strawberry.field(
         default=None, description="The entry's leaf in the log's Merkle tree (from 0)."
     )
@@ -833,6 +1131,26 @@ class AccessLogEntry:
     @strawberry.field(description="The caller's organisation.")
     async def organisation(self, info: Info) -> Organisation | None:
         return await related(info, "AccessLogEntry", ORGANISATION, self.organisation_id)
+
+    @strawberry.field(
+        description="The legal basis of the policy rules that allowed this access, as the "
+        "policy version that decided it states them: the rules for the entry's roles, "
+        "purpose and action (those that show its fields, when some do). Empty for a "
+        "refusal; null where this view withholds roles, purpose, action, outcome or policy "
+        "version, or the version is unknown."
+    )
+    async def legal_basis(self, info: Info) -> list[str] | None:
+        from hub.schema.selfservice import legal_bases
+
+        return await legal_bases(
+            info.context,
+            policy_version=self.policy_version,
+            roles=self.roles,
+            purpose=self.purpose,
+            action=self.action,
+            fields=self.fields,
+            outcome=self.outcome,
+        )
 
     @strawberry.field(
         description="Proof that this entry, as shown, is in the log under the latest signed "
@@ -902,6 +1220,12 @@ def _leaf(kw: dict[str, Any], _c: ReadContext, row: Any, mask: FieldMask, *_: An
     kw["leaf_open"] = frozenset(
         f for f in LEAF_FIELDS if f in mask.shown and mask.effect(f) == "allow"
     )
+
+
+def _case(kw: dict[str, Any], _c: ReadContext, row: Any, mask: FieldMask, *_: Any) -> None:
+    reason = row.reason or ""
+    shown = "case" in mask.shown and reason.startswith(CASE_REASON)
+    kw["case"] = reason.removeprefix(CASE_REASON) if shown else None
 
 
 def _key_if(field: str, attr: str) -> Special:
@@ -976,6 +1300,18 @@ SHIFT = spec(
         },
     ),
 )
+EMPLOYMENT = spec(
+    "EmploymentRelation",
+    "EmploymentRelation",
+    builder(
+        EmploymentRelation,
+        "EmploymentRelation",
+        relations={
+            "employer": ("employer_id", "employer_id"),
+            "sex_worker": ("sex_worker_key", "sex_worker_id"),
+        },
+    ),
+)
 INSPECTION = spec(
     "Inspection",
     "Inspection",
@@ -998,7 +1334,10 @@ MEASURE = spec(
             "premises": ("premises_id", "premises_id"),
             "organisation": ("org_id", "org_id"),
         },
-        special={"transitions": _key_if("transitions", "transitions_key")},
+        special={
+            "transitions": _key_if("transitions", "transitions_key"),
+            "target_name": _target_name,
+        },
     ),
 )
 REPORT = spec(
@@ -1036,6 +1375,20 @@ REFERRAL = spec(
         },
     ),
 )
+TRAFFICKING_SUSPICION = spec(
+    "TraffickingSuspicion",
+    "TraffickingSuspicion",
+    builder(
+        TraffickingSuspicion,
+        "TraffickingSuspicion",
+        relations={"organisation": ("org_id", "org_id")},
+    ),
+)
+HELPDESK_REQUEST = spec(
+    "HelpdeskRequest",
+    "HelpdeskRequest",
+    builder(HelpdeskRequest, "HelpdeskRequest", relations={"union": ("union_id", "union_id")}),
+)
 
 CONSENT = spec(
     "Consent",
@@ -1050,6 +1403,19 @@ CONSENT = spec(
     ),
 )
 
+INVESTIGATION = spec(
+    "Investigation",
+    "Investigation",
+    builder(
+        Investigation,
+        "Investigation",
+        relations={
+            "prosecutor": ("prosecutor_org_id", "prosecutor_org_id"),
+            "police_org": ("police_org_id", "police_org_id"),
+        },
+        special={"subjects": _key_if("subjects", "subjects_key")},
+    ),
+)
 ACCESS_LOG = spec(
     "AccessLogEntry",
     "AccessLog",
@@ -1057,7 +1423,7 @@ ACCESS_LOG = spec(
         AccessLogEntry,
         "AccessLog",
         relations={"organisation": ("organisation_id", "organisation_id")},
-        special={"roles": _roles, "leaf": _leaf},
+        special={"roles": _roles, "leaf": _leaf, "case": _case},
     ),
 )
 
@@ -1070,6 +1436,7 @@ NODES: dict[str, NodeSpec] = {
         CERTIFICATE,
         RENTAL_AGREEMENT,
         SHIFT,
+        EMPLOYMENT,
         INSPECTION,
         MEASURE,
         REPORT,
@@ -1077,7 +1444,10 @@ NODES: dict[str, NodeSpec] = {
         CARE_CONTACT,
         REFERRAL,
         CONSENT,
+        INVESTIGATION,
         ACCESS_LOG,
+        TRAFFICKING_SUSPICION,
+        HELPDESK_REQUEST,
     )
 }
 

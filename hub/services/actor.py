@@ -12,9 +12,13 @@ from hub.audit.buffer import AuditBuffer
 from hub.audit.log import AuditRecord
 from hub.errors import Code, HubError
 from hub.models.base import utcnow
+from hub.models.investigation import is_case_reference
 from hub.policy.engine import Grant, PolicySet, request_vars
 from hub.policy.principal import Principal
 from hub.policy.vocabulary import PURPOSES
+
+# The reason of an access made under a stated case: this prefix, then the reference.
+CASE_REASON = "case "
 
 
 @dataclass
@@ -24,6 +28,9 @@ class Actor:
     policies: PolicySet
     audit: AuditBuffer = field(default_factory=AuditBuffer)
     purpose_header: str | None = None
+    # The case the request states (Hub-Case header): `$request.case` in a rule's `where`,
+    # and the reason of the request's access-log entries.
+    case_header: str | None = None
     now: datetime = field(default_factory=utcnow)
     # Set by an anonymous act (an anonymous report): the access log then names the role and
     # the shared self-service organisation, never the token's subject.
@@ -60,10 +67,36 @@ class Actor:
         )
 
     @property
+    def case(self) -> str | None:
+        """The case reference the request states (Hub-Case header), or None. Refused when
+        it is not a case reference, and when the caller is no investigator."""
+        header = self.case_header
+        if header is None:
+            return None
+        if not is_case_reference(header):
+            raise self.deny(
+                "case",
+                "",
+                Code.BAD_USER_INPUT,
+                "Hub-Case: not a case reference (e.g. AN.37.L1.012345/26)",
+            )
+        if "police_investigator" not in self.principal.roles:
+            raise self.deny(
+                "case", "", Code.FORBIDDEN, "Hub-Case: only an investigator states a case"
+            )
+        return header
+
+    def _case_for_audit(self) -> str | None:
+        header = self.case_header
+        if header is None or "police_investigator" not in self.principal.roles:
+            return None
+        return header if is_case_reference(header) else None
+
+    @property
     def vars(self) -> dict[str, Any]:
-        """The values a policy's `where` binds: `$principal.*` and `$now`."""
+        """The values a policy's `where` binds: `$principal.*`, `$now`, `$request.case`."""
         if self._vars is None:
-            self._vars = request_vars(self.principal, self.now)
+            self._vars = request_vars(self.principal, self.now, self.case)
         return self._vars
 
     def grant(self, resource: str, action: str) -> Grant | None:
@@ -92,8 +125,14 @@ class Actor:
         outcome: str = "allowed",
         reason: str | None = None,
     ) -> None:
-        """Note an access for the access log; written before the answer leaves."""
+        """Note an access for the access log; written before the answer leaves. Under a
+        stated case, an allowed access gives the case as its reason (`case <reference>`):
+        the worker's access log defers it while the case is open (hub/schema/selfservice.py)."""
         p = self.principal
+        if reason is None and outcome == "allowed":
+            case = self._case_for_audit()
+            if case is not None:
+                reason = f"{CASE_REASON}{case}"
         self.audit.add(
             AuditRecord(
                 at=self.now,

@@ -12,11 +12,12 @@ outbox in the same transaction (`emit`).
 from __future__ import annotations
 
 import unicodedata
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from functools import partial
+from types import SimpleNamespace
 from typing import Annotated, Any, TypeVar
 
 from pydantic import (
@@ -31,13 +32,14 @@ from pydantic import (
 )
 from pydantic.alias_generators import to_camel
 from pydantic.json_schema import JsonSchemaValue
-from pydantic_core import core_schema
-from sqlalchemy import select
+from pydantic_core import PydanticUndefined, core_schema
+from sqlalchemy import insert, select
+from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.db import Database
 from hub.errors import Code, HubError
-from hub.events.envelope import EVENT_TYPES, make_event, snapshot
+from hub.events.envelope import EVENT_TYPES, NEVER_IN_EVENTS, make_event, snapshot
 from hub.models import OutboxEvent
 from hub.policy.resources import RESOURCES
 from hub.services.actor import Actor
@@ -284,3 +286,125 @@ async def emit_data(
         )
     )
     session.info[_EMITTED] = session.info.get(_EMITTED, 0) + 1
+
+
+# --- several new rows at once (a batch of inbound events) -----------------------------------
+
+_COLUMN_KEYS: dict[type, tuple[str, ...]] = {}
+
+
+def _column_keys(model: type) -> tuple[str, ...]:
+    keys = _COLUMN_KEYS.get(model)
+    if keys is None:
+        columns: Any = sa_inspect(model).columns
+        keys = _COLUMN_KEYS[model] = tuple(str(c.key) for c in columns)
+    return keys
+
+
+_DEFAULTS: dict[type, dict[str, tuple[Any, Callable[[], Any] | None]]] = {}
+
+
+def new_rows(model: type, values: Sequence[Mapping[str, Any]]) -> list[SimpleNamespace]:
+    """New rows of `model` for `authorize_new_many`: each column's value from `values`, or
+    the model's own default (its default factory called per row), as the model's
+    constructor would set them, at a fraction of its cost (no ORM state: the rows are
+    inserted with one statement, never through the session). A column with neither is a
+    ValueError."""
+    defaults = _DEFAULTS.get(model)
+    if defaults is None:
+        fields = model.model_fields  # type: ignore[attr-defined]
+        defaults = _DEFAULTS[model] = {
+            k: (fields[k].default, fields[k].default_factory)  # type: ignore[misc]
+            for k in _column_keys(model)
+            if k in fields
+        }
+    rows = []
+    for given in values:
+        row: dict[str, Any] = {}
+        for k in _column_keys(model):
+            if k in given:
+                row[k] = given[k]
+                continue
+            default, factory = defaults.get(k, (PydanticUndefined, None))
+            if factory is not None:
+                row[k] = factory()
+            elif default is PydanticUndefined:
+                raise ValueError(f"{model.__name__}.{k} has no value")
+            else:
+                row[k] = default
+        rows.append(SimpleNamespace(**row))
+    return rows
+
+
+async def authorize_new_many(
+    session: AsyncSession, actor: Actor, resource: str, action: str, rows: Sequence[Any], why: str
+) -> None:
+    """`authorize_new` for several new rows of one resource, all or none: one INSERT for
+    the rows and one SELECT to check that a rule for `action` reaches every one of them;
+    refuses with `why` (and the caller rolls all of them back) if it misses any. The writes
+    enter the access log as one entry naming every row."""
+    if not rows:
+        return
+    grant = actor.require_grant(resource, action)
+    model = RESOURCES[resource].model
+    keys = _column_keys(model)
+    # The table's INSERT, not the ORM's bulk insert (which costs more than the row itself).
+    table = model.__table__  # type: ignore[attr-defined]
+    await session.execute(insert(table), [{k: getattr(r, k) for k in keys} for r in rows])
+    ids = [str(r.id) for r in rows]
+    stmt = select(model.id).where(model.id.in_(ids), grant.row_filter(actor.vars))
+    reached = {str(i) for i in (await session.execute(stmt)).scalars()}
+    if len(reached) != len(set(ids)):
+        raise actor.deny(action, resource, Code.FORBIDDEN, why)
+    subject_column = RESOURCES[resource].subject_column
+    subjects = sorted(
+        {getattr(r, subject_column) for r in rows if getattr(r, subject_column)}
+        if subject_column
+        else set()
+    )
+    session.info.setdefault(_WRITES, []).append((f"write:{action}", resource, ids, subjects))
+
+
+def snapshot_values(row: SimpleNamespace) -> dict[str, Any]:
+    """`snapshot` of a row made by `new_rows` (its attributes are the model's columns)."""
+    return {
+        k: v.isoformat() if isinstance(v, datetime | date) else v
+        for k, v in vars(row).items()
+        if k not in NEVER_IN_EVENTS
+    }
+
+
+async def emit_many(
+    session: AsyncSession, actor: Actor, type_: str, rows: Sequence[SimpleNamespace]
+) -> None:
+    """`emit` for several rows made by `new_rows`: their events into the outbox with one
+    INSERT, in the change's own transaction, in the rows' order."""
+    if not rows:
+        return
+    purpose = actor.purpose
+    version = actor.policies.resource_version(EVENT_TYPES[type_])
+    resource = EVENT_TYPES[type_]
+    values = []
+    for row in rows:
+        subject = str(row.id)
+        event = make_event(
+            type_,
+            subject=subject,
+            data=snapshot_values(row),
+            time=actor.now,
+            purpose=purpose,
+            policy_version=version,
+        )
+        values.append(
+            {
+                "event_id": event["id"],
+                "type": type_,
+                "resource": resource,
+                "record_id": subject,
+                "envelope": event,
+                "created_at": actor.now,
+                "published_at": None,
+            }
+        )
+    await session.execute(insert(OutboxEvent.__table__), values)  # type: ignore[attr-defined]
+    session.info[_EMITTED] = session.info.get(_EMITTED, 0) + len(values)

@@ -1,6 +1,8 @@
 """Erasure of a sex worker's identity on request (GDPR art. 17): the data key is destroyed
 and the identity ciphertext nulled, so the identity is unreadable everywhere, also in
-backups that lack the key row; the working name and history stay as they are.
+backups that lack the key row; the self-declared gender is cleared; measures against the
+worker lose their reference to the worker (they keep their facts); the working name and
+history stay as they are.
 
 An erasure names its data subject in the access log (`subjects`), because it is the
 worker's request and the worker's view of the log should show that it was carried out.
@@ -20,7 +22,7 @@ from hub.audit.log import AuditLog, AuditRecord
 from hub.db import Database
 from hub.errors import Code, HubError
 from hub.events.envelope import make_event
-from hub.models import DataKey, OutboxEvent, SexWorker
+from hub.models import DataKey, Measure, OutboxEvent, SexWorker
 from hub.policy.principal import Principal
 from hub.services.actor import Actor
 from hub.services.base import authorize_existing, unit_of_work
@@ -93,7 +95,22 @@ async def erase_identity(
             .where(col(SexWorker.id) == sex_worker_id, col(SexWorker.identity).is_not(None))
             .values(identity=None)
         )
-        erased = _rowcount(keys) + _rowcount(ciphertexts) > 0
+        # The self-declared gender goes with the identity (the worker's own, never kept
+        # against the worker's wish).
+        genders = await session.execute(
+            update(SexWorker)
+            .where(col(SexWorker.id) == sex_worker_id, col(SexWorker.gender).is_not(None))
+            .values(gender=None)
+        )
+        # Measures against the worker keep their facts but no longer name the worker.
+        targets = await session.execute(
+            update(Measure)
+            .where(col(Measure.target_sex_worker_id) == sex_worker_id)
+            .values(target_sex_worker_id=None)
+        )
+        erased = (
+            _rowcount(keys) + _rowcount(ciphertexts) + _rowcount(genders) + _rowcount(targets) > 0
+        )
         if erased:
             # Partners that hold the identity learn it is gone (no data beyond the worker's id).
             event = make_event(
@@ -128,7 +145,7 @@ async def erase_identity(
                 purpose=requested_by.purpose,
                 operation=requested_by.operation,
                 record_ids=[sex_worker_id],
-                fields=["identity"],
+                fields=["identity", "gender"],
                 subjects=[sex_worker_id],
                 policy_version=policy_version,
                 outcome="allowed",

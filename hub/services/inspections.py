@@ -4,8 +4,9 @@ regime certifies (hub/policy/regimes.py)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date, timedelta
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import Field, model_validator
 from sqlalchemy import select
@@ -22,7 +23,10 @@ from hub.services.base import (
     Moment,
     authorize_existing,
     authorize_new,
+    authorize_new_many,
     emit,
+    emit_many,
+    new_rows,
     text_rule,
 )
 
@@ -74,25 +78,62 @@ async def record_inspection(
     city = actor.city()
     if command.occurred_at > actor.now:
         raise HubError(Code.BAD_USER_INPUT, "occurredAt lies in the future")
-    row = Inspection(
-        city=city,
-        zone=command.zone,
-        branch=command.branch.value,
-        premises_id=await premises_in_city(session, command.premises_id, city),
-        occurred_at=command.occurred_at,
-        persons_checked=command.persons_checked,
-        outcome=command.outcome.value,
-        administrative_arrests=command.administrative_arrests,
-        judicial_arrests=command.judicial_arrests,
-        hidden_form=command.hidden_form,
-        proactive=command.proactive,
-        police_org_id=actor.principal.org_id,
-    )
-    await authorize_new(
-        session, actor, "Inspection", "record", row, "you may not record inspections here"
-    )
+    premises_id = await premises_in_city(session, command.premises_id, city)
+    row = _inspection(actor, command, city, premises_id)
+    await authorize_new(session, actor, "Inspection", "record", row, NOT_HERE)
     await emit(session, actor, "be.hub.inspection.recorded.v1", row)
     return row
+
+
+NOT_HERE = "you may not record inspections here"
+
+
+def _inspection(
+    actor: Actor, command: RecordInspection, city: str, premises_id: str | None
+) -> Inspection:
+    return Inspection(**_values(actor, command, city, premises_id))
+
+
+def _values(
+    actor: Actor, command: RecordInspection, city: str, premises_id: str | None
+) -> dict[str, Any]:
+    return {
+        "city": city,
+        "zone": command.zone,
+        "branch": command.branch.value,
+        "premises_id": premises_id,
+        "occurred_at": command.occurred_at,
+        "persons_checked": command.persons_checked,
+        "outcome": command.outcome.value,
+        "administrative_arrests": command.administrative_arrests,
+        "judicial_arrests": command.judicial_arrests,
+        "hidden_form": command.hidden_form,
+        "proactive": command.proactive,
+        "police_org_id": actor.principal.org_id,
+    }
+
+
+async def record_inspections(
+    *, session: AsyncSession, actor: Actor, commands: Sequence[RecordInspection]
+) -> list[Any]:
+    """Several inspections of one police system (a batch of its inbound events), all or
+    none: the rules of `record_inspection`, each checked once for the whole batch (one
+    SELECT for the premises, one INSERT, one SELECT for the policy check, one INSERT into
+    the outbox). A HubError refuses them all; the caller may then try them one by one."""
+    city = actor.city()
+    if any(c.occurred_at > actor.now for c in commands):
+        raise HubError(Code.BAD_USER_INPUT, "occurredAt lies in the future")
+    wanted = {c.premises_id for c in commands if c.premises_id is not None}
+    if wanted:
+        stmt = select(col(Premises.id)).where(
+            col(Premises.id).in_(sorted(wanted)), col(Premises.city) == city
+        )
+        if len(set((await session.execute(stmt)).scalars())) != len(wanted):
+            raise HubError(Code.BAD_USER_INPUT, "premisesId names no premises in your city")
+    rows = new_rows(Inspection, [_values(actor, c, city, c.premises_id) for c in commands])
+    await authorize_new_many(session, actor, "Inspection", "record", rows, NOT_HERE)
+    await emit_many(session, actor, "be.hub.inspection.recorded.v1", rows)
+    return rows
 
 
 OUTSIDE_REMIT = "these premises are outside your organisation's remit"

@@ -8,7 +8,7 @@ writes one access-log entry per resource with the count. `hub retention run` and
 
 | resource          | age column   | removed when older than retention                       |
 |-------------------|--------------|---------------------------------------------------------|
-| SexWorker         | created_at   | anonymised (see below), never deleted                   |
+| SexWorker         | created_at   | anonymised (see below) after the last activity, kept    |
 | ShiftRegistration | ends_at      | deleted                                                 |
 | RentalAgreement   | ends_at      | deleted, unless a shift that is kept still refers to it |
 | Inspection        | occurred_at  | deleted                                                 |
@@ -19,6 +19,10 @@ writes one access-log entry per resource with the count. `hub retention run` and
 | Referral          | created_at   | deleted                                                 |
 | Certificate       | valid_until  | deleted                                                 |
 | Consent           | revoked_at   | deleted, only once revoked                              |
+| Investigation     | expires_at   | deleted with the workers it names                       |
+| TraffickingSuspicion | updated_at | deleted                                                 |
+| HelpdeskRequest   | updated_at   | deleted                                                 |
+| EmploymentRelation | ends_on     | deleted, only once ended (an open-ended one stays)      |
 
 Organisation and Premises have no rule: they are not personal data and everything refers
 to them. A policy that sets `retention:` on a resource without a rule is reported by
@@ -26,15 +30,21 @@ to them. A policy that sets `retention:` on a resource without a rule is reporte
 
 A sex worker is anonymised, not deleted, because the history that refers to the worker
 (reports written, shifts and rentals kept for their own retention) stays as anonymous
-history: the worker is anonymised when registered longer ago than the retention and when no
-shift or rental of the worker's ends within it. Anonymising destroys the worker's data key,
-nulls the identity ciphertext, replaces the working name by "erased" and clears the
-languages. The worker is evaluated first in a run, before shifts and rentals are deleted.
-Shifts (P180D) and rentals (P1Y) age out before the worker's record (P2Y), and the schema
-keeps no other trace of the worker's activity: once they are gone, the worker is anonymised
-at the next run, so in effect a worker registered more than two years ago is anonymised a
-year after the last rental ended. A `last_active_at` column on SexWorker would let the rule
-measure the full retention from the last activity.
+history. The worker is anonymised once the SexWorker retention (P2Y in the shipped
+policies/sex_worker.yaml: the setting, changed like any policy) has passed since the
+worker's last activity. The last activity is the latest of: registration (`created_at`),
+the end of a shift or a rental of the worker, a consent given or revoked by the worker, a
+report the worker filed under their own name (anonymous reports keep no link), and
+`last_active_at`; and a worker with an employment not ended before the cutoff (open-ended,
+or ended since) is active: employment relations stay five years after they end, so that
+needs no note. Care contacts and referrals count no activity: they carry the NGO's
+pseudonymous client reference, never a worker id, and the hub keeps it that way. Shifts
+(P180D) and rentals (P1Y) age out before two years have passed, so each run first writes
+the latest activity it finds into `sex_worker.last_active_at` (ACTIVITY, before any row is
+deleted): the activity outlives the records it was read from. Anonymising destroys the
+worker's data key, nulls the identity ciphertext, replaces the working name by "erased",
+clears the languages and the self-declared gender and removes the worker from the targets
+of measures. The worker is evaluated first in a run, before shifts and rentals are deleted.
 
 Erasure on the data subject's request is hub/services/erasure.py.
 
@@ -68,7 +78,11 @@ from hub.models import (
     Certificate,
     Consent,
     DataKey,
+    EmploymentRelation,
+    HelpdeskRequest,
     Inspection,
+    Investigation,
+    InvestigationSubject,
     Measure,
     MeasureTransition,
     OutboxEvent,
@@ -79,6 +93,7 @@ from hub.models import (
     ReportShare,
     SexWorker,
     ShiftRegistration,
+    TraffickingSuspicion,
 )
 from hub.models.base import utcnow
 from hub.models.enums import MeasureStatus
@@ -133,22 +148,67 @@ def _rental_unused(_cutoff: datetime) -> ColumnElement[bool]:
     return ~exists().where(col(ShiftRegistration.rental_agreement_id) == col(RentalAgreement.id))
 
 
+# Where a worker's activity shows: (table, its column of the worker's id, the moment).
+ACTIVITY: tuple[tuple[type[SQLModel], str, str], ...] = (
+    (ShiftRegistration, "sex_worker_id", "ends_at"),
+    (RentalAgreement, "sex_worker_id", "ends_at"),
+    (Consent, "sex_worker_id", "granted_at"),
+    (Consent, "sex_worker_id", "revoked_at"),
+    (Report, "author_id", "filed_at"),
+)
+
+
 def _worker_inactive(cutoff: datetime) -> ColumnElement[bool]:
-    recent_shift = exists().where(
-        col(ShiftRegistration.sex_worker_id) == col(SexWorker.id),
-        col(ShiftRegistration.ends_at) >= cutoff,
+    """No activity of the worker at or after the cutoff (registration: the age column)."""
+    recent = [
+        exists().where(
+            col(getattr(model, worker)) == col(SexWorker.id), col(getattr(model, moment)) >= cutoff
+        )
+        for model, worker, moment in ACTIVITY
+    ]
+    quiet = or_(col(SexWorker.last_active_at).is_(None), col(SexWorker.last_active_at) < cutoff)
+    employed = exists().where(
+        col(EmploymentRelation.sex_worker_id) == col(SexWorker.id),
+        or_(
+            col(EmploymentRelation.ends_on).is_(None),
+            col(EmploymentRelation.ends_on) >= cutoff.date(),
+        ),
     )
-    recent_rental = exists().where(
-        col(RentalAgreement.sex_worker_id) == col(SexWorker.id),
-        col(RentalAgreement.ends_at) >= cutoff,
-    )
-    return ~recent_shift & ~recent_rental & _not_anonymised()
+    clause = quiet & ~employed & _not_anonymised()
+    for found in recent:
+        clause = clause & ~found
+    return clause
+
+
+async def note_activity(db: Database) -> None:
+    """Write each worker's latest activity still on record into `last_active_at` (only
+    ever later), so that it outlives the shifts, rentals and reports retention deletes."""
+    async with db.session() as session, session.begin():
+        for model, worker, moment in ACTIVITY:
+            latest = (
+                select(func.max(col(getattr(model, moment))))
+                .where(col(getattr(model, worker)) == col(SexWorker.id))
+                .scalar_subquery()
+            )
+            await session.execute(
+                update(SexWorker)
+                .where(
+                    latest.is_not(None),
+                    or_(
+                        col(SexWorker.last_active_at).is_(None),
+                        col(SexWorker.last_active_at) < latest,
+                    ),
+                )
+                .values(last_active_at=latest)
+                .execution_options(synchronize_session=False)
+            )
 
 
 def _not_anonymised() -> ColumnElement[bool]:
     return or_(
         col(SexWorker.working_name) != ERASED,
         col(SexWorker.identity).is_not(None),
+        col(SexWorker.gender).is_not(None),
         exists().where(col(DataKey.sex_worker_id) == col(SexWorker.id)),
     )
 
@@ -178,6 +238,15 @@ RETENTION_RULES: tuple[RetentionRule, ...] = (
     RetentionRule("Referral", Referral, "created_at"),
     RetentionRule("Certificate", Certificate, "valid_until"),
     RetentionRule("Consent", Consent, "revoked_at"),
+    RetentionRule(
+        "Investigation",
+        Investigation,
+        "expires_at",
+        children=((InvestigationSubject, "investigation_id"),),
+    ),
+    RetentionRule("TraffickingSuspicion", TraffickingSuspicion, "updated_at"),
+    RetentionRule("HelpdeskRequest", HelpdeskRequest, "updated_at"),
+    RetentionRule("EmploymentRelation", EmploymentRelation, "ends_on"),
 )
 RULES_BY_RESOURCE: dict[str, RetentionRule] = {r.resource: r for r in RETENTION_RULES}
 
@@ -245,19 +314,20 @@ async def _anonymise_batch(
     result = await session.execute(
         update(SexWorker)
         .where(col(SexWorker.id).in_(ids), rule.older_than(cutoff))
-        .values(identity=None, working_name=ERASED, languages=[])
+        .values(identity=None, working_name=ERASED, languages=[], gender=None)
     )
     # The worker's key goes only if the row was anonymised in this same transaction.
+    anonymised = select(col(SexWorker.id)).where(
+        col(SexWorker.id).in_(ids),
+        col(SexWorker.identity).is_(None),
+        col(SexWorker.working_name) == ERASED,
+    )
+    await session.execute(delete(DataKey).where(col(DataKey.sex_worker_id).in_(anonymised)))
+    # Measures against the worker keep their facts, no longer the worker.
     await session.execute(
-        delete(DataKey).where(
-            col(DataKey.sex_worker_id).in_(
-                select(col(SexWorker.id)).where(
-                    col(SexWorker.id).in_(ids),
-                    col(SexWorker.identity).is_(None),
-                    col(SexWorker.working_name) == ERASED,
-                )
-            )
-        )
+        update(Measure)
+        .where(col(Measure.target_sex_worker_id).in_(anonymised))
+        .values(target_sex_worker_id=None)
     )
     return _rowcount(result), len(ids) == n
 
@@ -339,6 +409,13 @@ async def run_retention(
         if not mine:
             log.info("retention: another run holds the lock; skipped")
             return {}
+        worker_doc = policies.documents.get("SexWorker")
+        if not dry_run and worker_doc is not None and worker_doc.retention is not None:
+            try:
+                await note_activity(db)
+            except Exception as exc:  # then no worker is judged in this run (fail safe)
+                failed["SexWorker"] = type(exc).__name__
+                log.error("noting the workers' activity failed: %s", type(exc).__name__)
         for rule in RETENTION_RULES:
             doc = policies.documents.get(rule.resource)
             if doc is None or doc.retention is None:
@@ -349,7 +426,8 @@ async def run_retention(
                 continue
             done = 0
             try:
-                done = await _apply(db, rule, cutoff, batch_size)
+                if rule.resource not in failed:  # a failed noting of activity judges no one
+                    done = await _apply(db, rule, cutoff, batch_size)
             except Exception as exc:
                 failed[rule.resource] = type(exc).__name__
                 log.error("retention of %s failed: %s", rule.resource, type(exc).__name__)

@@ -5,12 +5,18 @@ Each city's regime (hub/policy/regimes.py) decides what applies there: shifts ar
 registered in advance only where advance registration applies; a suitability certificate
 is required only for the kinds of premises the regime lists; the police validate on site
 only where police validation applies, and only during the shift (within the regime's
-tolerance). A city without a regime has none of these workflows."""
+tolerance). A city without a regime has none of these workflows.
+
+Late registration: a shift is registered before it starts (within REGISTRATION_GRACE).
+After an outage of the hub, recorded by an operator of the hub (`hub outage add`: start,
+end, reason), a shift whose start falls within the outage may be registered late, citing
+the outage (`lateAfterOutage`), until LATE_AFTER_OUTAGE after the outage ended; the shift
+keeps the outage it cites. Every other rule applies as for a shift registered in advance."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field, model_validator
 from sqlalchemy import select
@@ -18,14 +24,24 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from hub.errors import Code, HubError
-from hub.models import Certificate, Premises, RentalAgreement, SexWorker, ShiftRegistration
-from hub.models.enums import CertificateStatus, ShiftStatus
+from hub.models import (
+    Certificate,
+    Outage,
+    Premises,
+    RentalAgreement,
+    SexWorker,
+    ShiftRegistration,
+)
+from hub.models.enums import CertificateStatus, OrganisationKind, RentPeriod, ShiftStatus
 from hub.policy.regimes import Regime
+from hub.services import employment
 from hub.services.actor import Actor
 from hub.services.base import Command, Id, Moment, authorize_existing, authorize_new, emit
 
 MAX_SHIFT = timedelta(hours=24)
 REGISTRATION_GRACE = timedelta(hours=1)  # the pandkalender is filled in before the shift
+# How long after a recorded outage ended the shifts that started during it may be registered.
+LATE_AFTER_OUTAGE = timedelta(days=3)
 LIVE_SHIFT = (ShiftStatus.REGISTERED.value, ShiftStatus.VALIDATED.value)
 
 
@@ -43,12 +59,32 @@ class _Period(Command):
         return self
 
 
+MAX_RENT_CENTS = 100_000_000  # EUR 1 000 000: anything above is a typing error
+
+
 class RecordRental(_Period):
-    """An operator records that a worker rents a window for a period."""
+    """An operator records that a worker rents a window for a period, with its rent terms
+    (euro cents; EUR is the only currency): the rent per period and the deposit."""
+
+    rent_cents: int | None = Field(default=None, ge=0, le=MAX_RENT_CENTS)
+    rent_period: RentPeriod | None = None
+    deposit_cents: int | None = Field(default=None, ge=0, le=MAX_RENT_CENTS)
+    currency: Literal["EUR"] | None = None
+
+    @model_validator(mode="after")
+    def _rent_terms(self) -> RecordRental:
+        if (self.rent_cents is None) != (self.rent_period is None):
+            raise ValueError("rentCents and rentPeriod are given together")
+        if self.deposit_cents is not None and self.rent_cents is None:
+            raise ValueError("a deposit is given with the rent")
+        return self
 
 
 class RegisterShift(_Period):
-    """An operator registers, in advance, who works in which window when."""
+    """An operator registers, in advance, who works in which window when; or late, for a
+    shift that started during a recorded outage of the hub (`late_after_outage`)."""
+
+    late_after_outage: bool = False
 
 
 class ValidateShift(Command):
@@ -114,6 +150,10 @@ async def record_rental_agreement(
         starts_at=command.starts_at,
         ends_at=command.ends_at,
         recorded_by_id=actor.principal.org_id,
+        rent_cents=command.rent_cents,
+        rent_period=command.rent_period.value if command.rent_period else None,
+        deposit_cents=command.deposit_cents,
+        currency="EUR" if command.rent_cents is not None else None,
     )
     await authorize_new(
         session,
@@ -162,8 +202,11 @@ async def register_shift(
     start, end = command.starts_at, command.ends_at
     if end - start > MAX_SHIFT:
         raise HubError(Code.BAD_USER_INPUT, "a shift lasts at most 24 hours")
+    outage_id = None
     if start < actor.now - REGISTRATION_GRACE:
-        raise HubError(Code.BAD_USER_INPUT, "shifts are registered in advance, not afterwards")
+        if not command.late_after_outage:
+            raise HubError(Code.BAD_USER_INPUT, "shifts are registered in advance, not afterwards")
+        outage_id = await _outage_covering(session, start, actor.now)
     premises = await _operated(session, actor, "ShiftRegistration", "register", command)
     regime = regime_of(actor, premises.city)
     if not regime.advance_registration:
@@ -179,6 +222,7 @@ async def register_shift(
         ends_at=end,
         status=ShiftStatus.REGISTERED.value,
         registered_by_id=actor.principal.org_id,
+        outage_id=outage_id,
     )
     await authorize_new(
         session,
@@ -189,9 +233,12 @@ async def register_shift(
         NOT_YOURS,
     )
     _window(premises, command.window)
-    if regime.needs_certificate(premises.kind):
-        await _certificate_allows(session, premises.id, start, end)
-    row.rental_agreement_id = await _confirmed_rental(session, row)
+    if await _employee_shift(session, actor, row):
+        await _employee_rules(session, regime, premises, row)
+    else:
+        if regime.needs_certificate(premises.kind):
+            await _certificate_allows(session, premises.id, start, end)
+        row.rental_agreement_id = await _confirmed_rental(session, row)
     overlap = await session.execute(
         select(col(ShiftRegistration.id)).where(
             col(ShiftRegistration.premises_id) == premises.id,
@@ -206,6 +253,55 @@ async def register_shift(
         raise HubError(Code.CONFLICT, "another shift is registered on this window in that period")
     await emit(session, actor, "be.hub.shift.registered.v1", row)
     return row
+
+
+async def _outage_covering(session: AsyncSession, start: datetime, now: datetime) -> str:
+    """The recorded outage during which `start` falls and that ended at most
+    LATE_AFTER_OUTAGE ago, or BAD_USER_INPUT: late registration needs one."""
+    found = (
+        await session.execute(
+            select(col(Outage.id))
+            .where(
+                col(Outage.starts_at) <= start,
+                col(Outage.ends_at) > start,
+                col(Outage.ends_at) >= now - LATE_AFTER_OUTAGE,
+            )
+            .order_by(col(Outage.starts_at))
+            .limit(1)
+        )
+    ).scalar_one_or_none()
+    if found is None:
+        raise HubError(
+            Code.BAD_USER_INPUT,
+            "no recorded outage of the hub covers the start of this shift (or it ended more"
+            f" than {LATE_AFTER_OUTAGE.days} days ago): shifts are registered in advance",
+        )
+    return str(found)
+
+
+async def _employee_shift(session: AsyncSession, actor: Actor, shift: ShiftRegistration) -> bool:
+    """Whether the shift is an employer's for its own employee (labour law of 2024): the
+    caller's organisation is an employer, recognised now, employing the worker on every day
+    of the shift. An employer whose recognition is missing, suspended or withdrawn
+    registers no shift at all (FORBIDDEN)."""
+    if actor.principal.org_kind != OrganisationKind.EMPLOYER.value:
+        return False
+    await employment.require_recognised(session, actor, "register", "ShiftRegistration")
+    first, last = shift.starts_at.astimezone(UTC).date(), shift.ends_at.astimezone(UTC).date()
+    return await employment.employs(
+        session, actor.principal.org_id, shift.sex_worker_id, first, last
+    )
+
+
+async def _employee_rules(
+    session: AsyncSession, regime: Regime, premises: Premises, shift: ShiftRegistration
+) -> None:
+    """An employee's shift, under the regime's `employment` rules: a certificate only for
+    the kinds of premises it lists, a confirmed rental only where employees need one."""
+    if regime.employee_needs_certificate(premises.kind):
+        await _certificate_allows(session, premises.id, shift.starts_at, shift.ends_at)
+    if regime.employees_need_rental:
+        shift.rental_agreement_id = await _confirmed_rental(session, shift)
 
 
 async def _certificate_allows(

@@ -2,9 +2,15 @@
 // client credentials grant with RFC 9068 JWT access tokens for the resources it is given
 // (RFC 8707 resource indicators), each client's tokens carrying the claims the hub maps.
 //
+// With a `console` in its config it also logs people in for the hub's consoles: the
+// authorization code flow with PKCE for one public client, its own (development) login and
+// consent pages, and for each person of `people` the claims their access tokens carry.
+//
 // Usage: node server.mjs CONFIG.json
 //   config: {"clients": [{"client_id", "client_secret", "claims": {...}}],
-//            "resources": ["urn:..."], "default_resource": "urn:...", "keys": [private JWK]}
+//            "resources": ["urn:..."], "default_resource": "urn:...", "keys": [private JWK],
+//            "console": {"client_id", "redirect_uri"} (optional),
+//            "people": {"<login>": {"name": ..., "claims": {...}}} (optional)}
 // It listens on a free loopback port and prints one JSON line per event on stdout (any
 // other line there is the library's own notice):
 //   {"event": "ready", "issuer": "http://127.0.0.1:PORT"}
@@ -21,6 +27,23 @@ import Provider, { errors } from 'oidc-provider';
 
 const config = JSON.parse(readFileSync(process.argv[2], 'utf8'));
 const claimsByClient = new Map(config.clients.map((c) => [c.client_id, c.claims]));
+const people = config.people || {};
+const consoleClient = config.console
+  ? [{
+    client_id: config.console.client_id,
+    grant_types: ['authorization_code'],
+    redirect_uris: [config.console.redirect_uri],
+    response_types: ['code'],
+    token_endpoint_auth_method: 'none',
+  }]
+  : [];
+
+function tokenClaims(token) {
+  if (token.accountId && Object.hasOwn(people, token.accountId)) {
+    return people[token.accountId].claims;
+  }
+  return claimsByClient.get(token.clientId);
+}
 
 function makeProvider(issuer, keys) {
   const provider = new Provider(issuer, {
@@ -31,12 +54,17 @@ function makeProvider(issuer, keys) {
       redirect_uris: [],
       response_types: [],
       token_endpoint_auth_method: 'client_secret_basic',
-    })),
+    })).concat(consoleClient),
+    // Only the people of the config exist; the development login page names them.
+    findAccount: (_ctx, sub) => (Object.hasOwn(people, sub)
+      ? { accountId: sub, claims: () => ({ sub, name: people[sub].name }) }
+      : undefined),
+    claims: { openid: ['sub'], profile: ['name'] },
     jwks: { keys },
-    scopes: ['hub'],
+    scopes: ['openid', 'profile', 'hub'],
     ttl: { AccessToken: 300, ClientCredentials: 300 },
     features: {
-      devInteractions: { enabled: false },
+      devInteractions: { enabled: Boolean(config.console) },
       clientCredentials: { enabled: true },
       resourceIndicators: {
         enabled: true,
@@ -56,7 +84,7 @@ function makeProvider(issuer, keys) {
         },
       },
     },
-    extraTokenClaims: (_ctx, token) => claimsByClient.get(token.clientId),
+    extraTokenClaims: (_ctx, token) => tokenClaims(token),
   });
   return provider.callback();
 }
