@@ -10,12 +10,14 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import text
 from starlette.testclient import TestClient
 
 from hub.app import create_app
+from hub.config import Settings
 from hub.connectors import kafka
 from tests.conftest import Hub, Templates, require_backend
 from tests.kafka_broker import Broker, broker_binary
@@ -31,7 +33,55 @@ STATS_LAG_S = 10.5
 WINDOW_S = 8.0
 WINDOWS = 3
 MAX_TX_PER_S = 1.0
-MAX_CPU_MS_PER_S = 15.0  # about 4 measured in its own process; 40 before consumers rested
+# Wake-ups of the replica's event loop (a select that blocked and returned), a second:
+# what the hub controls; the CPU a wake-up is charged depends on the machine (below).
+# 3.4-4.1 measured (2026-12-01): the three inbox consumers' heartbeats (every 2.5 s each,
+# request and answer), their fetchers' and rests' timers, and the safety looks of the
+# registry, the policy store and the relay (every 5 s, each with its database answer).
+MAX_WAKES_PER_S = 6.0
+
+
+class _Wakes:
+    """Counts the times the app's event loop slept in its selector and woke: installed on
+    the loop's selector instance, from the loop's own thread."""
+
+    def __init__(self) -> None:
+        import threading
+
+        self.count = 0
+        self.thread = threading.get_native_id()
+        self._selector: Any = None
+        self._select: Any = None
+
+    def install(self) -> None:
+        import asyncio
+
+        self._selector = asyncio.get_running_loop()._selector  # type: ignore[attr-defined]
+        self._select = self._selector.select
+
+        def select(timeout: float | None = None) -> Any:
+            events = self._select(timeout)
+            if timeout is None or timeout > 0:
+                self.count += 1
+            return events
+
+        self._selector.select = select
+
+    def remove(self) -> None:
+        if self._selector is not None:
+            del self._selector.select  # the class's method again
+
+
+def _thread_cpu_s(tid: int) -> float:
+    """CPU seconds (user and system) one thread of this process has used. The replica runs
+    on the TestClient's event-loop thread; the pytest worker's other threads (servers and
+    clients left by other tests in the same worker) are not the replica's, so
+    `time.process_time()` would count them too."""
+    import os
+
+    fields = Path(f"/proc/self/task/{tid}/stat").read_text().rsplit(")", 1)[1].split()
+    # After the command's name: state is field 3, utime 14 and stime 15 (proc(5)).
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 @pytest.fixture(scope="module")
@@ -69,7 +119,16 @@ def test_an_idle_kafka_replica_on_postgresql_is_quiet(
     require_backend("postgresql")
     url = templates.new_url("postgresql")
     try:
-        app = create_app(_settings(url, tmp_path / "secrets", quiet_broker))
+        # The production session timeout (the other Kafka tests shorten it to join faster):
+        # heartbeats every quarter of it are most of an idle consumer's wake-ups.
+        settings = _settings(url, tmp_path / "secrets", quiet_broker).model_copy(
+            update={
+                "kafka_session_timeout_ms": Settings.model_fields[
+                    "kafka_session_timeout_ms"
+                ].default
+            }
+        )
+        app = create_app(settings)
         with TestClient(app) as client:
             hub = Hub("kafka", url, client, app)
             connectors = app.state.connectors
@@ -81,18 +140,45 @@ def test_an_idle_kafka_replica_on_postgresql_is_quiet(
                 what="the feed to rest",
             )
             time.sleep(STATS_LAG_S)  # let the start-up's counts arrive before the windows
-            rests0, cpu0, t0 = feed.watch.rests, time.process_time(), time.monotonic()
-            counts = []
-            for _ in range(WINDOWS):
-                before = hub.run(_transactions(hub))
-                time.sleep(WINDOW_S)  # the window measured
-                # Less this test's own look at the counter (one transaction per look).
-                counts.append(hub.run(_transactions(hub)) - before - 1)
-            cpu, elapsed = time.process_time() - cpu0, time.monotonic() - t0
-            rests = feed.watch.rests - rests0
-        print(f"idle: {counts} transactions a window, {cpu * 1000 / elapsed:.1f} ms CPU/s")
+
+            async def install() -> _Wakes:
+                wakes = _Wakes()
+                wakes.install()
+                return wakes
+
+            async def remove(wakes: _Wakes) -> None:
+                wakes.remove()
+
+            wakes = hub.run(install())
+            try:
+                rests0, t0 = feed.watch.rests, time.monotonic()
+                cpu0, woke, slept = _thread_cpu_s(wakes.thread), 0, 0.0
+                counts = []
+                for _ in range(WINDOWS):
+                    before = hub.run(_transactions(hub))
+                    # The window measured. Wake-ups are counted only while this test sleeps
+                    # (reading the counter does not wake the loop; its looks at the
+                    # database would).
+                    wakes0, slept0 = wakes.count, time.monotonic()
+                    time.sleep(WINDOW_S)
+                    woke, slept = woke + wakes.count - wakes0, slept + time.monotonic() - slept0
+                    # Less this test's own look at the counter (one transaction per look).
+                    counts.append(hub.run(_transactions(hub)) - before - 1)
+                elapsed = time.monotonic() - t0
+                cpu = _thread_cpu_s(wakes.thread) - cpu0
+                rests = feed.watch.rests - rests0
+            finally:
+                hub.run(remove(wakes))
+        print(
+            f"idle: {counts} transactions a window, {woke / slept:.2f} wake-ups/s,"
+            f" {cpu * 1000 / elapsed:.1f} ms CPU/s"
+        )
         assert sorted(counts)[WINDOWS // 2] <= MAX_TX_PER_S * WINDOW_S, counts
-        assert cpu * 1000 / elapsed <= MAX_CPU_MS_PER_S, cpu
+        # The CPU itself is not bounded here: on this project's virtual machines a thread
+        # is charged for its wake-up after a sleep (about 2 ms after 0.5 s asleep, for
+        # 0.04 ms of work), so the figure says more about the host than the hub. The
+        # wake-ups are the hub's part; BENCHMARKS.md records the CPU of a real process.
+        assert woke / slept <= MAX_WAKES_PER_S, woke
         # Resting, with a safety look every REST_S: not fetching all the time.
         assert 1 <= rests <= elapsed / kafka.REST_S + 1, rests
     finally:
