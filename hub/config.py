@@ -205,6 +205,13 @@ class Settings(BaseSettings):
         "for what they do not cover (compiled); or always the generic path (generic: for "
         "benchmarks and debugging).",
     )
+    gc_freeze: bool = Field(
+        default=True,
+        description="After start-up, move everything built so far (schema, plans, policies, "
+        "modules) out of the garbage collector's reach and collect the young generation "
+        "less often, so that a full collection no longer stalls every request in flight "
+        "(the tail latency). Off in the test suite, where many apps share one process.",
+    )
     max_inflight: int = Field(
         default=32,
         ge=1,

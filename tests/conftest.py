@@ -37,6 +37,10 @@ from hub.policy.principal import Principal
 from tests.browser import browser, browser_context, page, served_hub  # noqa: F401
 
 ROOT = Path(__file__).resolve().parent.parent
+# Many apps start and stop in one test process: freezing each one's objects at start-up
+# (hub/app.py, freeze_startup_objects) would keep them all alive. tests/test_startup.py
+# checks the setting's effect in a process of its own.
+os.environ.setdefault("HUB_GC_FREEZE", "false")
 PG_ADMIN = os.environ.get("HUB_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 BACKENDS = ("sqlite", "postgresql")
 
