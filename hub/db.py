@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import orjson
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -33,9 +34,17 @@ class PoolLimits:
     plan_cache_mode: str | None = None
 
 
+def json_text(value: Any) -> str:
+    """JSON columns as orjson writes them: the standard library's encoder was about a
+    twentieth of the inbound connector's CPU (event data, outbox envelopes). Keys that are
+    not strings are written as strings, as `json.dumps` did; a float that is not a number
+    becomes null (`json.dumps` wrote `NaN`, which is not JSON)."""
+    return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
+
+
 def make_engine(url: str, *, echo: bool = False, limits: PoolLimits | None = None) -> AsyncEngine:
     limits = limits or PoolLimits()
-    kwargs: dict[str, Any] = {"echo": echo}
+    kwargs: dict[str, Any] = {"echo": echo, "json_serializer": json_text}
     if url.startswith("sqlite"):
         wait = (limits.statement_timeout_ms or 30_000) / 1000
         kwargs["connect_args"] = {"timeout": wait}
