@@ -4,10 +4,10 @@
 through the policy's `set_gender` action (policies/sex_worker.yaml: the worker's own
 record, self_service). The write enters the access log like every write (`write:set_gender`
 on the worker's record, the worker as its subject), never with the value. No event is
-emitted: partners hold no copy of the worker's record to update. (The internal snapshot of
-a worker's record in `be.hub.sex_worker.registered.v1`, on `hub.events` only, carries it
-when the police register a worker who declared one; no partner's projection shows it.)
-Others meet the gender only as the suppressed `gender` indicator
+emitted: partners hold no copy of the worker's record to update. No other event carries it
+either: `gender` is in NEVER_IN_EVENTS (hub/events/envelope.py), so even the internal
+snapshot in `be.hub.sex_worker.registered.v1` leaves it out when the police register a
+worker who declared one (tests/test_registration.py). Others meet the gender only as the suppressed `gender` indicator
 (hub/services/statistics.py); guardrail `gender-only-to-the-worker` keeps every other rule
 from showing it.
 """
