@@ -7,9 +7,9 @@ on the worker's record, the worker as its subject), never with the value. No eve
 emitted: partners hold no copy of the worker's record to update. No other event carries it
 either: `gender` is in NEVER_IN_EVENTS (hub/events/envelope.py), so even the internal
 snapshot in `be.hub.sex_worker.registered.v1` leaves it out when the police register a
-worker who declared one (tests/test_registration.py). Others meet the gender only as the suppressed `gender` indicator
-(hub/services/statistics.py); guardrail `gender-only-to-the-worker` keeps every other rule
-from showing it.
+worker who declared one (tests/test_registration.py). Others meet the gender only as the
+suppressed `gender` indicator (hub/services/statistics.py); guardrail
+`gender-only-to-the-worker` keeps every other rule from showing it.
 """
 
 from __future__ import annotations
